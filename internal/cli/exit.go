@@ -1,0 +1,66 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"eventscope/store"
+)
+
+// Exit codes. Other tools depend on these numbers.
+const (
+	ExitOK       = 0
+	ExitFailure  = 1
+	ExitBadInput = 2
+	ExitConflict = 3
+	ExitNotFound = 4
+	ExitClosed   = 5
+)
+
+// UsageError marks bad input or usage (exit code 2). Its message names what was wrong.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// Usagef returns a UsageError.
+func Usagef(format string, args ...any) error { return &UsageError{Msg: fmt.Sprintf(format, args...)} }
+
+// NotFoundError marks a missing thing (exit code 4) in commands whose
+// packages have no error of their own for it.
+type NotFoundError struct{ Msg string }
+
+func (e *NotFoundError) Error() string { return e.Msg }
+
+// exitCode maps an error to the documented exit codes.
+func exitCode(err error) int {
+	var usage *UsageError
+	var nf *NotFoundError
+	var conflict *store.ConflictError
+	var invalid *store.ValidationError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &usage), errors.As(err, &invalid):
+		return ExitBadInput
+	case errors.As(err, &conflict):
+		return ExitConflict
+	case errors.As(err, &nf), errors.Is(err, store.ErrNotFound):
+		return ExitNotFound
+	case errors.Is(err, store.ErrStreamClosed):
+		return ExitClosed
+	case errors.Is(err, context.Canceled):
+		return ExitFailure
+	}
+	for _, m := range extraExitMappers {
+		if code, ok := m(err); ok {
+			return code
+		}
+	}
+	return ExitFailure
+}
+
+// extraExitMappers lets command files map their packages' errors to exit
+// codes (for example subscriptions.ErrNotFound to 4) without this file
+// importing every package.
+var extraExitMappers []func(error) (int, bool)

@@ -1,0 +1,132 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Sentinels to branch on with errors.Is.
+var (
+	// ErrNotFound: the stream (or other named thing) does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrStreamClosed: the stream has been closed (tombstoned) and takes no more events.
+	ErrStreamClosed = errors.New("stream is closed")
+	// ErrConflict: the expected version did not match. The error is a *ConflictError.
+	ErrConflict = errors.New("expected version conflict")
+	// ErrInvalid: bad input. The error is a *ValidationError.
+	ErrInvalid = errors.New("invalid input")
+	// ErrDuplicateEvent: an event id is already stored with other content.
+	ErrDuplicateEvent = errors.New("duplicate event id")
+)
+
+// ConflictError is an expected-version conflict. Actual is -1 when the stream does not exist.
+type ConflictError struct {
+	Stream   string
+	Expected ExpectedVersion
+	Actual   int64
+}
+
+func (e *ConflictError) Error() string {
+	actual := fmt.Sprint(e.Actual)
+	if e.Actual < 0 {
+		actual = "no-stream"
+	}
+	return fmt.Sprintf("append to %s: expected version %s, stream is at %s", e.Stream, e.Expected, actual)
+}
+
+// Is makes errors.Is(err, ErrConflict) true.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// StreamClosedError is returned when appending to a closed stream.
+type StreamClosedError struct{ Stream string }
+
+func (e *StreamClosedError) Error() string { return fmt.Sprintf("append to %s: stream is closed", e.Stream) }
+
+// Is makes errors.Is(err, ErrStreamClosed) true.
+func (e *StreamClosedError) Is(target error) bool { return target == ErrStreamClosed }
+
+// ValidationError names the field that was wrong. Index is the event's index
+// in the batch, or -1 when the field is not an event's.
+type ValidationError struct {
+	Field  string
+	Index  int
+	Reason string
+}
+
+func (e *ValidationError) Error() string {
+	if e.Index >= 0 {
+		return fmt.Sprintf("invalid events[%d].%s: %s", e.Index, e.Field, e.Reason)
+	}
+	return fmt.Sprintf("invalid %s: %s", e.Field, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrInvalid) true.
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
+
+// DuplicateEventError: the event id is stored already with other content (or
+// in another stream, or the batch mixes stored and new events).
+type DuplicateEventError struct {
+	Stream  string
+	EventID uuid.UUID
+	Msg     string
+}
+
+func (e *DuplicateEventError) Error() string { return fmt.Sprintf("append to %s: %s", e.Stream, e.Msg) }
+
+// Is makes errors.Is(err, ErrDuplicateEvent) true.
+func (e *DuplicateEventError) Is(target error) bool { return target == ErrDuplicateEvent }
+
+// NotFoundError names what was not found.
+type NotFoundError struct{ What string }
+
+func (e *NotFoundError) Error() string { return e.What + " not found" }
+
+// Is makes errors.Is(err, ErrNotFound) true.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// translate maps the SQL API's ES* SQLSTATEs to typed errors.
+func translate(stream string, expected ExpectedVersion, err error) error {
+	var pg *pgconn.PgError
+	if !errors.As(err, &pg) {
+		return err
+	}
+	switch pg.Code {
+	case "ES400":
+		var d struct {
+			Field  string `json:"field"`
+			Index  *int   `json:"index"`
+			Reason string `json:"reason"`
+		}
+		_ = json.Unmarshal([]byte(pg.Detail), &d)
+		ve := &ValidationError{Field: d.Field, Index: -1, Reason: d.Reason}
+		if d.Index != nil {
+			ve.Index = *d.Index
+		}
+		return ve
+	case "ES409":
+		var d struct {
+			Actual int64 `json:"actual"`
+		}
+		_ = json.Unmarshal([]byte(pg.Detail), &d)
+		return &ConflictError{Stream: stream, Expected: expected, Actual: d.Actual}
+	case "ES410":
+		return &StreamClosedError{Stream: stream}
+	case "ES422":
+		var d struct {
+			EventID string `json:"event_id"`
+		}
+		_ = json.Unmarshal([]byte(pg.Detail), &d)
+		id, _ := uuid.Parse(d.EventID)
+		return &DuplicateEventError{Stream: stream, EventID: id, Msg: pg.Message}
+	}
+	return err
+}
+
+func isUndefinedTable(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (pg.Code == "42P01" || pg.Code == "3F000")
+}

@@ -1,0 +1,143 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+//go:embed migrations/*.up.sql
+var migrationFS embed.FS
+
+// Migration is one numbered, embedded schema change.
+type Migration struct {
+	Version int
+	Name    string
+	SQL     string
+}
+
+// migrateLockKey is the advisory lock that serialises concurrent migrations
+// (two processes starting at once apply each migration exactly once).
+const migrateLockKey int64 = 0x6576656e7473 // "events"
+
+// Migrations returns the embedded migrations in version order.
+func Migrations() []Migration {
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		panic(err) // embedded at build time; cannot fail
+	}
+	var ms []Migration
+	for _, e := range entries {
+		name := e.Name()
+		num, _, ok := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			panic(fmt.Sprintf("store: migration %q is not named NNN_name.up.sql", name))
+		}
+		b, err := migrationFS.ReadFile("migrations/" + name)
+		if err != nil {
+			panic(err)
+		}
+		ms = append(ms, Migration{Version: v, Name: strings.TrimSuffix(name, ".up.sql"), SQL: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Version < ms[j].Version })
+	return ms
+}
+
+// SchemaHash identifies the embedded schema; test harnesses key template
+// databases by it.
+func SchemaHash() string {
+	h := sha256.New()
+	for _, m := range Migrations() {
+		fmt.Fprintf(h, "%d\x00%s\x00", m.Version, m.SQL)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// Executor is what migrations and reads need: a *pgx.Conn, a *pgxpool.Pool or a pgx.Tx.
+type Executor interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Beginner starts a transaction: *pgx.Conn and *pgxpool.Pool both are.
+type Beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// Migrate applies every embedded migration not yet recorded in
+// eventscope.schema_migrations, each in its own transaction, under a
+// transaction-scoped advisory lock. It returns the versions it applied.
+func Migrate(ctx context.Context, db Beginner) ([]int, error) {
+	var applied []int
+	for _, m := range Migrations() {
+		did, err := applyOne(ctx, db, m)
+		if err != nil {
+			return applied, fmt.Errorf("migrate %s: %w", m.Name, err)
+		}
+		if did {
+			applied = append(applied, m.Version)
+		}
+	}
+	return applied, nil
+}
+
+func applyOne(ctx context.Context, db Beginner, m Migration) (bool, error) {
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit this is a no-op
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLockKey); err != nil {
+		return false, err
+	}
+	if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS eventscope;
+		CREATE TABLE IF NOT EXISTS eventscope.schema_migrations (
+			version    int PRIMARY KEY,
+			name       text NOT NULL,
+			applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return false, err
+	}
+	var done bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM eventscope.schema_migrations WHERE version = $1)`, m.Version).Scan(&done); err != nil {
+		return false, err
+	}
+	if done {
+		return false, nil
+	}
+	if _, err := tx.Exec(ctx, m.SQL); err != nil {
+		return false, err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO eventscope.schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
+		return false, err
+	}
+	return true, tx.Commit(ctx)
+}
+
+// SchemaVersion is the newest applied migration, 0 when none is.
+func SchemaVersion(ctx context.Context, q interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}) (int, error) {
+	var v int
+	err := q.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM eventscope.schema_migrations`).Scan(&v)
+	if err != nil {
+		if isUndefinedTable(err) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	return v, nil
+}
+
+// Latest is the newest embedded migration version.
+func Latest() int { ms := Migrations(); return ms[len(ms)-1].Version }
