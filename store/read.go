@@ -176,8 +176,9 @@ func ReadAllWith(ctx context.Context, q querier, after Checkpoint, o ReadAllOpti
 			ver  *int64
 			kind int64
 			typ  *string
+			at   *time.Time
 		)
-		if err := rows.Scan(&sid, &ver, &e.Position, &e.Checkpoint.Tx, &e.EventID, &typ, &e.Data, &e.Metadata, &e.RecordedAt, &kind); err != nil {
+		if err := rows.Scan(&sid, &ver, &e.Position, &e.Checkpoint.Tx, &e.EventID, &typ, &e.Data, &e.Metadata, &at, &kind); err != nil {
 			return page, fmt.Errorf("read all after %s: %w", after, err)
 		}
 		e.Checkpoint.Pos = e.Position
@@ -186,7 +187,7 @@ func ReadAllWith(ctx context.Context, q querier, after Checkpoint, o ReadAllOpti
 			page.Scanned = int(kind)
 			continue
 		}
-		e.StreamID, e.Version, e.Type = *sid, *ver, *typ
+		e.StreamID, e.Version, e.Type, e.RecordedAt = *sid, *ver, *typ, *at
 		page.Events = append(page.Events, e)
 	}
 	return page, rows.Err()

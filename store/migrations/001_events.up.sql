@@ -121,6 +121,15 @@ BEGIN
         PERFORM eventscope.invalid(split_part(bad.why, '|', 1), bad.idx::int, split_part(bad.why, '|', 2));
     END IF;
 
+    -- Serialise appends to this stream on a transaction advisory lock, taken
+    -- before anything assigns this transaction an id. The global log is
+    -- ordered by transaction id: a writer that waits for the stream must get
+    -- its id after the previous writer's, or its later versions would sort
+    -- before that writer's events. (A row lock does not do: an UPDATE's
+    -- qualification runs, and assigns the id, before it waits for the row.)
+    -- Appends to different streams take different locks.
+    PERFORM pg_advisory_xact_lock(1702064754, hashtext(p_stream));
+
     -- idempotency: ids already stored are a no-op when they match exactly
     have_ids := events @? '$[*].id ? (@.type() == "string")';
     IF have_ids THEN
@@ -184,10 +193,11 @@ BEGIN
             RAISE EXCEPTION USING ERRCODE = 'ES410',
                 MESSAGE = format('stream %s is closed', p_stream),
                 DETAIL = json_build_object('stream_id', p_stream)::text;
-        ELSIF FOUND AND cur.last_tx > pg_current_xact_id() THEN
+        ELSIF FOUND AND cur.last_tx > pg_current_xact_id()
+              AND (expected_version IS NULL OR expected_version = -2 OR cur.version = expected_version) THEN
             RAISE EXCEPTION USING ERRCODE = '40001',
                 MESSAGE = format('stream %s was written by a newer transaction; retry the transaction', p_stream),
-                HINT = 'appending inside a long transaction that wrote before a concurrent append would break the global order';
+                HINT = 'this transaction wrote before appending, and a concurrent append to the stream committed meanwhile; appending now would break the global order';
         END IF;
         RAISE EXCEPTION USING ERRCODE = 'ES409',
             MESSAGE = format('append to %s: expected version %s, stream is at %s', p_stream,
