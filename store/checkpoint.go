@@ -22,7 +22,9 @@ type Checkpoint struct {
 var Start = Checkpoint{}
 
 // String is the checkpoint's text form.
-func (c Checkpoint) String() string { return strconv.FormatUint(c.Tx, 10) + ":" + strconv.FormatInt(c.Pos, 10) }
+func (c Checkpoint) String() string {
+	return strconv.FormatUint(c.Tx, 10) + ":" + strconv.FormatInt(c.Pos, 10)
+}
 
 // IsZero reports whether c is the start of the log.
 func (c Checkpoint) IsZero() bool { return c == Checkpoint{} }

@@ -44,7 +44,9 @@ func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
 // StreamClosedError is returned when appending to a closed stream.
 type StreamClosedError struct{ Stream string }
 
-func (e *StreamClosedError) Error() string { return fmt.Sprintf("append to %s: stream is closed", e.Stream) }
+func (e *StreamClosedError) Error() string {
+	return fmt.Sprintf("append to %s: stream is closed", e.Stream)
+}
 
 // Is makes errors.Is(err, ErrStreamClosed) true.
 func (e *StreamClosedError) Is(target error) bool { return target == ErrStreamClosed }
