@@ -42,7 +42,7 @@ type RuleError struct {
 	Msg    string
 }
 
-func (e *RuleError) Error() string       { return e.Entity + ": " + e.Msg }
+func (e *RuleError) Error() string        { return e.Entity + ": " + e.Msg }
 func (e *RuleError) Is(target error) bool { return target == ErrRule }
 
 func ruleErr(entity, format string, args ...any) error {
