@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -196,7 +198,7 @@ func (r *Repository) Save(ctx context.Context, typ AggregateType, stream string,
 }
 
 // MaxAttempts bounds Update's retries on version conflicts.
-const MaxAttempts = 20
+const MaxAttempts = 50
 
 // Update loads stream, runs decide on the current state, and appends what it
 // returns with the loaded version as the expected version; on a conflict it
@@ -214,6 +216,14 @@ func (r *Repository) Update(ctx context.Context, typ AggregateType, stream strin
 		}
 		nv, err := r.Save(ctx, typ, stream, agg, v, rs)
 		if errors.Is(err, store.ErrConflict) && attempt < MaxAttempts {
+			// someone else appended meanwhile: back off a little (jittered,
+			// growing) and decide again on the new state
+			d := time.Duration(rand.Int64N(int64(attempt)*int64(time.Millisecond) + 1))
+			select {
+			case <-ctx.Done():
+				return nil, 0, ctx.Err()
+			case <-time.After(d):
+			}
 			continue
 		}
 		if err != nil {
