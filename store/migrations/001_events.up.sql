@@ -19,7 +19,9 @@ CREATE TABLE eventscope.streams (
     last_tx     xid8        NOT NULL DEFAULT pg_current_xact_id()
 );
 CREATE INDEX streams_category_idx ON eventscope.streams (category, stream_id);
-CREATE INDEX streams_updated_idx  ON eventscope.streams (updated_at, stream_id);
+-- No index on updated_at: every append changes it, and an indexed column would
+-- stop the streams update from being HOT (an index insert per index per append).
+-- Listing by last update sorts instead.
 
 CREATE SEQUENCE eventscope.events_position_seq AS bigint CACHE 1;
 
@@ -94,31 +96,43 @@ BEGIN
         PERFORM eventscope.invalid('events', NULL, 'must hold at least one event');
     END IF;
 
-    SELECT e.ord - 1 AS idx,
-           CASE
-             WHEN jsonb_typeof(e.v) <> 'object' THEN 'event|must be a JSON object'
-             WHEN jsonb_typeof(e.v->'type') IS DISTINCT FROM 'string' OR e.v->>'type' = '' THEN 'type|must be a non-empty string'
-             WHEN octet_length(e.v->>'type') > 200 THEN 'type|is longer than 200 bytes'
-             WHEN jsonb_typeof(e.v->'data') IS DISTINCT FROM 'object' THEN 'data|must be a JSON object'
-             WHEN e.v ? 'metadata' AND jsonb_typeof(e.v->'metadata') NOT IN ('object', 'null') THEN 'metadata|must be a JSON object'
-             WHEN e.v ? 'id' AND jsonb_typeof(e.v->'id') NOT IN ('string', 'null') THEN 'id|must be a UUID string'
-             WHEN jsonb_typeof(e.v->'id') = 'string' AND e.v->>'id' !~* '^\{?[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\}?$' THEN 'id|is not a UUID'
-             WHEN octet_length(e.v::text) > max_bytes THEN format('event|is %s bytes, at most %s allowed', octet_length(e.v::text), max_bytes)
-           END AS why
-      INTO bad
-      FROM jsonb_array_elements(events) WITH ORDINALITY AS e(v, ord)
-     WHERE jsonb_typeof(e.v) <> 'object'
-        OR jsonb_typeof(e.v->'type') IS DISTINCT FROM 'string' OR e.v->>'type' = ''
-        OR octet_length(e.v->>'type') > 200
-        OR jsonb_typeof(e.v->'data') IS DISTINCT FROM 'object'
-        OR (e.v ? 'metadata' AND jsonb_typeof(e.v->'metadata') NOT IN ('object', 'null'))
-        OR (e.v ? 'id' AND jsonb_typeof(e.v->'id') NOT IN ('string', 'null'))
-        OR (jsonb_typeof(e.v->'id') = 'string' AND e.v->>'id' !~* '^\{?[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\}?$')
-        OR octet_length(e.v::text) > max_bytes
-     ORDER BY e.ord
-     LIMIT 1;
-    IF FOUND THEN
-        PERFORM eventscope.invalid(split_part(bad.why, '|', 1), bad.idx::int, split_part(bad.why, '|', 2));
+    -- One jsonpath expression clears the common case; anything it finds
+    -- suspicious (or a large batch, or explicit ids) gets the detailed check,
+    -- which names the first bad field exactly.
+    IF events @? '$[*] ? (@.type() != "object" || !exists(@."type") || @."type".type() != "string"
+                          || @."type" == "" || @."type" like_regex "^.{50}" || !exists(@."data")
+                          || @."data".type() != "object" || exists(@."id")
+                          || (exists(@."metadata") && @."metadata".type() != "object" && @."metadata".type() != "null"))'
+       OR pg_column_size(events) > max_bytes / 8 THEN
+        SELECT e.ord - 1 AS idx,
+               CASE
+                 WHEN jsonb_typeof(e.v) <> 'object' THEN 'event|must be a JSON object'
+                 WHEN jsonb_typeof(e.v->'type') IS DISTINCT FROM 'string' OR e.v->>'type' = '' THEN 'type|must be a non-empty string'
+                 WHEN octet_length(e.v->>'type') > 200 THEN 'type|is longer than 200 bytes'
+                 WHEN jsonb_typeof(e.v->'data') IS DISTINCT FROM 'object' THEN 'data|must be a JSON object'
+                 WHEN e.v ? 'metadata' AND jsonb_typeof(e.v->'metadata') NOT IN ('object', 'null') THEN 'metadata|must be a JSON object'
+                 WHEN e.v ? 'id' AND jsonb_typeof(e.v->'id') NOT IN ('string', 'null') THEN 'id|must be a UUID string'
+                 WHEN jsonb_typeof(e.v->'id') = 'string' AND e.v->>'id' !~* '^\{?[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\}?$' THEN 'id|is not a UUID'
+                 WHEN octet_length(e.v::text) > max_bytes THEN format('event|is %s bytes, at most %s allowed', octet_length(e.v::text), max_bytes)
+               END AS why
+          INTO bad
+          FROM jsonb_array_elements(events) WITH ORDINALITY AS e(v, ord)
+         WHERE jsonb_typeof(e.v) <> 'object'
+            OR jsonb_typeof(e.v->'type') IS DISTINCT FROM 'string' OR e.v->>'type' = ''
+            OR octet_length(e.v->>'type') > 200
+            OR jsonb_typeof(e.v->'data') IS DISTINCT FROM 'object'
+            OR (e.v ? 'metadata' AND jsonb_typeof(e.v->'metadata') NOT IN ('object', 'null'))
+            OR (e.v ? 'id' AND jsonb_typeof(e.v->'id') NOT IN ('string', 'null'))
+            OR (jsonb_typeof(e.v->'id') = 'string' AND e.v->>'id' !~* '^\{?[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\}?$')
+            OR octet_length(e.v::text) > max_bytes
+         ORDER BY e.ord
+         LIMIT 1;
+        IF FOUND THEN
+            PERFORM eventscope.invalid(split_part(bad.why, '|', 1), bad.idx::int, split_part(bad.why, '|', 2));
+        END IF;
+        have_ids := events @? '$[*].id ? (@.type() == "string")';
+    ELSE
+        have_ids := false;
     END IF;
 
     -- Serialise appends to this stream on a transaction advisory lock, taken
@@ -131,7 +145,6 @@ BEGIN
     PERFORM pg_advisory_xact_lock(1702064754, hashtext(p_stream));
 
     -- idempotency: ids already stored are a no-op when they match exactly
-    have_ids := events @? '$[*].id ? (@.type() == "string")';
     IF have_ids THEN
         SELECT count(*) AS matched,
                count(*) FILTER (WHERE s.stream_id IS DISTINCT FROM p_stream
