@@ -254,6 +254,45 @@ func TestLifecycle(t *testing.T) {
 		}
 	})
 
+	t.Run("stale pid file of a live stranger", func(t *testing.T) {
+		// After a crash and a reboot, postmaster.pid may name a pid that
+		// now belongs to another process.
+		pidPath := filepath.Join(first.DataDir(), "postmaster.pid")
+		orig, err := os.ReadFile(pidPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Stop(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+		stranger := exec.Command("sleep", "60")
+		if err := stranger.Start(); err != nil {
+			t.Skip("no sleep command:", err)
+		}
+		defer func() { stranger.Process.Kill(); stranger.Wait() }()
+		_, rest, _ := strings.Cut(string(orig), "\n")
+		if err := os.WriteFile(pidPath, []byte(strconv.Itoa(stranger.Process.Pid)+"\n"+rest), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := Status(ctx, o); err != nil || st.Running {
+			t.Errorf("Status with a stale pid file: %+v, %v; want not running", st, err)
+		}
+		if err := Stop(ctx, o); err != nil {
+			t.Errorf("Stop with a stale pid file: %v", err)
+		}
+		if err := stranger.Process.Signal(syscall.Signal(0)); err != nil {
+			t.Fatalf("Stop signalled the stranger: %v", err)
+		}
+		s, err := Ensure(ctx, o)
+		if err != nil {
+			t.Fatalf("Ensure with a stale pid file: %v", err)
+		}
+		if s.PID() == stranger.Process.Pid {
+			t.Errorf("Ensure took the stranger for the server")
+		}
+		query(t, s.URL(), "SELECT 'ok'")
+	})
+
 	t.Run("destroy", func(t *testing.T) {
 		if err := Destroy(ctx, o); err != nil {
 			t.Fatal(err)

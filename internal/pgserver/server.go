@@ -390,9 +390,26 @@ func readPIDFile(dataDir string) (pidFile, bool) {
 	return pf, true
 }
 
-func alive(pid int) bool {
+// postmasterAlive reports whether pid, read from dataDir's postmaster.pid,
+// is a live process of that cluster. After a crash or a reboot the pid may
+// belong to an unrelated process: where /proc tells, the process must have
+// dataDir as its working directory (the postmaster chdirs there before it
+// writes postmaster.pid), so that Stop never signals a stranger and a stale
+// pid file never passes for a running server.
+func postmasterAlive(pid int, dataDir string) bool {
 	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	if err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	cwd, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/cwd")
+	if err != nil {
+		return true // no /proc, or not allowed to look: trust the pid
+	}
+	want, err := filepath.EvalSymlinks(dataDir)
+	if err != nil {
+		want = dataDir
+	}
+	return cwd == want
 }
 
 // running reports whether the postmaster is up and ready, waiting while it
@@ -401,7 +418,13 @@ func (c *cluster) running(ctx context.Context) (int, bool, error) {
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		pf, ok := readPIDFile(c.pl.DataDir)
-		if !ok || !alive(pf.pid) {
+		if !ok {
+			return 0, false, nil
+		}
+		if !postmasterAlive(pf.pid, c.pl.DataDir) {
+			// Stale (a crash or a reboot). Postgres would refuse to start
+			// if the pid now belongs to another live process of its user.
+			_ = os.Remove(filepath.Join(c.pl.DataDir, "postmaster.pid"))
 			return 0, false, nil
 		}
 		if pf.status == "ready" || pf.status == "standby" {
@@ -448,7 +471,7 @@ func (c *cluster) start(ctx context.Context) (int, error) {
 // -m fast sends) and waits until it has gone. It needs no binaries.
 func (c *cluster) stop(ctx context.Context) error {
 	pf, ok := readPIDFile(c.pl.DataDir)
-	if !ok || !alive(pf.pid) {
+	if !ok || !postmasterAlive(pf.pid, c.pl.DataDir) {
 		return nil
 	}
 	c.logf("stopping PostgreSQL (pid %d, data %s)", pf.pid, c.pl.DataDir)
@@ -458,7 +481,7 @@ func (c *cluster) stop(ctx context.Context) error {
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		cur, ok := readPIDFile(c.pl.DataDir)
-		if !ok || cur.pid != pf.pid || !alive(pf.pid) {
+		if !ok || cur.pid != pf.pid || !postmasterAlive(pf.pid, c.pl.DataDir) {
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -566,7 +589,7 @@ func statusOf(ctx context.Context, o Options) (State, error) {
 		User:        pl.User,
 		LogFile:     c.logPath(),
 	}
-	if pf, ok := readPIDFile(pl.DataDir); ok && alive(pf.pid) {
+	if pf, ok := readPIDFile(pl.DataDir); ok && postmasterAlive(pf.pid, pl.DataDir) {
 		st.PID = pf.pid
 		st.Running = pf.status == "ready" || pf.status == "standby"
 	}
