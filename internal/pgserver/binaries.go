@@ -39,14 +39,16 @@ const binDirEnv = "EVENTSCOPE_PG_BIN"
 // findBinaries returns the first usable binary directory. wantMajor > 0
 // restricts the search to that major version (an existing cluster's).
 func findBinaries(ctx context.Context, binDir string, wantMajor int) (binaries, error) {
+	pinnedBy := "Options.BinDir"
 	if binDir == "" {
 		binDir = os.Getenv(binDirEnv)
+		pinnedBy = binDirEnv
 	}
 	var candidates []string
 	var where string
 	if binDir != "" {
 		candidates = []string{binDir}
-		where = binDir + " (" + binDirEnv + " or Options.BinDir)"
+		where = binDir + " (set by " + pinnedBy + ")"
 	} else {
 		candidates = searchDirs()
 		where = "PATH or /usr/lib/postgresql/*/bin"
@@ -82,8 +84,13 @@ func findBinaries(ctx context.Context, binDir string, wantMajor int) (binaries, 
 		msg += "Skipped: " + strings.Join(skipped, "; ") + ".\n"
 	}
 	msg += "Install them (Debian/Ubuntu: apt-get install postgresql; Fedora: dnf install postgresql-server;\n" +
-		"macOS: brew install postgresql), or add their bin directory to PATH (or set " + binDirEnv + "),\n" +
-		"or use a server you already have: --db URL or DATABASE_URL=postgres://user@host:5432/dbname"
+		"macOS: brew install postgresql), or add their bin directory to PATH"
+	if binDir != "" {
+		msg += " and unset " + pinnedBy + " (or point it at that directory)"
+	} else {
+		msg += " (or set " + binDirEnv + " to it)"
+	}
+	msg += ",\nor use a server you already have: --db URL or DATABASE_URL=postgres://user@host:5432/dbname"
 	return binaries{}, &binariesError{msg: msg}
 }
 

@@ -158,7 +158,7 @@ type placement struct {
 func plan(home string, acct account) placement {
 	p := placement{User: acct.name, Port: defaultPort}
 	base := home
-	if !acct.self && !reachable(home, acct) {
+	if !acct.self && !homeReachable(home, acct) {
 		p.StateDir = filepath.Join(rootStateBase, homeHash(home))
 		base = p.StateDir
 	}
@@ -172,6 +172,20 @@ func plan(home string, acct account) placement {
 
 func socketPath(dir string, port int) string {
 	return filepath.Join(dir, ".s.PGSQL."+strconv.Itoa(port))
+}
+
+// homeReachable is reachable for an existing home; for one still to be
+// made, it predicts what makeHome will make of it: a home of mode 0711 in an
+// existing parent (missing parents are made 0700, which nobody else passes).
+func homeReachable(home string, acct account) bool {
+	if _, err := os.Stat(home); err == nil {
+		return reachable(home, acct)
+	}
+	parent := filepath.Dir(home)
+	if _, err := os.Stat(parent); err != nil {
+		return false
+	}
+	return reachable(parent, acct)
 }
 
 // reachable reports whether acct may search (traverse) dir and every

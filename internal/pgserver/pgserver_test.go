@@ -542,7 +542,7 @@ func TestMissingBinaries(t *testing.T) {
 		if !errors.Is(err, ErrNoBinaries) {
 			t.Fatalf("err = %v, want ErrNoBinaries", err)
 		}
-		for _, want := range []string{"apt-get install postgresql", "PATH", "DATABASE_URL", binDirEnv} {
+		for _, want := range []string{"apt-get install postgresql", "PATH", "DATABASE_URL"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("error does not mention %q:\n%v", want, err)
 			}
@@ -568,6 +568,9 @@ func TestMissingBinaries(t *testing.T) {
 		t.Setenv("DATABASE_URL", "")
 		_, err := ResolveURL(t.Context(), "", nil)
 		check(t, err)
+		if !strings.Contains(err.Error(), "unset "+binDirEnv) {
+			t.Errorf("error does not say to unset %s:\n%v", binDirEnv, err)
+		}
 	})
 }
 
@@ -632,6 +635,14 @@ func TestPlan(t *testing.T) {
 		}
 		if p := plan(open, other); p.StateDir != "" || p.DataDir != open+"/data" {
 			t.Errorf("plan for a reachable home = %+v", p)
+		}
+		// A home still to be made (mode 0711) in a reachable parent is
+		// reachable; one whose parent is missing too (made 0700) is not.
+		if !homeReachable(filepath.Join(open, "new"), other) {
+			t.Error("a new home in a reachable parent: homeReachable says no")
+		}
+		if homeReachable(filepath.Join(open, "new", "deeper"), other) {
+			t.Error("a new home in a missing parent: homeReachable says yes")
 		}
 	})
 }

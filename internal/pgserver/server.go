@@ -52,7 +52,6 @@ type Server struct {
 	home      string
 	dataDir   string
 	socketDir string
-	user      string
 	version   string
 	port      int
 	pid       int
@@ -289,7 +288,7 @@ func (c *cluster) ensure(ctx context.Context) (*Server, error) {
 		return nil, err
 	}
 	return &Server{
-		home: c.home, dataDir: c.pl.DataDir, socketDir: c.pl.SocketDir, user: c.pl.User,
+		home: c.home, dataDir: c.pl.DataDir, socketDir: c.pl.SocketDir,
 		version: version, port: c.pl.Port, pid: pid,
 	}, nil
 }
