@@ -27,8 +27,8 @@
 //
 // A Unix socket path must be shorter than 108 bytes. When <home>/run/.s.PGSQL.5432
 // would be 107 bytes or longer, the socket lives in /tmp/eventscope-<hash of
-// the home> instead, a directory that must be owned by the server user with
-// mode 0700 (pgserver refuses one that is not). The choice is recorded in
+// the home> instead, a directory of the server user with mode 0700
+// (pgserver refuses one that someone else owns). The choice is recorded in
 // cluster.json.
 //
 // # Running as root
@@ -66,6 +66,16 @@
 // existing cluster is started with binaries of its own major version. With
 // none found, the error (ErrNoBinaries) says how to install them and how to
 // use DATABASE_URL instead.
+//
+// # Starting and stopping
+//
+// Ensure starts the server with pg_ctl start -w, and Stop asks it for a
+// fast shutdown (SIGINT, as pg_ctl stop -m fast) and waits for it to exit.
+// The server keeps running after eventscope exits: the next command reuses
+// it. Whether it runs is read from postmaster.pid; on Linux the recorded pid
+// must also be a process working in the data directory, so that a pid file
+// left by a crash or a reboot, whose pid now belongs to another process,
+// is removed rather than trusted (and that process is never signalled).
 //
 // # Concurrency
 //
