@@ -1,0 +1,347 @@
+package subscriptions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"eventscope/store"
+)
+
+// Admin operates subscriptions: from the CLI, the console or code. Every
+// operation writes the subscription's row (bumping its control version)
+// and notifies the holder on ControlChannel; a running holder acts on it
+// within a second (Status.ControlPending turns false when it has).
+type Admin struct {
+	st *store.Store
+}
+
+// NewAdmin returns an Admin over st.
+func NewAdmin(st *store.Store) *Admin { return &Admin{st: st} }
+
+// List returns the status of every subscription, by name.
+func (a *Admin) List(ctx context.Context) ([]Status, error) {
+	return queryStatus(ctx, a.st, nil)
+}
+
+// Get returns one subscription's status.
+func (a *Admin) Get(ctx context.Context, name string) (Status, error) {
+	l, err := queryStatus(ctx, a.st, &name)
+	if err != nil {
+		return Status{}, err
+	}
+	if len(l) == 0 {
+		return Status{}, notFoundSub(name)
+	}
+	return l[0], nil
+}
+
+func notFoundSub(name string) error {
+	return &NotFoundError{What: fmt.Sprintf("subscription %q", name)}
+}
+
+// control runs fn on the subscription's locked row, then bumps its control
+// version and notifies the holder, in one transaction.
+func (a *Admin) control(ctx context.Context, name string, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, a.st.Pool(), func(tx pgx.Tx) error {
+		var found bool
+		if err := tx.QueryRow(ctx, `SELECT true FROM eventscope.subscriptions WHERE name = $1 FOR UPDATE`, name).Scan(&found); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return notFoundSub(name)
+			}
+			return err
+		}
+		if fn != nil {
+			if err := fn(tx); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, `
+			UPDATE eventscope.subscriptions SET control_version = control_version + 1 WHERE name = $1;`, name)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, ControlChannel, name)
+		return err
+	})
+}
+
+// Pause stops delivery to the subscription until Resume. Events in a batch
+// the holder is handling when it learns of the pause may still be
+// delivered; after the holder acknowledged it (ControlPending false),
+// nothing is.
+func (a *Admin) Pause(ctx context.Context, name string) error {
+	return a.wrap("pause", name, a.control(ctx, name, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE eventscope.subscriptions SET paused = true WHERE name = $1`, name)
+		return err
+	}))
+}
+
+// Resume resumes a paused subscription, and one stopped at a failing event
+// (StopOnFailure), which retries that event.
+func (a *Admin) Resume(ctx context.Context, name string) error {
+	return a.wrap("resume", name, a.control(ctx, name, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE eventscope.subscriptions SET paused = false, stopped = false,
+			state = CASE WHEN state = 'stopped' THEN 'catching-up' ELSE state END WHERE name = $1`, name)
+		return err
+	}))
+}
+
+// Delete removes the subscription and its parked events. Runners that have
+// it registered stop it (until they are restarted, when it is created anew
+// from its Start).
+func (a *Admin) Delete(ctx context.Context, name string) error {
+	err := pgx.BeginFunc(ctx, a.st.Pool(), func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM eventscope.subscriptions WHERE name = $1`, name)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return notFoundSub(name)
+		}
+		_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, ControlChannel, name)
+		return err
+	})
+	return a.wrap("delete", name, err)
+}
+
+func (a *Admin) wrap(op, name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var nf *NotFoundError
+	if errors.As(err, &nf) {
+		return err
+	}
+	return fmt.Errorf("%s subscription %s: %w", op, name, err)
+}
+
+// ResetKind is where a reset moves a subscription.
+type ResetKind int
+
+const (
+	// ResetStart: the beginning of the log (everything is delivered again).
+	ResetStart ResetKind = iota
+	// ResetEnd: the head of the log (nothing before now is delivered).
+	ResetEnd
+	// ResetCheckpoint: a checkpoint (events after it are delivered).
+	ResetCheckpoint
+	// ResetTime: just before the first event recorded at or after a time.
+	ResetTime
+)
+
+// ResetTarget is where Reset moves a subscription.
+type ResetTarget struct {
+	Kind       ResetKind
+	Checkpoint store.Checkpoint // for ResetCheckpoint
+	Time       time.Time        // for ResetTime
+}
+
+func (t ResetTarget) String() string {
+	switch t.Kind {
+	case ResetStart:
+		return "start"
+	case ResetEnd:
+		return "end"
+	case ResetCheckpoint:
+		return t.Checkpoint.String()
+	default:
+		return t.Time.Format(time.RFC3339Nano)
+	}
+}
+
+// ParseResetTarget parses start, end, a checkpoint TX:POS, an RFC 3339
+// time (2024-05-01T12:00:00Z) or a time relative to now (-10m, -1h30m,
+// -2d).
+func ParseResetTarget(s string) (ResetTarget, error) {
+	return parseResetTarget(s, time.Now())
+}
+
+func parseResetTarget(s string, now time.Time) (ResetTarget, error) {
+	v := strings.TrimSpace(s)
+	switch strings.ToLower(v) {
+	case "start", "beginning":
+		return ResetTarget{Kind: ResetStart}, nil
+	case "end", "head":
+		return ResetTarget{Kind: ResetEnd}, nil
+	case "":
+		return ResetTarget{}, &InvalidError{Field: "reset target", Reason: "is empty; want start, end, a checkpoint TX:POS, an RFC 3339 time or a relative time like -10m"}
+	}
+	if strings.HasPrefix(v, "-") {
+		d, err := parseRelative(v[1:])
+		if err != nil {
+			return ResetTarget{}, &InvalidError{Field: "reset target", Reason: fmt.Sprintf("%q is not a relative time like -10m, -1h30m or -2d: %v", s, err)}
+		}
+		return ResetTarget{Kind: ResetTime, Time: now.Add(-d)}, nil
+	}
+	if strings.Contains(v, ":") && !strings.ContainsAny(v, "T-") {
+		cp, err := store.ParseCheckpoint(v)
+		if err != nil {
+			return ResetTarget{}, &InvalidError{Field: "reset target", Reason: fmt.Sprintf("%q is not a checkpoint TX:POS (e.g. 7731:120455)", s)}
+		}
+		return ResetTarget{Kind: ResetCheckpoint, Checkpoint: cp}, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, v, time.Local); err == nil {
+			return ResetTarget{Kind: ResetTime, Time: t}, nil
+		}
+	}
+	return ResetTarget{}, &InvalidError{Field: "reset target", Reason: fmt.Sprintf("%q is not start, end, a checkpoint TX:POS, an RFC 3339 time or a relative time like -10m", s)}
+}
+
+// parseRelative parses a Go duration, also accepting days ("2d", "1d12h").
+func parseRelative(s string) (time.Duration, error) {
+	var days int64
+	if i := strings.IndexByte(s, 'd'); i > 0 {
+		n, err := strconv.ParseInt(s[:i], 10, 32)
+		if err != nil || n < 0 || n > 36500 {
+			return 0, fmt.Errorf("bad day count %q", s[:i])
+		}
+		days, s = n, s[i+1:]
+	}
+	var d time.Duration
+	if s != "" {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, err
+		}
+		if d < 0 {
+			return 0, errors.New("negative duration after the minus sign")
+		}
+	}
+	total := time.Duration(days)*24*time.Hour + d
+	if total <= 0 && days == 0 && s == "" {
+		return 0, errors.New("empty duration")
+	}
+	return total, nil
+}
+
+// Reset moves the subscription's checkpoint. The holder drops the batch in
+// flight (a TxHandler's transaction is rolled back; a Handler's events
+// already handled are not saved) and continues from the new checkpoint. It
+// also clears a StopOnFailure stop.
+func (a *Admin) Reset(ctx context.Context, name string, to ResetTarget) error {
+	var cp store.Checkpoint
+	switch to.Kind {
+	case ResetStart:
+		cp = store.Start
+	case ResetEnd:
+		h, err := a.st.Head(ctx)
+		if err != nil {
+			return fmt.Errorf("reset subscription %s: %w", name, err)
+		}
+		cp = h
+	case ResetCheckpoint:
+		cp = to.Checkpoint
+	case ResetTime:
+		c, err := a.st.CheckpointAt(ctx, to.Time)
+		if err != nil {
+			return fmt.Errorf("reset subscription %s: %w", name, err)
+		}
+		cp = c
+	default:
+		return &InvalidError{Field: "reset target", Reason: fmt.Sprintf("unknown kind %d", to.Kind)}
+	}
+	return a.wrap("reset", name, a.control(ctx, name, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `
+			UPDATE eventscope.subscriptions
+			   SET checkpoint_tx = $2, checkpoint_pos = $3, reset_version = reset_version + 1,
+			       stopped = false, state = CASE WHEN state = 'stopped' THEN 'catching-up' ELSE state END
+			 WHERE name = $1`, name, cp.Tx, cp.Pos)
+		return err
+	}))
+}
+
+const parkedSQL = `
+SELECT p.attempts, p.last_error, p.parked_at, p.retry_requested, ` + eventColumns + `
+  FROM eventscope.parked_events p JOIN eventscope.events e ON e.event_id = p.event_id
+ WHERE p.subscription = $1
+ ORDER BY p.tx_id, p.position`
+
+// Parked lists the subscription's parked events in global order.
+func (a *Admin) Parked(ctx context.Context, name string) ([]ParkedEvent, error) {
+	if err := a.exists(ctx, name); err != nil {
+		return nil, err
+	}
+	rows, err := a.st.Pool().Query(ctx, parkedSQL, name)
+	if err != nil {
+		return nil, fmt.Errorf("parked events of %s: %w", name, err)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ParkedEvent, error) {
+		p := ParkedEvent{Subscription: name}
+		var err error
+		p.Event, err = scanEvent(row, &p.Attempts, &p.LastError, &p.ParkedAt, &p.RetryRequested)
+		return p, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("parked events of %s: %w", name, err)
+	}
+	if list == nil {
+		list = []ParkedEvent{}
+	}
+	return list, nil
+}
+
+func (a *Admin) exists(ctx context.Context, name string) error {
+	var ok bool
+	err := a.st.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM eventscope.subscriptions WHERE name = $1)`, name).Scan(&ok)
+	if err != nil {
+		return fmt.Errorf("subscription %s: %w", name, err)
+	}
+	if !ok {
+		return notFoundSub(name)
+	}
+	return nil
+}
+
+func notFoundParked(name string, id uuid.UUID) error {
+	return &NotFoundError{What: fmt.Sprintf("parked event %s of subscription %q", id, name)}
+}
+
+// Retry asks the holder to deliver a parked event again through the
+// handler (with the subscription's retry policy). On success it leaves the
+// parked events; if it fails again it stays parked with the new error.
+func (a *Admin) Retry(ctx context.Context, name string, eventID uuid.UUID) error {
+	return a.wrap("retry", name, a.control(ctx, name, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE eventscope.parked_events SET retry_requested = true WHERE subscription = $1 AND event_id = $2`, name, eventID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return notFoundParked(name, eventID)
+		}
+		return nil
+	}))
+}
+
+// RetryAll asks the holder to deliver every parked event again and returns
+// how many there are.
+func (a *Admin) RetryAll(ctx context.Context, name string) (int, error) {
+	var n int
+	err := a.control(ctx, name, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE eventscope.parked_events SET retry_requested = true WHERE subscription = $1`, name)
+		n = int(tag.RowsAffected())
+		return err
+	})
+	return n, a.wrap("retry", name, err)
+}
+
+// Skip discards a parked event: it is never delivered.
+func (a *Admin) Skip(ctx context.Context, name string, eventID uuid.UUID) error {
+	return a.wrap("skip", name, a.control(ctx, name, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM eventscope.parked_events WHERE subscription = $1 AND event_id = $2`, name, eventID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return notFoundParked(name, eventID)
+		}
+		return nil
+	}))
+}

@@ -1,0 +1,223 @@
+package subscriptions
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"eventscope/store"
+)
+
+// Application names of the dedicated connections, so operators (and tests)
+// can find them in pg_stat_activity.
+const (
+	listenerAppName = "eventscope-listener"
+	leaseAppName    = "eventscope-lease"
+)
+
+// target is something the listener wakes: a subscription or a follower.
+type target struct {
+	cats    []string // category filter; empty = all
+	name    string   // subscription name for control notifications ("" = none)
+	wake    func()   // new events may be readable
+	control func()   // the subscription's row changed
+}
+
+// listener owns the process's one LISTEN connection (a pgx.Conn of its own,
+// not from the pool) and fans notifications out to targets. It reconnects
+// with backoff; after every (re)connect it wakes every target, since
+// notifications sent while it was away are lost.
+type listener struct {
+	cfg  *pgx.ConnConfig
+	logf func(string, ...any)
+
+	mu      sync.Mutex
+	targets map[*target]struct{}
+	byName  map[string]*target
+
+	connected atomic.Bool
+	pid       atomic.Uint32 // backend pid of the current connection
+	connects  atomic.Int64  // successful connections so far
+}
+
+func newListener(st *store.Store, logf func(string, ...any)) *listener {
+	return &listener{
+		cfg:     dedicatedConfig(st, listenerAppName),
+		logf:    logf,
+		targets: map[*target]struct{}{},
+		byName:  map[string]*target{},
+	}
+}
+
+// dedicatedConfig is the store pool's connection config for a connection of
+// our own.
+func dedicatedConfig(st *store.Store, app string) *pgx.ConnConfig {
+	cfg := st.Pool().Config().ConnConfig.Copy()
+	cfg.RuntimeParams["application_name"] = app
+	return cfg
+}
+
+func (l *listener) add(t *target) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.targets[t] = struct{}{}
+	if t.name != "" {
+		l.byName[t.name] = t
+	}
+}
+
+func (l *listener) remove(t *target) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.targets, t)
+	if t.name != "" && l.byName[t.name] == t {
+		delete(l.byName, t.name)
+	}
+}
+
+// run listens until ctx is done.
+func (l *listener) run(ctx context.Context) {
+	bo := newBackoff(100*time.Millisecond, 5*time.Second)
+	for ctx.Err() == nil {
+		before := l.connects.Load()
+		err := l.session(ctx)
+		l.connected.Store(false)
+		l.pid.Store(0)
+		if ctx.Err() != nil {
+			return
+		}
+		if l.connects.Load() != before {
+			bo.reset() // it was up: start again from a short wait
+		}
+		d := bo.next()
+		l.logf("subscriptions: listener: %v; reconnecting in %s (polling meanwhile)", err, d)
+		if !sleepCtx(ctx, d) {
+			return
+		}
+	}
+}
+
+// session is one connection's life: connect, LISTEN, wake everyone, then
+// dispatch notifications until the connection fails.
+func (l *listener) session(ctx context.Context) error {
+	conn, err := pgx.ConnectConfig(ctx, l.cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck // closing a possibly dead connection
+	if _, err := conn.Exec(ctx, `LISTEN `+pgx.Identifier{store.NotifyChannel}.Sanitize()+`; LISTEN `+pgx.Identifier{ControlChannel}.Sanitize()); err != nil {
+		return err
+	}
+	l.pid.Store(conn.PgConn().PID())
+	l.connected.Store(true)
+	l.connects.Add(1)
+	l.wakeAll()
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		l.dispatch(n.Channel, n.Payload)
+	}
+}
+
+func (l *listener) wakeAll() {
+	l.mu.Lock()
+	ts := make([]*target, 0, len(l.targets))
+	for t := range l.targets {
+		ts = append(ts, t)
+	}
+	l.mu.Unlock()
+	for _, t := range ts {
+		t.wake()
+		if t.control != nil {
+			t.control()
+		}
+	}
+}
+
+func (l *listener) dispatch(channel, payload string) {
+	if channel == ControlChannel {
+		l.mu.Lock()
+		t := l.byName[payload]
+		l.mu.Unlock()
+		if t != nil && t.control != nil {
+			t.control()
+		}
+		return
+	}
+	var cats []string
+	if payload != "" {
+		cats = strings.Split(payload, ",")
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for t := range l.targets {
+		if wakes(t.cats, cats) {
+			t.wake()
+		}
+	}
+}
+
+// wakes reports whether a notification for categories (nil = any) concerns
+// a target filtering on filter (empty = all).
+func wakes(filter, categories []string) bool {
+	if len(filter) == 0 || len(categories) == 0 {
+		return true
+	}
+	for _, c := range categories {
+		if matchesCategory(filter, c) {
+			return true
+		}
+	}
+	return false
+}
+
+// signal is a coalescing wake-up: any number of sends before a receive
+// make one wake-up.
+type signal chan struct{}
+
+func newSignal() signal { return make(signal, 1) }
+
+func (s signal) send() {
+	select {
+	case s <- struct{}{}:
+	default:
+	}
+}
+
+// backoff is a capped exponential backoff.
+type backoff struct {
+	initial, max, cur time.Duration
+}
+
+func newBackoff(initial, max time.Duration) *backoff {
+	return &backoff{initial: initial, max: max}
+}
+
+func (b *backoff) next() time.Duration {
+	if b.cur == 0 {
+		b.cur = b.initial
+	} else {
+		b.cur = min(2*b.cur, b.max)
+	}
+	return b.cur
+}
+
+func (b *backoff) reset() { b.cur = 0 }
+
+// sleepCtx sleeps d, or less if ctx ends; it reports whether ctx is still live.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,298 @@
+package subscriptions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"eventscope/store"
+)
+
+// ControlChannel is the LISTEN/NOTIFY channel admin operations use to tell a
+// subscription's holder that its row changed. The payload is the
+// subscription's name.
+const ControlChannel = "eventscope_control"
+
+// Handler handles one event. It is called at least once per event (a crash
+// redelivers at most the unfinished batch). An error makes the runner retry
+// the event with backoff, then park it (or stop, with StopOnFailure).
+type Handler func(ctx context.Context, e store.Event) error
+
+// TxHandler handles one event inside the transaction that advances the
+// subscription's checkpoint: its writes through tx happen exactly once. It
+// must not commit or roll back tx. An error rolls the transaction back and
+// the event is retried alone, then parked (or the subscription stops).
+// Keep it short: an open transaction holds back the global log for every
+// reader.
+type TxHandler func(ctx context.Context, tx pgx.Tx, e store.Event) error
+
+// RetryPolicy is how a failing event is retried before it is parked.
+type RetryPolicy struct {
+	// Attempts is the number of handler calls for one event, the first
+	// included, before it is parked. Default 5.
+	Attempts int
+	// Initial is the wait after the first failure; it doubles after each
+	// further failure. Default 100ms.
+	Initial time.Duration
+	// Max caps the wait. Default 10s.
+	Max time.Duration
+}
+
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	if p.Attempts <= 0 {
+		p.Attempts = 5
+	}
+	if p.Initial <= 0 {
+		p.Initial = 100 * time.Millisecond
+	}
+	if p.Max <= 0 {
+		p.Max = 10 * time.Second
+	}
+	if p.Max < p.Initial {
+		p.Max = p.Initial
+	}
+	return p
+}
+
+// backoff is the wait after the n-th failed attempt (n >= 1).
+func (p RetryPolicy) backoff(n int) time.Duration {
+	d := p.Initial
+	for i := 1; i < n && d < p.Max; i++ {
+		d *= 2
+	}
+	return min(d, p.Max)
+}
+
+// Subscription describes a durable subscriber.
+type Subscription struct {
+	// Name identifies the subscription across processes and restarts.
+	Name string
+	// Categories keeps only events of these stream categories. Default all.
+	Categories []string
+	// Types keeps only events of these types. Default all.
+	Types []string
+	// Start is where a NEW subscription starts: events after it are
+	// delivered. Default (zero) the beginning of the log. An existing
+	// subscription resumes from its stored checkpoint.
+	Start store.Checkpoint
+	// StartAtEnd starts a NEW subscription at the head of the log (only
+	// events appended afterwards are delivered). Default false.
+	StartAtEnd bool
+	// BatchSize is the number of events read (scanned) per batch; a Handler's
+	// checkpoint moves once per batch. Default 100.
+	BatchSize int
+	// Retry is how failing events are retried. Defaults: 5 attempts, 100ms
+	// doubling up to 10s.
+	Retry RetryPolicy
+	// StopOnFailure stops the subscription at an event that failed its last
+	// attempt, holding its position (state "stopped"), instead of parking
+	// the event and moving on. Resume retries the event; a reset moves past
+	// it. Default false.
+	StopOnFailure bool
+	// Handler is an at-least-once handler. Exactly one of Handler and
+	// TxHandler must be set.
+	Handler Handler
+	// TxHandler is an exactly-once (for its writes to this database)
+	// handler, run in the checkpoint's transaction.
+	TxHandler TxHandler
+}
+
+func (s Subscription) withDefaults() Subscription {
+	if s.BatchSize <= 0 {
+		s.BatchSize = 100
+	}
+	s.Retry = s.Retry.withDefaults()
+	s.Categories = nonNil(s.Categories)
+	s.Types = nonNil(s.Types)
+	return s
+}
+
+func (s Subscription) validate() error {
+	if err := ValidateName(s.Name); err != nil {
+		return err
+	}
+	if (s.Handler == nil) == (s.TxHandler == nil) {
+		return &InvalidError{Field: "handler", Reason: fmt.Sprintf("subscription %s needs exactly one of Handler and TxHandler", s.Name)}
+	}
+	if s.StartAtEnd && !s.Start.IsZero() {
+		return &InvalidError{Field: "start", Reason: fmt.Sprintf("subscription %s sets both Start and StartAtEnd", s.Name)}
+	}
+	for _, c := range s.Categories {
+		if c == "" {
+			return &InvalidError{Field: "categories", Reason: fmt.Sprintf("subscription %s has an empty category", s.Name)}
+		}
+	}
+	for _, t := range s.Types {
+		if t == "" {
+			return &InvalidError{Field: "types", Reason: fmt.Sprintf("subscription %s has an empty type", s.Name)}
+		}
+	}
+	return nil
+}
+
+// matches reports whether an event of category cat passes the category
+// filter (the type filter is the store's business).
+func matchesCategory(cats []string, cat string) bool {
+	if len(cats) == 0 {
+		return true
+	}
+	for _, c := range cats {
+		if c == cat {
+			return true
+		}
+	}
+	return false
+}
+
+// ValidateName checks a subscription name: 1 to 200 bytes of UTF-8, no
+// whitespace or control characters, no comma.
+func ValidateName(name string) error {
+	switch {
+	case name == "":
+		return &InvalidError{Field: "name", Reason: "must not be empty"}
+	case len(name) > 200:
+		return &InvalidError{Field: "name", Reason: fmt.Sprintf("is %d bytes, at most 200 allowed", len(name))}
+	case !utf8.ValidString(name):
+		return &InvalidError{Field: "name", Reason: "is not valid UTF-8"}
+	}
+	for _, r := range name {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || r == ',' {
+			return &InvalidError{Field: "name", Reason: fmt.Sprintf("%q must not contain whitespace, control characters or commas", name)}
+		}
+	}
+	return nil
+}
+
+// State is a subscription's state as monitoring shows it.
+type State string
+
+// The states. Paused and stopped are set by operators and StopOnFailure and
+// win over the others; no-holder means no process has sent a heartbeat for
+// 3 seconds.
+const (
+	StateCatchingUp State = "catching-up"
+	StateLive       State = "live"
+	StatePaused     State = "paused"
+	StateFailing    State = "failing"
+	StateStopped    State = "stopped"
+	StateNoHolder   State = "no-holder"
+)
+
+// Holder is the process holding a subscription.
+type Holder struct {
+	Host     string `json:"host"`
+	PID      int    `json:"pid"`
+	Instance string `json:"instance"`
+}
+
+func (h *Holder) String() string {
+	if h == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%s/%d/%s", h.Host, h.PID, h.Instance)
+}
+
+// Status is one subscription's monitoring row.
+type Status struct {
+	Name       string   `json:"name"`
+	State      State    `json:"state"`
+	Categories []string `json:"categories"`
+	Types      []string `json:"types"`
+	// Holder is nil when no process holds the subscription (or its
+	// heartbeat is older than 3 seconds).
+	Holder    *Holder   `json:"holder"`
+	Heartbeat time.Time `json:"heartbeat,omitzero"`
+	// Checkpoint is the last event processed (or scanned past); Head the
+	// newest deliverable event of the log.
+	Checkpoint store.Checkpoint `json:"checkpoint"`
+	Head       store.Checkpoint `json:"head"`
+	// Lag is the number of events after Checkpoint up to Head: matching the
+	// filter and exact when the gap is at most 10,000 events; otherwise an
+	// estimate, the difference of positions over all events
+	// (LagEstimated is then true).
+	Lag          int64 `json:"lag"`
+	LagEstimated bool  `json:"lag_estimated"`
+	// Rate is events processed per second over the last minute, as the
+	// holder measured it (0 without a holder).
+	Rate        float64   `json:"rate"`
+	Processed   int64     `json:"processed"`
+	Parked      int64     `json:"parked"`
+	Failures    int64     `json:"failures"`
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	// Paused and Stopped are the control flags (State shows them too).
+	Paused  bool `json:"paused"`
+	Stopped bool `json:"stopped"`
+	// ControlPending is true while the holder has not yet acted on the
+	// latest admin operation.
+	ControlPending bool `json:"control_pending"`
+}
+
+// ParkedEvent is an event a subscription gave up on.
+type ParkedEvent struct {
+	Subscription string      `json:"subscription"`
+	Event        store.Event `json:"event"`
+	Attempts     int         `json:"attempts"`
+	LastError    string      `json:"last_error"`
+	ParkedAt     time.Time   `json:"parked_at"`
+	// RetryRequested is true while a retry waits for the holder.
+	RetryRequested bool `json:"retry_requested"`
+}
+
+// ErrNotFound is returned for an unknown subscription or parked event. The
+// errors are *NotFoundError, which also match store.ErrNotFound.
+var ErrNotFound = errors.New("not found")
+
+// NotFoundError names what was not found.
+type NotFoundError struct{ What string }
+
+func (e *NotFoundError) Error() string { return e.What + " not found" }
+
+// Is makes errors.Is(err, ErrNotFound) and errors.Is(err, store.ErrNotFound) true.
+func (e *NotFoundError) Is(target error) bool {
+	return target == ErrNotFound || target == store.ErrNotFound
+}
+
+// ErrInvalid is returned for bad input: a bad subscription definition or an
+// unparseable reset target. The errors are *InvalidError.
+var ErrInvalid = errors.New("invalid input")
+
+// InvalidError names the bad field.
+type InvalidError struct {
+	Field  string
+	Reason string
+}
+
+func (e *InvalidError) Error() string { return fmt.Sprintf("invalid %s: %s", e.Field, e.Reason) }
+
+// Is makes errors.Is(err, ErrInvalid) and errors.Is(err, store.ErrInvalid) true.
+func (e *InvalidError) Is(target error) bool {
+	return target == ErrInvalid || target == store.ErrInvalid
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// describeEvent names an event in errors and logs.
+func describeEvent(e store.Event) string {
+	return fmt.Sprintf("event %s (%s@%d, checkpoint %s)", e.EventID, e.StreamID, e.Version, e.Checkpoint)
+}
+
+// errString flattens an error for storage (bounded, one line).
+func errString(err error) string {
+	s := strings.TrimSpace(err.Error())
+	if len(s) > 2000 {
+		s = s[:2000] + "…"
+	}
+	return s
+}
