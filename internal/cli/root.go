@@ -61,7 +61,7 @@ DATABASE_URL, else an embedded private PostgreSQL in $EVENTSCOPE_HOME
 (default ~/.local/share/eventscope).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Args:          cobra.NoArgs,
+		Args:          wrapArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if rootRun == nil {
 				return cmd.Help()
