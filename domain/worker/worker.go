@@ -1,0 +1,93 @@
+// Package worker runs the demo domain's subscriptions: the credit saga
+// (customer-service, order-service), the order-summary read model and the
+// deliberately unreliable notifications subscriber.
+//
+// Where new subscriptions start: the saga and the read model start at the
+// beginning of the log, so a worker started at any time processes every
+// order. Seeded history already holds the saga's events, with the ids the
+// handlers derive from their causing events, so the saga goes over it
+// quickly (one index lookup per event says "handled already") and appends
+// nothing; the read model builds itself from it. Notifications start at the
+// end: nobody wants mail about last month's orders. Options.SagaFromEnd
+// starts the saga at the end instead (eventscope demo does that right after
+// it seeded a fresh database, whose history is complete).
+package worker
+
+import (
+	"context"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"eventscope/domain"
+	"eventscope/store"
+	"eventscope/subscriptions"
+)
+
+// Options configure the worker. The zero value is usable.
+type Options struct {
+	// SnapshotEvery is the snapshot interval of the saga's repository.
+	// Default domain.DefaultSnapshotEvery (100).
+	SnapshotEvery int
+	// Notifications sets the failure rates of the notifications subscriber.
+	// Defaults 2% transient, 0.1% permanent.
+	Notifications domain.NotificationsOptions
+	// SagaFromEnd starts NEW saga subscriptions at the head of the log
+	// instead of the beginning. Default false.
+	SagaFromEnd bool
+	// Retry is the notifications subscriber's retry policy. Default: the
+	// subscriptions default (5 attempts from 100ms).
+	Retry subscriptions.RetryPolicy
+	// Runner configures the subscriptions runner (poll interval, logging,
+	// Prometheus registerer).
+	Runner subscriptions.RunnerOptions
+}
+
+// Worker is the domain's subscriptions in one runner.
+type Worker struct {
+	Runner        *subscriptions.Runner
+	Notifications *domain.Notifications
+	Saga          *domain.Saga
+}
+
+// Subscriptions returns the domain's subscriptions.
+func Subscriptions(saga *domain.Saga, notes *domain.Notifications, o Options) []subscriptions.Subscription {
+	return []subscriptions.Subscription{
+		{
+			Name: domain.CustomerServiceName, Categories: []string{domain.OrderCategory}, Types: domain.CustomerServiceTypes,
+			StartAtEnd: o.SagaFromEnd, Handler: saga.CustomerService,
+		},
+		{
+			Name: domain.OrderServiceName, Categories: []string{domain.CustomerCategory}, Types: domain.OrderServiceTypes,
+			StartAtEnd: o.SagaFromEnd, Handler: saga.OrderService,
+		},
+		{
+			Name: domain.OrderSummaryName, Categories: []string{domain.OrderCategory}, Types: domain.OrderSummaryTypes,
+			BatchSize: 500, TxHandler: domain.OrderSummary,
+		},
+		{
+			Name: domain.NotificationsName, Categories: []string{domain.OrderCategory}, Types: domain.NotificationsTypes,
+			StartAtEnd: true, Retry: o.Retry, Handler: notes.Handle,
+		},
+	}
+}
+
+// New builds the worker's runner with every subscription added.
+func New(st *store.Store, o Options) (*Worker, error) {
+	saga := domain.NewSaga(domain.NewRepository(st, o.SnapshotEvery))
+	notes := domain.NewNotifications(o.Notifications)
+	r := subscriptions.NewRunner(st, o.Runner)
+	for _, s := range Subscriptions(saga, notes, o) {
+		if err := r.Add(s); err != nil {
+			return nil, err
+		}
+	}
+	if reg := o.Runner.Registerer; reg != nil {
+		_ = reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "eventscope_notifications_sent_total", Help: "Notifications delivered by the demo's notifications subscriber.",
+		}, func() float64 { return float64(notes.Sent()) }))
+	}
+	return &Worker{Runner: r, Notifications: notes, Saga: saga}, nil
+}
+
+// Run runs the worker until ctx is done.
+func (w *Worker) Run(ctx context.Context) error { return w.Runner.Run(ctx) }
