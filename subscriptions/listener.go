@@ -30,7 +30,7 @@ type target struct {
 // listener owns the process's one LISTEN connection (a pgx.Conn of its own,
 // not from the pool) and fans notifications out to targets. It reconnects
 // with backoff; after every (re)connect it wakes every target, since
-// notifications sent while it was away are lost.
+// wake-ups sent while it was away are lost.
 type listener struct {
 	cfg  *pgx.ConnConfig
 	logf func(string, ...any)
@@ -42,14 +42,18 @@ type listener struct {
 	connected atomic.Bool
 	pid       atomic.Uint32 // backend pid of the current connection
 	connects  atomic.Int64  // successful connections so far
+	received  atomic.Int64  // notifications received so far
+
+	retryMin time.Duration // first reconnection wait (tests lengthen it)
 }
 
 func newListener(st *store.Store, logf func(string, ...any)) *listener {
 	return &listener{
-		cfg:     dedicatedConfig(st, listenerAppName),
-		logf:    logf,
-		targets: map[*target]struct{}{},
-		byName:  map[string]*target{},
+		cfg:      dedicatedConfig(st, listenerAppName),
+		logf:     logf,
+		targets:  map[*target]struct{}{},
+		byName:   map[string]*target{},
+		retryMin: 100 * time.Millisecond,
 	}
 }
 
@@ -81,7 +85,7 @@ func (l *listener) remove(t *target) {
 
 // run listens until ctx is done.
 func (l *listener) run(ctx context.Context) {
-	bo := newBackoff(100*time.Millisecond, 5*time.Second)
+	bo := newBackoff(l.retryMin, max(l.retryMin, 5*time.Second))
 	for ctx.Err() == nil {
 		before := l.connects.Load()
 		err := l.session(ctx)
@@ -121,6 +125,7 @@ func (l *listener) session(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		l.received.Add(1)
 		l.dispatch(n.Channel, n.Payload)
 	}
 }
@@ -132,11 +137,10 @@ func (l *listener) wakeAll() {
 		ts = append(ts, t)
 	}
 	l.mu.Unlock()
+	// Only the data wake-up: control notifications missed meanwhile are
+	// caught by the holder's heartbeat, which compares control versions.
 	for _, t := range ts {
 		t.wake()
-		if t.control != nil {
-			t.control()
-		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"hash/fnv"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -77,6 +78,8 @@ type Runner struct {
 
 	headMu sync.Mutex
 	head   store.Checkpoint
+
+	leaseRounds atomic.Int64 // completed lease rounds (tests wait for a standby's first)
 }
 
 // NewRunner returns a Runner over st. Add subscriptions, then Run it.
@@ -249,7 +252,11 @@ func (r *Runner) leaseLoop(ctx context.Context) {
 			r.leasePID = c.PgConn().PID()
 			r.unlockMu.Unlock()
 		}
-		if err := r.leaseRound(ctx, conn); err != nil {
+		err := r.leaseRound(ctx, conn)
+		if err == nil {
+			r.leaseRounds.Add(1)
+		}
+		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
