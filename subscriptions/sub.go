@@ -673,43 +673,49 @@ func (s *sub) deliverPlain(ctx context.Context, page store.Page) (bool, *uint64,
 func (s *sub) deliverTx(ctx context.Context, page store.Page) (bool, *uint64, bool) {
 	evs := page.Events
 	var (
-		beyond *uint64
-		known  bool
+		beyond  *uint64
+		known   bool
+		failed  = -1 // index of an event that failed in a batch, retried alone next
+		failErr error
 	)
 	i, upto := 0, len(evs)
 	for i < len(evs) {
 		if !s.canDeliver(ctx) {
 			return false, nil, false
 		}
-		next := page.Next
-		if upto < len(evs) {
-			next = evs[upto-1].Checkpoint
+		if failed != i {
+			next := page.Next
+			if upto < len(evs) {
+				next = evs[upto-1].Checkpoint
+			}
+			failedAt, herr, bnd, ok := s.txBatch(ctx, evs[i:upto], next)
+			if !ok {
+				return false, nil, false
+			}
+			if failedAt < 0 {
+				i, upto = upto, len(evs)
+				beyond, known = bnd, true
+				continue
+			}
+			failed, failErr = i+failedAt, herr
+			s.recordFailure(ctx, evs[failed], herr, 1)
+			if failed > i {
+				upto = failed // commit the events before the failing one first
+				continue
+			}
 		}
-		failedAt, herr, bnd, ok := s.txBatch(ctx, evs[i:upto], next)
-		if !ok {
-			return false, nil, false
-		}
-		if failedAt < 0 {
-			i, upto = upto, len(evs)
-			beyond, known = bnd, true
-			continue
-		}
-		k := i + failedAt
-		s.recordFailure(ctx, evs[k], herr, 1)
-		if k > i {
-			upto = k // commit the events before the failing one first
-			continue
-		}
+		// evs[i] failed once in a batch: retry it alone.
 		e := evs[i]
 		cp := e.Checkpoint
 		if i == len(evs)-1 {
 			cp = page.Next
 		}
+		var bnd *uint64
 		out, attempts, lastErr := s.attempt(ctx, e, func(ctx context.Context) error {
 			var err error
 			bnd, err = s.txOne(ctx, e, cp)
 			return err
-		}, 1, herr, nil)
+		}, 1, failErr, nil)
 		switch out {
 		case delivered:
 			beyond, known = bnd, true
@@ -725,7 +731,7 @@ func (s *sub) deliverTx(ctx context.Context, page store.Page) (bool, *uint64, bo
 		case aborted:
 			return false, nil, false
 		}
-		i, upto = i+1, len(evs)
+		i, upto, failed = i+1, len(evs), -1
 	}
 	return true, beyond, known
 }

@@ -1,0 +1,267 @@
+package subscriptions
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"eventscope/internal/pgserver"
+	"eventscope/internal/testdb"
+	"eventscope/store"
+)
+
+// writer appends one event at a time in the background and remembers which
+// appends committed and which had an unknown outcome (an error, which
+// during a server restart may come after the commit).
+type writer struct {
+	st        *store.Store
+	mu        sync.Mutex
+	committed map[uuid.UUID]bool
+	unknown   map[uuid.UUID]bool
+	stop      chan struct{}
+	done      chan struct{}
+}
+
+func startWriter(st *store.Store, every time.Duration) *writer {
+	w := &writer{st: st, committed: map[uuid.UUID]bool{}, unknown: map[uuid.UUID]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for i := 0; ; i++ {
+			select {
+			case <-w.stop:
+				return
+			case <-time.After(every):
+			}
+			id := uuid.New()
+			e := ev("Written", i)
+			e.ID = id
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, err := st.Append(ctx, fmt.Sprintf("w-%d", i%5), store.Any, e)
+			cancel()
+			w.mu.Lock()
+			if err == nil {
+				w.committed[id] = true
+			} else {
+				w.unknown[id] = true
+			}
+			w.mu.Unlock()
+		}
+	}()
+	return w
+}
+
+func (w *writer) finish() (committed, unknown map[uuid.UUID]bool) {
+	close(w.stop)
+	<-w.done
+	return w.committed, w.unknown
+}
+
+// checkDelivered: every committed event delivered, nothing else but
+// unknown-outcome ones, and at most maxDup redeliveries.
+func checkDelivered(t *testing.T, rec *recorder, committed, unknown map[uuid.UUID]bool, maxDup int) {
+	t.Helper()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	dups := 0
+	for id, n := range rec.seen {
+		if !committed[id] && !unknown[id] {
+			t.Errorf("delivered event %s that was never appended", id)
+		}
+		dups += n - 1
+	}
+	for id := range committed {
+		if rec.seen[id] == 0 {
+			t.Errorf("committed event %s was never delivered", id)
+		}
+	}
+	t.Logf("%d committed (+%d unknown outcome), %d delivered, %d redeliveries", len(committed), len(unknown), len(rec.order), dups)
+	if dups > maxDup {
+		t.Errorf("%d redeliveries, want at most %d (the batch in flight)", dups, maxDup)
+	}
+}
+
+// TestPostgresRestart restarts the server under a live runner that has a
+// writer appending: the runner recovers by itself, every committed event
+// is delivered, the transactional subscription's effects stay exact, and
+// the listener is back.
+func TestPostgresRestart(t *testing.T) {
+	t.Parallel()
+	srv, opts := testdb.Private(t)
+	b := setupURL(t, srv.URL())
+	ctx := context.Background()
+	_, err := b.st.Pool().Exec(ctx, `CREATE TABLE tx_counts (event_id uuid PRIMARY KEY, n int NOT NULL)`)
+	must(t, err)
+
+	rec := newRecorder()
+	r := NewRunner(b.st, RunnerOptions{PollInterval: 200 * time.Millisecond, Logf: testLogf(t)})
+	must(t, r.Add(Subscription{Name: "plain", BatchSize: 10, Handler: rec.handle}))
+	must(t, r.Add(Subscription{Name: "tx", BatchSize: 10, TxHandler: func(ctx context.Context, tx pgx.Tx, e store.Event) error {
+		_, err := tx.Exec(ctx, `INSERT INTO tx_counts (event_id, n) VALUES ($1, 1) ON CONFLICT (event_id) DO UPDATE SET n = tx_counts.n + 1`, e.EventID)
+		return err
+	}}))
+	run(t, r)
+	waitFor(t, "the listener", time.Minute, func() bool { return r.lis.connected.Load() })
+
+	w := startWriter(b.st, 2*time.Millisecond)
+	waitFor(t, "deliveries before the restart", time.Minute, func() bool { return rec.distinct() >= 100 })
+	restartCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	must(t, pgserver.Restart(restartCtx, opts))
+	before := rec.distinct()
+	waitFor(t, "deliveries after the restart", time.Minute, func() bool { return rec.distinct() >= before+100 })
+	committed, unknown := w.finish()
+
+	waitFor(t, "every committed event delivered", time.Minute, func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		for id := range committed {
+			if rec.seen[id] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	checkDelivered(t, rec, committed, unknown, 10)
+	if n := r.lis.connects.Load(); n < 2 {
+		t.Errorf("listener connected %d times, want a reconnection", n)
+	}
+
+	waitFor(t, "the transactional subscription", time.Minute, func() bool {
+		s, err := b.adm.Get(ctx, "tx")
+		return err == nil && s.Checkpoint == mustGet(t, b, "plain").Checkpoint
+	})
+	var rows, dup, missing int
+	must(t, b.st.Pool().QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE n <> 1) FROM tx_counts`).Scan(&rows, &dup))
+	for id := range committed {
+		var ok bool
+		must(t, b.st.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tx_counts WHERE event_id = $1)`, id).Scan(&ok))
+		if !ok {
+			missing++
+		}
+	}
+	if dup != 0 || missing != 0 {
+		t.Errorf("tx_counts: %d rows, %d counted more than once, %d committed events missing", rows, dup, missing)
+	}
+}
+
+func mustGet(t *testing.T, b *bundle, name string) Status {
+	t.Helper()
+	s, err := b.adm.Get(context.Background(), name)
+	must(t, err)
+	return s
+}
+
+// terminate ends the backends of this database with the given application
+// name (and pid, when not 0), from the maintenance database.
+func terminate(t *testing.T, b *bundle, app string, pid uint32) int {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), testdb.AdminURL(t))
+	must(t, err)
+	defer conn.Close(context.Background())
+	var n int
+	must(t, conn.QueryRow(context.Background(), `
+		SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		 WHERE datname = $1 AND application_name = $2 AND ($3 = 0 OR pid = $3)`,
+		b.st.Pool().Config().ConnConfig.Database, app, int64(pid)).Scan(&n))
+	return n
+}
+
+// TestListenerTerminated kills the listener's backend: delivery goes on by
+// polling while the listener is away, then by LISTEN again.
+func TestListenerTerminated(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var (
+		mu            sync.Mutex
+		whileDown     int
+		afterRecovery int
+	)
+	r := NewRunner(b.st, RunnerOptions{PollInterval: 100 * time.Millisecond, Logf: testLogf(t)})
+	r.lis.retryMin = 1500 * time.Millisecond // stay away long enough to see polling at work
+	must(t, r.Add(Subscription{Name: "s", Handler: func(_ context.Context, e store.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.lis.connected.Load() {
+			afterRecovery++
+		} else {
+			whileDown++
+		}
+		return nil
+	}}))
+	run(t, r)
+	waitFor(t, "the listener", time.Minute, func() bool { return r.lis.connected.Load() })
+	waitFor(t, "the lease", time.Minute, func() bool { return r.byName["s"].public().active })
+	pid := r.lis.pid.Load()
+	if n := terminate(t, b, listenerAppName, pid); n != 1 {
+		t.Fatalf("terminated %d listener backends, want 1", n)
+	}
+	waitFor(t, "the listener to notice", time.Minute, func() bool { return !r.lis.connected.Load() })
+	appendN(t, b.st, "poll", 2, 5)
+	waitFor(t, "delivery by polling", time.Minute, func() bool { mu.Lock(); defer mu.Unlock(); return whileDown+afterRecovery == 5 })
+	mu.Lock()
+	if whileDown != 5 {
+		t.Errorf("%d of 5 events delivered while the listener was away, want all (by polling)", whileDown)
+	}
+	mu.Unlock()
+
+	waitFor(t, "the listener to reconnect", time.Minute, func() bool { return r.lis.connected.Load() })
+	if r.lis.pid.Load() == pid {
+		t.Fatal("the listener has the same backend pid after reconnecting")
+	}
+	received := r.lis.received.Load()
+	appendN(t, b.st, "listen", 2, 5)
+	waitFor(t, "delivery after reconnecting", time.Minute, func() bool { mu.Lock(); defer mu.Unlock(); return afterRecovery == 5 })
+	if r.lis.received.Load() == received {
+		t.Error("no notification arrived on the new listener connection")
+	}
+}
+
+// TestLeaseConnectionTerminated kills the holder's lease backend while a
+// writer appends and a standby waits: whoever holds the subscription next,
+// no event is delivered twice beyond the batch in flight, and none is lost.
+func TestLeaseConnectionTerminated(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rec := newRecorder()
+	handler := func(ctx context.Context, e store.Event) error {
+		time.Sleep(200 * time.Microsecond) // keep a batch in flight
+		return rec.handle(ctx, e)
+	}
+	const batch = 20
+	a := NewRunner(b.st, RunnerOptions{Instance: "a", Logf: testLogf(t)})
+	must(t, a.Add(Subscription{Name: "s", BatchSize: batch, Handler: handler}))
+	run(t, a)
+	waitFor(t, "a to hold", time.Minute, func() bool { return a.byName["s"].public().active })
+	sb := NewRunner(b.st, RunnerOptions{Instance: "b", Logf: testLogf(t)})
+	must(t, sb.Add(Subscription{Name: "s", BatchSize: batch, Handler: handler}))
+	run(t, sb)
+	waitFor(t, "b's first lease round", time.Minute, func() bool { return sb.leaseRounds.Load() > 0 })
+
+	w := startWriter(b.st, time.Millisecond)
+	waitFor(t, "deliveries", time.Minute, func() bool { return rec.distinct() >= 200 })
+	a.unlockMu.Lock()
+	pid := a.leasePID
+	a.unlockMu.Unlock()
+	if n := terminate(t, b, leaseAppName, pid); n != 1 {
+		t.Fatalf("terminated %d lease backends, want 1", n)
+	}
+	epoch := a.byName["s"].public().epoch
+	waitFor(t, "a new lease epoch", time.Minute, func() bool {
+		var e int64
+		_ = b.st.Pool().QueryRow(context.Background(), `SELECT lease_epoch FROM eventscope.subscriptions WHERE name = 's'`).Scan(&e)
+		return e != epoch
+	})
+	n := rec.distinct()
+	waitFor(t, "deliveries after the takeover", time.Minute, func() bool { return rec.distinct() >= n+200 })
+	committed, unknown := w.finish()
+	waitFor(t, "every committed event delivered", time.Minute, func() bool { return rec.distinct() >= len(committed) })
+	time.Sleep(200 * time.Millisecond)
+	s := mustGet(t, b, "s")
+	t.Logf("after the lease backend was terminated, %s holds the subscription", s.Holder)
+	checkDelivered(t, rec, committed, unknown, batch)
+}
