@@ -1,0 +1,257 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"eventscope/domain"
+	"eventscope/store"
+)
+
+func init() { commandFactories = append(commandFactories, newStateCmd) }
+
+func newStateCmd(g *globals) *cobra.Command {
+	var (
+		version, at string
+		diff, asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "state STREAM",
+		Short: "Show an aggregate's state at a version or a time (time-travel)",
+		Long: `state folds a stream's events into its state, as of its last event, of
+--version N, or of the last event recorded at or before --at TIME. Order and
+Customer streams use their aggregates (from the nearest snapshot); any other
+category gets a generic fold, each event's data merged in as a JSON merge
+patch (RFC 7396), labelled as such.
+
+--diff shows what the event at that version changed.
+
+TIME is RFC 3339 (2025-03-01T12:00:00Z), a date (2025-03-01), a date and
+time in UTC (2025-03-01 12:00[:05]), "now", or a duration ago (90m, 2h30m,
+3d, "2h ago").`,
+		Example: `  eventscope state order-000042
+  eventscope state order-000042 --version 1 --diff
+  eventscope state customer-0001 --at 2h --json`,
+		Args: wrapArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			stream := args[0]
+			if err := store.ValidateStreamID(stream); err != nil {
+				return Usagef("STREAM %q: %v", stream, err)
+			}
+			if version != "" && at != "" {
+				return Usagef("--version and --at are exclusive: give one")
+			}
+			var (
+				v      int64 = -1
+				atTime time.Time
+				err    error
+			)
+			if version != "" {
+				if v, err = parseVersionFlag(version); err != nil {
+					return Usagef("--version: %v", err)
+				}
+			}
+			if at != "" {
+				if atTime, err = parseTimeFlag(at, time.Now()); err != nil {
+					return Usagef("--at: %v", err)
+				}
+			}
+			ctx := cmd.Context()
+			st, err := g.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			tt := domain.NewTimeTravel(st, nil, domain.TimeTravelOptions{})
+			switch {
+			case !atTime.IsZero():
+				if v, err = tt.VersionAt(ctx, stream, atTime); err != nil {
+					return stateErr(err)
+				}
+			case v < 0:
+				info, err := st.StreamInfo(ctx, stream)
+				if err != nil {
+					return stateErr(err)
+				}
+				v = info.Version
+			}
+			out := stateOutput{}
+			if diff {
+				tr, err := tt.TransitionAt(ctx, stream, v)
+				if err != nil {
+					return stateErr(err)
+				}
+				out.State, out.Changes, out.Before = tr.After, nonNilChanges(tr.Changes), tr.Before
+			} else if out.State, err = tt.StateAt(ctx, stream, v); err != nil {
+				return stateErr(err)
+			}
+			if asJSON {
+				return json.NewEncoder(g.out).Encode(out.jsonForm(diff))
+			}
+			return printState(g.out, out, diff)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&version, "version", "", "the version to show (default: the last)")
+	f.StringVar(&at, "at", "", "show the state as of this time instead (see TIME above)")
+	f.BoolVar(&diff, "diff", false, "show what the event at that version changed")
+	f.BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
+
+// stateErr turns time-travel's bad-input errors into usage errors (exit 2);
+// an unknown stream stays store.ErrNotFound (exit 4).
+func stateErr(err error) error {
+	var ve *domain.VersionError
+	var te *domain.TimeError
+	if errors.As(err, &ve) || errors.As(err, &te) {
+		return &UsageError{Msg: err.Error()}
+	}
+	return err
+}
+
+type stateOutput struct {
+	State   domain.State
+	Before  json.RawMessage
+	Changes []domain.Change
+}
+
+func nonNilChanges(c []domain.Change) []domain.Change {
+	if c == nil {
+		return []domain.Change{}
+	}
+	return c
+}
+
+func (o stateOutput) jsonForm(diff bool) any {
+	if !diff {
+		return o.State
+	}
+	return struct {
+		domain.State
+		Before  json.RawMessage `json:"before"`
+		Changes []domain.Change `json:"changes"`
+	}{o.State, o.Before, o.Changes}
+}
+
+func printState(w io.Writer, o stateOutput, diff bool) error {
+	s := o.State
+	kind := s.Aggregate
+	if s.Generic {
+		kind = "generic fold: JSON merge patch of each event's data (no aggregate registered for " + store.Category(s.Stream) + ")"
+	}
+	how := fmt.Sprintf("%d events folded", s.EventsFolded)
+	if s.FromSnapshot {
+		how = fmt.Sprintf("snapshot at version %d + %d events", s.SnapshotVersion, s.EventsFolded)
+	}
+	fmt.Fprintf(w, "%s at version %d of %d  (%s; %s)\n", s.Stream, s.Version, s.LastVersion, kind, how)
+	e := s.Event
+	fmt.Fprintf(w, "event    %s  %s  recorded %s  checkpoint %s\n", e.Type, e.EventID, e.RecordedAt.UTC().Format(time.RFC3339Nano), e.Checkpoint)
+	if len(e.Metadata) > 2 {
+		fmt.Fprintf(w, "metadata %s\n", e.Metadata)
+	}
+	if diff {
+		fmt.Fprintf(w, "\nchanges made by %s (version %d):\n", e.Type, s.Version)
+		if len(o.Changes) == 0 {
+			fmt.Fprintln(w, "  (none: the state is unchanged)")
+		}
+		for _, c := range o.Changes {
+			path := c.Path
+			if path == "" {
+				path = "(the whole state)"
+			}
+			switch c.Kind {
+			case domain.Added:
+				fmt.Fprintf(w, "  + %s: %s\n", path, c.After)
+			case domain.Removed:
+				fmt.Fprintf(w, "  - %s: %s\n", path, c.Before)
+			default:
+				fmt.Fprintf(w, "  ~ %s: %s -> %s\n", path, c.Before, c.After)
+			}
+		}
+	}
+	var pretty strings.Builder
+	var v any
+	if err := json.Unmarshal(s.State, &v); err == nil {
+		b, _ := json.MarshalIndent(v, "", "  ")
+		pretty.Write(b)
+	} else {
+		pretty.Write(s.State)
+	}
+	fmt.Fprintf(w, "\nstate:\n%s\n", pretty.String())
+	return nil
+}
+
+// parseVersionFlag parses --version: a non-negative integer.
+func parseVersionFlag(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	v, err := strconv.ParseInt(t, 10, 64)
+	if err != nil {
+		var ne *strconv.NumError
+		if errors.As(err, &ne) && ne.Err == strconv.ErrRange {
+			return 0, fmt.Errorf("%q is out of range", s)
+		}
+		return 0, fmt.Errorf("%q is not a version number (a whole number >= 0)", s)
+	}
+	if v < 0 {
+		return 0, fmt.Errorf("%d is negative: versions start at 0", v)
+	}
+	return v, nil
+}
+
+// parseTimeFlag parses --at: RFC 3339, a date, a date and time (UTC),
+// "now", or a duration ago ("90m", "2h30m", "3d", "2h ago").
+func parseTimeFlag(s string, now time.Time) (time.Time, error) {
+	t := strings.TrimSpace(s)
+	if t == "" {
+		return time.Time{}, fmt.Errorf("empty time")
+	}
+	if strings.EqualFold(t, "now") {
+		return now, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"} {
+		if v, err := time.Parse(layout, t); err == nil {
+			return v, nil
+		}
+	}
+	rel := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(strings.TrimSuffix(t, "ago")), " "))
+	rel = strings.TrimPrefix(rel, "-")
+	if d, ok := parseAgo(rel); ok {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time: use RFC 3339 (2025-03-01T12:00:00Z), a date (2025-03-01), \"2025-03-01 12:00\" (UTC), \"now\", or a duration ago (90m, 2h, 3d)", s)
+}
+
+// parseAgo parses a non-negative duration, also in days ("3d", "1d12h").
+func parseAgo(s string) (time.Duration, bool) {
+	if s == "" {
+		return 0, false
+	}
+	var days int64
+	if i := strings.IndexByte(s, 'd'); i > 0 {
+		n, err := strconv.ParseInt(s[:i], 10, 64)
+		if err != nil || n < 0 || n > 100_000 {
+			return 0, false
+		}
+		days, s = n, s[i+1:]
+	}
+	var d time.Duration
+	if s != "" {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil || d < 0 {
+			return 0, false
+		}
+	}
+	total := d + time.Duration(days)*24*time.Hour
+	if total < d {
+		return 0, false // overflow
+	}
+	return total, true
+}
