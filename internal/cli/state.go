@@ -19,7 +19,7 @@ func init() { commandFactories = append(commandFactories, newStateCmd) }
 
 func newStateCmd(g *globals) *cobra.Command {
 	var (
-		version, at string
+		version, at  string
 		diff, asJSON bool
 	)
 	cmd := &cobra.Command{
