@@ -1,0 +1,52 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"eventscope/domain"
+	"eventscope/subscriptions"
+	"eventscope/tui"
+)
+
+func init() {
+	commandFactories = append(commandFactories, newTUICmd)
+	rootRun = func(cmd *cobra.Command, g *globals) error { return g.runConsole(cmd, false) }
+}
+
+func newTUICmd(g *globals) *cobra.Command {
+	var readOnly bool
+	cmd := &cobra.Command{
+		Use:   "tui",
+		Short: "Open the console: browse streams, time-travel aggregates, tail the log, run subscriptions",
+		Long: `Open the terminal console over the store (also what eventscope does with no
+subcommand): an overview, a stream browser with fuzzy search, each stream's
+events, time-travel through an aggregate's versions, the live global log,
+and the live subscriptions with their admin actions.
+
+--read-only disables every admin action (pause, resume, reset, retry, skip).
+Press ? in the console for every key binding, : for the command palette.`,
+		Example: `  eventscope tui
+  eventscope tui --read-only --db postgres://reader@db/app`,
+		Args: wrapArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error { return g.runConsole(cmd, readOnly) },
+	}
+	cmd.Flags().BoolVar(&readOnly, "read-only", false, "disable every admin action")
+	return cmd
+}
+
+func (g *globals) runConsole(cmd *cobra.Command, readOnly bool) error {
+	ctx := cmd.Context()
+	st, err := g.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return tui.Run(ctx, tui.Config{
+		Store:       st,
+		Admin:       subscriptions.NewAdmin(st),
+		Monitor:     subscriptions.NewMonitor(st, 0),
+		TimeTravel:  domain.NewTimeTravel(st, domain.DefaultRegistry(), domain.TimeTravelOptions{NoLazySnapshots: readOnly}),
+		ReadOnly:    readOnly,
+		DatabaseURL: st.Pool().Config().ConnString(),
+	})
+}

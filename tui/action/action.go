@@ -1,0 +1,187 @@
+// Package action is the console's one door to admin actions (pause,
+// resume, reset, retry, retry all, skip). Read-only mode is enforced here,
+// not per view: every action method checks it, and views ask Denied before
+// opening a dialog so a disabled key says why at once.
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/google/uuid"
+
+	"eventscope/store"
+	"eventscope/tui/common"
+)
+
+// ResetKind is where a reset moves a subscription.
+type ResetKind int
+
+const (
+	// ResetStart replays from the beginning of the log.
+	ResetStart ResetKind = iota
+	// ResetEnd skips to the head.
+	ResetEnd
+	// ResetCheckpoint moves to a checkpoint.
+	ResetCheckpoint
+	// ResetTime moves to the first event recorded at or after a time.
+	ResetTime
+)
+
+func (k ResetKind) String() string {
+	switch k {
+	case ResetStart:
+		return "start"
+	case ResetEnd:
+		return "end"
+	case ResetCheckpoint:
+		return "checkpoint"
+	case ResetTime:
+		return "time"
+	}
+	return "?"
+}
+
+// ResetTarget is a reset's destination.
+type ResetTarget struct {
+	Kind       ResetKind
+	Checkpoint store.Checkpoint
+	Time       time.Time
+}
+
+func (t ResetTarget) String() string {
+	switch t.Kind {
+	case ResetCheckpoint:
+		return "checkpoint " + t.Checkpoint.String()
+	case ResetTime:
+		return "time " + t.Time.Format(time.RFC3339)
+	}
+	return t.Kind.String()
+}
+
+// Admin is what the actions need of the subscriptions admin.
+type Admin interface {
+	Pause(ctx context.Context, name string) error
+	Resume(ctx context.Context, name string) error
+	Reset(ctx context.Context, name string, to ResetTarget) error
+	Retry(ctx context.Context, name string, eventID uuid.UUID) error
+	RetryAll(ctx context.Context, name string) (int, error)
+	Skip(ctx context.Context, name string, eventID uuid.UUID) error
+	Get(ctx context.Context, name string) (common.SubStatus, error)
+}
+
+// DoneMsg reports an action's outcome. Status is the subscription's fresh
+// status after a successful action (so the effect shows at once).
+type DoneMsg struct {
+	Op     string
+	Name   string
+	Text   string
+	Err    error
+	Status *common.SubStatus
+}
+
+// ErrReadOnly is the reason every action fails in read-only mode.
+var ErrReadOnly = errors.New("the console was started with --read-only")
+
+// Actions runs admin actions as commands.
+type Actions struct {
+	ctx      context.Context
+	admin    Admin
+	readOnly bool
+	timeout  time.Duration
+}
+
+// New makes the action layer. admin may be nil (no subscriptions: every
+// action says so).
+func New(ctx context.Context, admin Admin, readOnly bool) *Actions {
+	return &Actions{ctx: ctx, admin: admin, readOnly: readOnly, timeout: 10 * time.Second}
+}
+
+// ReadOnly reports read-only mode.
+func (a *Actions) ReadOnly() bool { return a != nil && a.readOnly }
+
+// Denied returns a command that explains why op is unavailable, or nil
+// when it is allowed.
+func (a *Actions) Denied(op string) tea.Cmd {
+	switch {
+	case a == nil || a.admin == nil:
+		return common.Status(common.Failure, "%s is unavailable: no subscriptions admin", op)
+	case a.readOnly:
+		return common.Status(common.Failure, "%s is disabled: %v", op, ErrReadOnly)
+	}
+	return nil
+}
+
+func (a *Actions) run(op, name string, fn func(ctx context.Context) (string, error)) tea.Cmd {
+	if deny := a.Denied(op); deny != nil {
+		return deny
+	}
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(a.ctx, a.timeout)
+		defer cancel()
+		text, err := fn(ctx)
+		msg := DoneMsg{Op: op, Name: name, Text: text, Err: err}
+		if err == nil {
+			if st, gerr := a.admin.Get(ctx, name); gerr == nil {
+				msg.Status = &st
+			}
+		}
+		return msg
+	}
+}
+
+// Pause pauses a subscription.
+func (a *Actions) Pause(name string) tea.Cmd {
+	return a.run("pause", name, func(ctx context.Context) (string, error) {
+		return "paused " + name, a.admin.Pause(ctx, name)
+	})
+}
+
+// Resume resumes a subscription.
+func (a *Actions) Resume(name string) tea.Cmd {
+	return a.run("resume", name, func(ctx context.Context) (string, error) {
+		return "resumed " + name, a.admin.Resume(ctx, name)
+	})
+}
+
+// PauseResume resumes a paused subscription and pauses any other.
+func (a *Actions) PauseResume(name, state string) tea.Cmd {
+	if state == "paused" {
+		return a.Resume(name)
+	}
+	return a.Pause(name)
+}
+
+// Reset moves a subscription's checkpoint.
+func (a *Actions) Reset(name string, to ResetTarget) tea.Cmd {
+	return a.run("reset", name, func(ctx context.Context) (string, error) {
+		return fmt.Sprintf("reset %s to %s", name, to), a.admin.Reset(ctx, name, to)
+	})
+}
+
+// Retry retries one parked event.
+func (a *Actions) Retry(name string, id uuid.UUID) tea.Cmd {
+	return a.run("retry", name, func(ctx context.Context) (string, error) {
+		return fmt.Sprintf("queued parked event %s of %s for retry", short(id), name), a.admin.Retry(ctx, name, id)
+	})
+}
+
+// RetryAll retries every parked event.
+func (a *Actions) RetryAll(name string) tea.Cmd {
+	return a.run("retry all", name, func(ctx context.Context) (string, error) {
+		n, err := a.admin.RetryAll(ctx, name)
+		return fmt.Sprintf("queued %d parked events of %s for retry", n, name), err
+	})
+}
+
+// Skip discards one parked event.
+func (a *Actions) Skip(name string, id uuid.UUID) tea.Cmd {
+	return a.run("skip", name, func(ctx context.Context) (string, error) {
+		return fmt.Sprintf("skipped parked event %s of %s", short(id), name), a.admin.Skip(ctx, name, id)
+	})
+}
+
+func short(id uuid.UUID) string { return id.String()[:8] }

@@ -1,0 +1,680 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/google/uuid"
+
+	"eventscope/store"
+	"eventscope/tui/action"
+	"eventscope/tui/common"
+	"eventscope/tui/confirm"
+	"eventscope/tui/event"
+	"eventscope/tui/header"
+	"eventscope/tui/overview"
+	"eventscope/tui/palette"
+	"eventscope/tui/stream"
+	"eventscope/tui/streams"
+	"eventscope/tui/subdetail"
+	"eventscope/tui/subs"
+	"eventscope/tui/tail"
+	"eventscope/tui/timetravel"
+)
+
+// EventFinder finds an event by its id (for correlation/causation jumps).
+type EventFinder interface {
+	EventByID(ctx context.Context, id uuid.UUID) (store.Event, error)
+}
+
+// SubsFeed delivers monitor snapshots: Next returns a command that waits
+// for the next one and yields a common.SubsMsg.
+type SubsFeed interface {
+	Next() tea.Cmd
+}
+
+// Deps are the data sources of the views, each the narrow interface the
+// view defines. tui.Run fills them from the store, the subscriptions admin
+// and monitor, and the domain's time-travel; tests use fakes. Nil sources
+// make their views say they are unavailable.
+type Deps struct {
+	Header     header.Source
+	Overview   overview.Source
+	Streams    streams.Source
+	Stream     stream.Source
+	Event      event.Source
+	Events     EventFinder
+	TimeTravel timetravel.Source
+	Tail       tail.Starter
+	Subs       subs.Source
+	SubDetail  subdetail.Source
+	SubsFeed   SubsFeed
+	Admin      action.Admin
+
+	ReadOnly    bool
+	DatabaseURL string
+	// Clipboard receives the OSC 52 sequence of "y" (the terminal).
+	Clipboard io.Writer
+}
+
+var tabNames = [...]string{"Overview", "Streams", "Time-travel", "Tail", "Subscriptions"}
+
+// Minimum usable terminal.
+const (
+	MinWidth  = 80
+	MinHeight = 20
+)
+
+// Model is the root model: layout, routing, navigation, dialogs. Views do
+// the work.
+type Model struct {
+	ctx  context.Context
+	c    common.Common
+	d    Deps
+	act  *action.Actions
+	hist *common.SubHistory
+	hdr  *header.Model
+	help help.Model
+
+	tabs    [len(tabNames)][]common.Page
+	inited  [len(tabNames)]bool
+	tab     int
+	prevTab int
+	w, h    int
+
+	status   common.StatusMsg
+	statusID int64
+	connErr  error
+	showHelp bool
+	palette  *palette.Model
+	confirm  *confirm.Model
+	subNames []string
+	quitting bool
+}
+
+type clearStatusMsg struct{ id int64 }
+
+// New builds the root model.
+func New(ctx context.Context, c common.Common, d Deps) *Model {
+	m := &Model{ctx: ctx, c: c, d: d, hist: common.NewSubHistory(60), prevTab: -1}
+	m.act = action.New(ctx, d.Admin, d.ReadOnly)
+	m.hdr = header.New(ctx, c, d.Header, d.DatabaseURL, d.ReadOnly)
+	m.help = help.New()
+	m.help.Styles.ShortKey = c.Styles.HelpKey
+	m.help.Styles.ShortDesc = c.Styles.HelpDesc
+	m.help.Styles.ShortSeparator = c.Styles.HelpSep
+	m.help.Styles.FullKey = c.Styles.HelpKey
+	m.help.Styles.FullDesc = c.Styles.HelpDesc
+	m.help.Styles.FullSeparator = c.Styles.HelpSep
+	m.help.Styles.Ellipsis = c.Styles.HelpSep
+	m.tabs[0] = []common.Page{overview.New(ctx, c, d.Overview)}
+	m.tabs[1] = []common.Page{streams.New(ctx, c, d.Streams)}
+	m.tabs[2] = []common.Page{timetravel.New(ctx, c, d.TimeTravel, "", -1, time.Time{})}
+	m.tabs[3] = []common.Page{tail.New(ctx, c, d.Tail, 0)}
+	m.tabs[4] = []common.Page{subs.New(ctx, c, d.Subs, m.act, m.hist)}
+	return m
+}
+
+// Init starts the header probe, the monitor feed and the first view;
+// other views load when first shown.
+func (m *Model) Init() tea.Cmd {
+	m.inited[0] = true
+	cmds := []tea.Cmd{m.hdr.Init(), m.tabs[0][0].Init()}
+	if m.d.SubsFeed != nil {
+		cmds = append(cmds, m.d.SubsFeed.Next())
+	}
+	return safe(tea.Batch(cmds...))
+}
+
+func (m *Model) page() common.Page { s := m.tabs[m.tab]; return s[len(s)-1] }
+
+// bodyTop is the first screen line of the page (header, tabs, crumbs,
+// and the banner when the connection is down).
+func (m *Model) bodyTop() int {
+	if m.connErr != nil {
+		return 4
+	}
+	return 3
+}
+
+func (m *Model) bodyHeight() int { return max(m.h-m.bodyTop()-2, 1) }
+
+func (m *Model) resize() {
+	for _, stack := range m.tabs {
+		for _, p := range stack {
+			p.SetSize(m.w, m.bodyHeight())
+		}
+	}
+}
+
+// Update routes a message. A panic in a view becomes an error in the
+// status line instead of a crash.
+func (m *Model) Update(msg tea.Msg) (_ tea.Model, cmd tea.Cmd) {
+	defer func() {
+		if r := recover(); r != nil {
+			m.status = common.StatusMsg{Kind: common.Failure, Text: fmt.Sprintf("internal error (please report): %v", r)}
+			logPanic(r, debug.Stack())
+			cmd = nil
+		}
+	}()
+	return m, safe(m.update(msg))
+}
+
+func (m *Model) update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.w, m.h = msg.Width, msg.Height
+		m.help.Width = msg.Width
+		m.resize()
+		return nil
+	case tea.KeyMsg:
+		// Keys typed faster than the terminal is read (or sent by tmux)
+		// arrive as one message of several runes: handle them one by one,
+		// so "/ord" is the filter key then "ord".
+		if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste {
+			var cmds []tea.Cmd
+			for _, r := range msg.Runes {
+				cmds = append(cmds, m.key(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: msg.Alt}))
+			}
+			return tea.Batch(cmds...)
+		}
+		return m.key(msg)
+	case tea.MouseMsg:
+		return m.mouse(msg)
+	case common.StatusMsg:
+		return m.setStatus(msg)
+	case clearStatusMsg:
+		if msg.id == m.statusID {
+			m.status = common.StatusMsg{}
+		}
+		return nil
+	case common.ErrorMsg:
+		if common.IsConnError(msg.Err) {
+			m.connErr = msg.Err
+			m.resize()
+		}
+		return m.setStatus(common.StatusMsg{Kind: common.Failure, Text: msg.Error()})
+	case common.ConnStateMsg:
+		return tea.Batch(m.connState(msg), m.broadcast(msg))
+	case common.ConfirmMsg:
+		m.confirm = confirm.New(m.c, msg)
+		return nil
+	case common.CopyMsg:
+		return m.copy(msg.Text, msg.What)
+	case palette.QuitMsg:
+		m.quitting = true
+		return tea.Quit
+	case palette.HelpMsg:
+		m.showHelp = true
+		return nil
+	case common.SwitchTabMsg:
+		return m.switchTab(msg.Tab)
+	case common.BackMsg:
+		return m.back()
+	case common.OpenStreamMsg:
+		return m.openStream(msg)
+	case common.OpenEventMsg:
+		return m.push(m.drillTab(), event.New(m.ctx, m.c, m.d.Event, msg.Event))
+	case common.OpenEventIDMsg:
+		return m.findEvent(msg)
+	case foundEventMsg:
+		if msg.err != nil {
+			if common.IsNotFound(msg.err) {
+				return m.setStatus(common.StatusMsg{Kind: common.Failure, Text: fmt.Sprintf("no event has the %s id %s", msg.role, msg.id)})
+			}
+			return m.setStatus(common.StatusMsg{Kind: common.Failure, Text: msg.err.Error()})
+		}
+		return m.push(m.drillTab(), event.New(m.ctx, m.c, m.d.Event, msg.ev))
+	case common.OpenTimeTravelMsg:
+		return m.openTimeTravel(msg)
+	case common.OpenSubMsg:
+		m.tab = 4
+		m.ensureInit(4)
+		return m.push(4, subdetail.New(m.ctx, m.c, m.d.SubDetail, m.act, m.hist, msg.Name))
+	case action.DoneMsg:
+		st := common.StatusMsg{Kind: common.Success, Text: msg.Text}
+		if msg.Err != nil {
+			st = common.StatusMsg{Kind: common.Failure, Text: msg.Op + " " + msg.Name + ": " + msg.Err.Error()}
+		}
+		return tea.Batch(m.setStatus(st), m.broadcast(msg))
+	case common.SubsMsg:
+		if msg.Err == nil {
+			m.subNames = m.subNames[:0]
+			for _, s := range msg.Subs {
+				m.subNames = append(m.subNames, s.Name)
+			}
+		} else if common.IsConnError(msg.Err) && m.connErr == nil {
+			m.connErr = msg.Err
+			m.resize()
+		}
+		var next tea.Cmd
+		if m.d.SubsFeed != nil {
+			next = m.d.SubsFeed.Next()
+		}
+		return tea.Batch(next, m.broadcast(msg))
+	}
+	return m.broadcast(msg)
+}
+
+// broadcast hands a result to the header, the palette and every page;
+// each keeps only what carries its own id.
+func (m *Model) broadcast(msg tea.Msg) tea.Cmd {
+	cmds := []tea.Cmd{m.hdr.Update(msg)}
+	if m.palette != nil {
+		c, _ := m.palette.Update(msg)
+		cmds = append(cmds, c)
+	}
+	for _, stack := range m.tabs {
+		for _, p := range stack {
+			cmds = append(cmds, p.Update(msg))
+		}
+	}
+	return tea.Batch(cmds...)
+}
+
+func (m *Model) setStatus(s common.StatusMsg) tea.Cmd {
+	m.status = s
+	m.statusID++
+	id := m.statusID
+	d := 5 * time.Second
+	if s.Kind == common.Failure {
+		d = 10 * time.Second
+	}
+	return m.c.Tick(d, func(time.Time) tea.Msg { return clearStatusMsg{id: id} })
+}
+
+func (m *Model) connState(msg common.ConnStateMsg) tea.Cmd {
+	if !msg.Up {
+		if m.connErr == nil || common.IsConnError(msg.Err) {
+			first := m.connErr == nil
+			m.connErr = msg.Err
+			if first {
+				m.resize()
+			}
+		}
+		return nil
+	}
+	if m.connErr == nil {
+		return nil
+	}
+	m.connErr = nil
+	m.resize()
+	return tea.Batch(m.setStatus(common.StatusMsg{Kind: common.Success, Text: "reconnected to the database"}), m.page().Update(common.RefreshMsg{}))
+}
+
+func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
+	k := m.c.Keys
+	if key.Matches(msg, k.ForceQuit) {
+		m.quitting = true
+		return tea.Quit
+	}
+	if m.confirm != nil {
+		cmd, done := m.confirm.Update(msg)
+		if done {
+			m.confirm = nil
+		}
+		return cmd
+	}
+	if m.palette != nil {
+		cmd, done := m.palette.Update(msg)
+		if done {
+			m.palette = nil
+		}
+		return cmd
+	}
+	if m.showHelp {
+		m.showHelp = false
+		return nil
+	}
+	p := m.page()
+	if cl, ok := p.(common.KeyClaimer); ok && cl.ClaimsKey(msg) {
+		return p.Update(msg)
+	}
+	switch {
+	case key.Matches(msg, k.Quit):
+		m.quitting = true
+		return tea.Quit
+	case key.Matches(msg, k.Help):
+		m.showHelp = true
+		return nil
+	case key.Matches(msg, k.Palette):
+		m.palette = palette.New(m.ctx, m.c, m.d.Streams, m.subNames)
+		return nil
+	case key.Matches(msg, k.NextTab):
+		return m.switchTab((m.tab + 1) % len(tabNames))
+	case key.Matches(msg, k.PrevTab):
+		return m.switchTab((m.tab + len(tabNames) - 1) % len(tabNames))
+	case key.Matches(msg, k.Tabs):
+		return m.switchTab(int(msg.Runes[0] - '1'))
+	case key.Matches(msg, k.Back):
+		return m.back()
+	case key.Matches(msg, k.Copy):
+		if cp, ok := p.(common.Copier); ok {
+			if text, what, ok := cp.CopyText(); ok {
+				return m.copy(text, what)
+			}
+		}
+		return m.setStatus(common.StatusMsg{Kind: common.Info, Text: "nothing to copy here"})
+	}
+	return p.Update(msg)
+}
+
+func (m *Model) mouse(msg tea.MouseMsg) tea.Cmd {
+	if m.confirm != nil || m.palette != nil || m.showHelp {
+		return nil
+	}
+	if msg.Y == 1 && msg.Button == tea.MouseButtonLeft && msg.Action == tea.MouseActionPress {
+		x := 1
+		for i, n := range tabNames {
+			wdt := len(fmt.Sprintf(" %d %s ", i+1, n))
+			if msg.X >= x && msg.X < x+wdt {
+				return m.switchTab(i)
+			}
+			x += wdt + 1
+		}
+		return nil
+	}
+	top := m.bodyTop()
+	if msg.Y < top || msg.Y >= top+m.bodyHeight() {
+		return nil
+	}
+	msg.Y -= top
+	return m.page().Update(msg)
+}
+
+func (m *Model) copy(text, what string) tea.Cmd {
+	w := m.d.Clipboard
+	if w == nil {
+		return m.setStatus(common.StatusMsg{Kind: common.Failure, Text: "copy is unavailable (no terminal)"})
+	}
+	seq := common.OSC52(text)
+	n := len(text)
+	return func() tea.Msg {
+		if _, err := io.WriteString(w, seq); err != nil {
+			return common.StatusMsg{Kind: common.Failure, Text: "copy failed: " + err.Error()}
+		}
+		return common.StatusMsg{Kind: common.Success, Text: fmt.Sprintf("copied %s (%s) to the clipboard", what, common.Bytes(n))}
+	}
+}
+
+func (m *Model) ensureInit(tab int) tea.Cmd {
+	if m.inited[tab] {
+		return nil
+	}
+	m.inited[tab] = true
+	var cmds []tea.Cmd
+	for _, p := range m.tabs[tab] {
+		cmds = append(cmds, p.Init())
+	}
+	return tea.Batch(cmds...)
+}
+
+func (m *Model) switchTab(t int) tea.Cmd {
+	if t < 0 || t >= len(tabNames) {
+		return nil
+	}
+	if t != m.tab {
+		m.prevTab = m.tab
+	}
+	m.tab = t
+	return m.ensureInit(t)
+}
+
+func (m *Model) back() tea.Cmd {
+	s := m.tabs[m.tab]
+	if len(s) > 1 {
+		m.tabs[m.tab] = s[:len(s)-1]
+		return nil
+	}
+	if m.prevTab >= 0 && m.prevTab != m.tab {
+		return m.switchTab(m.prevTab)
+	}
+	return nil
+}
+
+// maxDepth bounds a tab's page stack (opening events from events could
+// grow it forever).
+const maxDepth = 12
+
+func (m *Model) push(tab int, p common.Page) tea.Cmd {
+	if tab != m.tab {
+		m.prevTab = m.tab
+		m.tab = tab
+	}
+	init := m.ensureInit(tab)
+	p.SetSize(m.w, m.bodyHeight())
+	s := append(m.tabs[tab], p)
+	if len(s) > maxDepth {
+		s = append(s[:1], s[len(s)-maxDepth+1:]...)
+	}
+	m.tabs[tab] = s
+	return tea.Batch(init, p.Init())
+}
+
+// drillTab is where a drill-down (a stream, an event) opens: in the
+// current tab when it is a browsing tab, else in Streams.
+func (m *Model) drillTab() int {
+	switch m.tab {
+	case 1, 3, 4:
+		return m.tab
+	}
+	return 1
+}
+
+func (m *Model) openStream(msg common.OpenStreamMsg) tea.Cmd {
+	return m.push(m.drillTab(), stream.New(m.ctx, m.c, m.d.Stream, msg.Stream, msg.Version))
+}
+
+func (m *Model) openTimeTravel(msg common.OpenTimeTravelMsg) tea.Cmd {
+	if m.tab != 2 {
+		m.prevTab = m.tab
+	}
+	m.tab = 2
+	m.inited[2] = true
+	p := timetravel.New(m.ctx, m.c, m.d.TimeTravel, msg.Stream, msg.Version, msg.At)
+	p.SetSize(m.w, m.bodyHeight())
+	m.tabs[2] = []common.Page{p}
+	return p.Init()
+}
+
+type foundEventMsg struct {
+	role, id string
+	ev       store.Event
+	err      error
+}
+
+func (m *Model) findEvent(msg common.OpenEventIDMsg) tea.Cmd {
+	id, err := uuid.Parse(msg.ID)
+	if err != nil {
+		return m.setStatus(common.StatusMsg{Kind: common.Failure, Text: fmt.Sprintf("the %s id %q is not an event id (not a UUID)", msg.Role, msg.ID)})
+	}
+	if m.d.Events == nil {
+		return m.setStatus(common.StatusMsg{Kind: common.Failure, Text: "looking events up by id is unavailable"})
+	}
+	ctx, src := m.ctx, m.d.Events
+	return func() tea.Msg {
+		e, err := src.EventByID(ctx, id)
+		return foundEventMsg{role: msg.Role, id: msg.ID, ev: e, err: err}
+	}
+}
+
+// View lays out the header, tabs, breadcrumbs, banner, page, status line
+// and footer. A panic while rendering shows an error instead.
+func (m *Model) View() (out string) {
+	defer func() {
+		if r := recover(); r != nil {
+			logPanic(r, debug.Stack())
+			out = fmt.Sprintf("internal error while drawing (please report): %v\nPress q to quit.", r)
+		}
+	}()
+	if m.quitting {
+		return ""
+	}
+	if m.w == 0 {
+		return "starting…"
+	}
+	if m.w < MinWidth || m.h < MinHeight {
+		msg := fmt.Sprintf("The terminal is too small: %d×%d.\nThe console needs at least %d×%d.\nEnlarge the window, or press q to quit.", m.w, m.h, MinWidth, MinHeight)
+		return lipgloss.Place(m.w, m.h, lipgloss.Center, lipgloss.Center, msg)
+	}
+	st := m.c.Styles
+	lines := []string{m.hdr.View(m.w), m.tabsLine(), m.crumbs()}
+	if m.connErr != nil {
+		lines = append(lines, st.Banner.Render(common.PadRight(" ⚠ connection to the database lost, reconnecting in the background: "+firstLine(m.connErr.Error()), m.w)))
+	}
+	bh := m.bodyHeight()
+	var body string
+	switch {
+	case m.showHelp:
+		body = m.fullHelp()
+	default:
+		body = m.page().View()
+	}
+	body = common.FitLines(body, m.w, bh)
+	switch {
+	case m.confirm != nil:
+		body = overlay(body, m.confirm.View(m.w), m.w, bh)
+	case m.palette != nil:
+		body = bottom(body, m.palette.View(m.w), m.w, bh)
+	}
+	lines = append(lines, body, m.statusLine(), m.footer())
+	return strings.Join(lines, "\n")
+}
+
+func (m *Model) tabsLine() string {
+	st := m.c.Styles
+	var b strings.Builder
+	b.WriteString(" ")
+	for i, n := range tabNames {
+		label := fmt.Sprintf(" %d %s ", i+1, n)
+		if i == m.tab {
+			b.WriteString(st.TabActive.Render(label))
+		} else {
+			b.WriteString(st.TabInactive.Render(label))
+		}
+		b.WriteString(st.TabSep.Render("│"))
+	}
+	return common.Truncate(b.String(), m.w)
+}
+
+func (m *Model) crumbs() string {
+	st := m.c.Styles
+	s := m.tabs[m.tab]
+	parts := make([]string, len(s))
+	for i, p := range s {
+		if i == len(s)-1 {
+			parts[i] = st.CrumbLast.Render(p.Title())
+		} else {
+			parts[i] = st.Crumb.Render(p.Title())
+		}
+	}
+	return " " + common.Truncate(strings.Join(parts, st.CrumbSep.Render(" › ")), m.w-1)
+}
+
+func (m *Model) statusLine() string {
+	st := m.c.Styles
+	s := m.status
+	switch s.Kind {
+	case common.Failure:
+		return common.Truncate(st.StatusErr.Render(" ✗ "+firstLine(s.Text)), m.w)
+	case common.Success:
+		return common.Truncate(st.StatusOK.Render(" ✓ "+firstLine(s.Text)), m.w)
+	}
+	if s.Text == "" {
+		return ""
+	}
+	return common.Truncate(st.StatusInfo.Render(" "+firstLine(s.Text)), m.w)
+}
+
+func (m *Model) globalKeys() []key.Binding {
+	k := m.c.Keys
+	return []key.Binding{k.Tabs, k.NextTab, k.Palette, k.Help, k.Quit}
+}
+
+func (m *Model) footer() string {
+	b := append(append([]key.Binding{}, m.page().ShortHelp()...), m.c.Keys.Palette, m.c.Keys.Help, m.c.Keys.Quit)
+	return " " + ansi.Truncate(m.help.ShortHelpView(b), m.w-1, "…")
+}
+
+func (m *Model) fullHelp() string {
+	st := m.c.Styles
+	groups := append(m.page().FullHelp(), m.globalKeys(), []key.Binding{m.c.Keys.Back, m.c.Keys.Refresh, m.c.Keys.Copy, m.c.Keys.Filter})
+	return st.Section.Render("Keys — "+m.page().Title()) + st.Faint.Render("   (any key closes)") + "\n\n" + m.help.FullHelpView(groups) +
+		"\n\n" + st.Faint.Render("Mouse: the wheel scrolls, a click selects (a click on the selected row opens it), a click on a tab switches.\n"+
+		"Commands (:): overview, streams, stream ID, state ID@VERSION|@TIME, tail, subs, sub NAME, help, quit.")
+}
+
+// overlay centres box over body.
+func overlay(body, box string, w, h int) string {
+	bl := strings.Split(body, "\n")
+	xl := strings.Split(box, "\n")
+	top := max((h-len(xl))/2, 0)
+	bw := 0
+	for _, l := range xl {
+		bw = max(bw, ansi.StringWidth(l))
+	}
+	left := max((w-bw)/2, 0)
+	for i, l := range xl {
+		y := top + i
+		if y >= len(bl) {
+			break
+		}
+		base := bl[y]
+		pre := ansi.Truncate(base, left, "")
+		pre += strings.Repeat(" ", max(left-ansi.StringWidth(pre), 0))
+		rest := ansi.TruncateLeft(base, left+ansi.StringWidth(l), "")
+		bl[y] = pre + l + rest
+	}
+	return strings.Join(bl, "\n")
+}
+
+// bottom replaces the last lines of body with panel.
+func bottom(body, panel string, w, h int) string {
+	bl := strings.Split(body, "\n")
+	pl := strings.Split(panel, "\n")
+	if len(pl) > h {
+		pl = pl[len(pl)-h:]
+	}
+	bl = append(bl[:max(h-len(pl), 0)], pl...)
+	return common.FitLines(strings.Join(bl, "\n"), w, h)
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// safe wraps a command so a panic inside it becomes an error message
+// instead of killing the program (batches are wrapped member by member).
+func safe(cmd tea.Cmd) tea.Cmd {
+	if cmd == nil {
+		return nil
+	}
+	return func() (msg tea.Msg) {
+		defer func() {
+			if r := recover(); r != nil {
+				logPanic(r, debug.Stack())
+				msg = common.ErrorMsg{Op: "internal error (please report)", Err: fmt.Errorf("%v", r)}
+			}
+		}()
+		msg = cmd()
+		if b, ok := msg.(tea.BatchMsg); ok {
+			for i := range b {
+				b[i] = safe(b[i])
+			}
+			return b
+		}
+		return msg
+	}
+}

@@ -1,0 +1,122 @@
+package common
+
+import (
+	"errors"
+	"github.com/charmbracelet/lipgloss"
+
+	"eventscope/tui/styles"
+
+	"time"
+
+	"eventscope/store"
+)
+
+// SubStatus is a subscription's status as the console shows it (the
+// subscriptions package's Status, adapted by tui.Run, so views do not
+// depend on that package).
+type SubStatus struct {
+	Name        string
+	State       string // catching-up, live, paused, failing, stopped, no-holder
+	Categories  []string
+	Types       []string
+	Holder      string // host:pid (instance), "" when none
+	Heartbeat   time.Time
+	Checkpoint  store.Checkpoint
+	Head        store.Checkpoint
+	Lag         int64
+	Rate        float64
+	Processed   int64
+	Parked      int64
+	LastError   string
+	LastErrorAt time.Time
+}
+
+// SubsMsg is a snapshot of every subscription (from the monitor, about
+// once a second). The root hands it to every view.
+type SubsMsg struct {
+	Subs []SubStatus
+	Err  error
+	At   time.Time
+}
+
+// RateMsg is the header's probe result: the head checkpoint and the append
+// rate measured since the previous probe. The root hands it to every view.
+type RateMsg struct {
+	Head store.Checkpoint
+	Rate float64
+	At   time.Time
+}
+
+// ErrSubNotFound marks an unknown subscription or parked event (tui.Run
+// wraps the subscriptions package's ErrNotFound with it).
+var ErrSubNotFound = errors.New("subscription not found")
+
+// LagThreshold is the lag (events) above which a live subscription counts
+// as lagging.
+const LagThreshold = 1000
+
+// ParkedEvent is an event a subscription gave up on after its retries.
+type ParkedEvent struct {
+	Event     store.Event
+	Attempts  int
+	LastError string
+	ParkedAt  time.Time
+}
+
+// SubHistory keeps each subscription's recent lag and rate (one sample per
+// snapshot) for sparklines. The subscriptions view feeds it; the detail
+// view reads it.
+type SubHistory struct {
+	n    int
+	lag  map[string]*Ring
+	rate map[string]*Ring
+}
+
+// NewSubHistory keeps n samples per subscription.
+func NewSubHistory(n int) *SubHistory {
+	return &SubHistory{n: n, lag: map[string]*Ring{}, rate: map[string]*Ring{}}
+}
+
+// Add records a snapshot.
+func (h *SubHistory) Add(subs []SubStatus) {
+	for _, s := range subs {
+		if h.lag[s.Name] == nil {
+			h.lag[s.Name], h.rate[s.Name] = NewRing(h.n), NewRing(h.n)
+		}
+		h.lag[s.Name].Add(float64(s.Lag))
+		h.rate[s.Name].Add(s.Rate)
+	}
+}
+
+// Lag returns a subscription's lag samples, oldest first.
+func (h *SubHistory) Lag(name string) []float64 {
+	if r := h.lag[name]; r != nil {
+		return r.Values()
+	}
+	return nil
+}
+
+// Rate returns a subscription's rate samples, oldest first.
+func (h *SubHistory) Rate(name string) []float64 {
+	if r := h.rate[name]; r != nil {
+		return r.Values()
+	}
+	return nil
+}
+
+// StateStyle is the style of a subscription state word.
+func StateStyle(st *styles.Styles, state string) lipgloss.Style {
+	switch state {
+	case "live":
+		return st.StateLive
+	case "catching-up":
+		return st.StateCatchingUp
+	case "paused":
+		return st.StatePaused
+	case "failing":
+		return st.StateFailing
+	case "no-holder":
+		return st.StateNoHolder
+	}
+	return st.StateStopped
+}

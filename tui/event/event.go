@@ -1,0 +1,234 @@
+// Package event shows one event: its identity (stream, version, event id,
+// checkpoint, time), and its data and metadata as pretty, coloured JSON.
+// The correlation and causation ids in the metadata jump to the events
+// they name, and from there to their streams.
+package event
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"eventscope/store"
+	"eventscope/tui/common"
+)
+
+// Source is what the view reads: the neighbouring events of the stream.
+type Source interface {
+	ReadStream(ctx context.Context, stream string, o store.ReadStreamOptions) ([]store.Event, error)
+}
+
+// Metadata keys that hold correlation and causation ids, in the spellings
+// in common use.
+var (
+	CorrelationKeys = []string{"correlation_id", "correlationId", "$correlationId", "correlation"}
+	CausationKeys   = []string{"causation_id", "causationId", "$causationId", "causation"}
+)
+
+type neighbourMsg struct {
+	id, seq int64
+	ev      store.Event
+	found   bool
+	err     error
+}
+
+// Model is the event view.
+type Model struct {
+	c      common.Common
+	ctx    context.Context
+	src    Source
+	id     int64
+	seq    int64
+	ev     store.Event
+	lines  []string
+	offset int
+	width  int
+
+	correlation, causation string
+}
+
+// New makes the view of e.
+func New(ctx context.Context, c common.Common, src Source, e store.Event) *Model {
+	m := &Model{c: c, ctx: ctx, src: src, id: common.NewID()}
+	m.set(e)
+	return m
+}
+
+func (m *Model) set(e store.Event) {
+	m.ev = e
+	m.offset = 0
+	m.correlation = lookup(e.Metadata, CorrelationKeys)
+	m.causation = lookup(e.Metadata, CausationKeys)
+	m.render()
+}
+
+// lookup finds the first key of keys in a JSON object holding a string.
+func lookup(meta json.RawMessage, keys []string) string {
+	var obj map[string]any
+	if json.Unmarshal(meta, &obj) != nil {
+		return ""
+	}
+	for _, k := range keys {
+		if s, ok := obj[k].(string); ok && s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// Title is the breadcrumb.
+func (m *Model) Title() string { return fmt.Sprintf("v%d %s", m.ev.Version, m.ev.Type) }
+
+// Event is the event shown.
+func (m *Model) Event() store.Event { return m.ev }
+
+// SetSize sets the area.
+func (m *Model) SetSize(w, h int) {
+	m.c.SetSize(w, h)
+	if w != m.width {
+		m.render()
+	}
+}
+
+// Init does nothing: the event is in hand.
+func (m *Model) Init() tea.Cmd { return nil }
+
+func (m *Model) render() {
+	st := m.c.Styles
+	e := m.ev
+	m.width = m.c.Width
+	kv := func(k, v string) string { return st.Label.Render(common.PadRight(k, 12)) + v }
+	lines := []string{
+		st.Bold.Render(fmt.Sprintf("%s @ v%d", e.StreamID, e.Version)) + "  " + st.Accent.Render(e.Type),
+		kv("event id", e.EventID.String()),
+		kv("checkpoint", e.Checkpoint.String()+st.Faint.Render(fmt.Sprintf("  (transaction %d, position %d)", e.Checkpoint.Tx, e.Position))),
+		kv("recorded", common.Timestamp(e.RecordedAt)+"  "+st.Faint.Render(e.RecordedAt.UTC().Format(time.RFC3339Nano))),
+		kv("size", common.Bytes(len(e.Data))+" data, "+common.Bytes(len(e.Metadata))+" metadata"),
+	}
+	if m.causation != "" {
+		lines = append(lines, kv("causation", m.causation+st.Faint.Render("  (C opens it)")))
+	}
+	if m.correlation != "" {
+		lines = append(lines, kv("correlation", m.correlation+st.Faint.Render("  (O opens it)")))
+	}
+	lines = append(lines, "", st.Section.Render("Data"))
+	lines = append(lines, common.PrettyJSON(e.Data, st)...)
+	lines = append(lines, "", st.Section.Render("Metadata"))
+	if len(strings.TrimSpace(string(e.Metadata))) == 0 || string(e.Metadata) == "{}" {
+		lines = append(lines, st.Faint.Render("(none)"))
+	} else {
+		lines = append(lines, common.PrettyJSON(e.Metadata, st)...)
+	}
+	m.lines = lines
+}
+
+// CopyText copies the event as JSON.
+func (m *Model) CopyText() (string, string, bool) {
+	b, err := json.MarshalIndent(m.ev, "", "  ")
+	if err != nil {
+		return "", "", false
+	}
+	return string(b), "event", true
+}
+
+func (m *Model) maxOffset() int { return max(len(m.lines)-m.c.Height, 0) }
+
+// Update handles keys and results.
+func (m *Model) Update(msg tea.Msg) tea.Cmd {
+	k := m.c.Keys
+	switch msg := msg.(type) {
+	case tea.MouseMsg:
+		switch msg.Button {
+		case tea.MouseButtonWheelUp:
+			m.offset = max(m.offset-3, 0)
+		case tea.MouseButtonWheelDown:
+			m.offset = min(m.offset+3, m.maxOffset())
+		}
+	case tea.KeyMsg:
+		switch {
+		case key.Matches(msg, k.Up):
+			m.offset = max(m.offset-1, 0)
+		case key.Matches(msg, k.Down):
+			m.offset = min(m.offset+1, m.maxOffset())
+		case key.Matches(msg, k.PageUp):
+			m.offset = max(m.offset-m.c.Height, 0)
+		case key.Matches(msg, k.PageDown):
+			m.offset = min(m.offset+m.c.Height, m.maxOffset())
+		case key.Matches(msg, k.Top):
+			m.offset = 0
+		case key.Matches(msg, k.Bottom):
+			m.offset = m.maxOffset()
+		case key.Matches(msg, k.Causation):
+			if m.causation == "" {
+				return common.Status(common.Info, "this event has no causation id in its metadata")
+			}
+			return common.Navigate(common.OpenEventIDMsg{ID: m.causation, Role: "causation"})
+		case key.Matches(msg, k.Correlation):
+			if m.correlation == "" {
+				return common.Status(common.Info, "this event has no correlation id in its metadata")
+			}
+			return common.Navigate(common.OpenEventIDMsg{ID: m.correlation, Role: "correlation"})
+		case key.Matches(msg, k.OpenStream):
+			return common.Navigate(common.OpenStreamMsg{Stream: m.ev.StreamID, Version: m.ev.Version})
+		case key.Matches(msg, k.TimeTravel):
+			return common.Navigate(common.OpenTimeTravelMsg{Stream: m.ev.StreamID, Version: m.ev.Version})
+		case key.Matches(msg, k.PrevEvent):
+			if m.ev.Version == 0 {
+				return common.Status(common.Info, "this is the stream's first event")
+			}
+			return m.neighbour(store.ReadStreamOptions{From: m.ev.Version - 1, Backward: true, Limit: 1})
+		case key.Matches(msg, k.NextEvent):
+			return m.neighbour(store.ReadStreamOptions{From: m.ev.Version + 1, Limit: 1})
+		}
+	case neighbourMsg:
+		if msg.id != m.id || msg.seq != m.seq {
+			return nil
+		}
+		if msg.err != nil {
+			return common.ErrCmd("read "+m.ev.StreamID, msg.err)
+		}
+		if !msg.found {
+			return common.Status(common.Info, "this is the stream's last event")
+		}
+		m.set(msg.ev)
+	}
+	return nil
+}
+
+func (m *Model) neighbour(o store.ReadStreamOptions) tea.Cmd {
+	m.seq++
+	id, seq, src, ctx, s := m.id, m.seq, m.src, m.ctx, m.ev.StreamID
+	return func() tea.Msg {
+		evs, err := src.ReadStream(ctx, s, o)
+		if err != nil || len(evs) == 0 {
+			return neighbourMsg{id: id, seq: seq, err: err}
+		}
+		return neighbourMsg{id: id, seq: seq, ev: evs[0], found: true}
+	}
+}
+
+// View renders the visible lines.
+func (m *Model) View() string {
+	end := min(m.offset+m.c.Height, len(m.lines))
+	return common.FitLines(strings.Join(m.lines[m.offset:end], "\n"), m.c.Width, m.c.Height)
+}
+
+// ShortHelp is the footer help.
+func (m *Model) ShortHelp() []key.Binding {
+	k := m.c.Keys
+	return []key.Binding{k.Up, k.Down, k.Causation, k.Correlation, k.OpenStream, k.TimeTravel, k.PrevEvent, k.NextEvent, k.Copy, k.Back}
+}
+
+// FullHelp is the full help.
+func (m *Model) FullHelp() [][]key.Binding {
+	k := m.c.Keys
+	return [][]key.Binding{
+		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
+		{k.Causation, k.Correlation, k.OpenStream, k.TimeTravel, k.PrevEvent, k.NextEvent, k.Copy, k.Back},
+	}
+}

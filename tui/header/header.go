@@ -1,0 +1,155 @@
+// Package header is the console's top line: the database (password
+// redacted), the server version, the head checkpoint, the append rate, and
+// the READ-ONLY and HELD-BACK badges. It probes the head once a second;
+// the probe doubles as the connection check behind the lost-connection
+// banner.
+package header
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
+
+	"eventscope/store"
+	"eventscope/tui/common"
+)
+
+// Source is what the header reads.
+type Source interface {
+	Head(ctx context.Context) (store.Checkpoint, error)
+}
+
+// Interval is the probe period.
+const Interval = time.Second
+
+type headMsg struct {
+	id   int64
+	head store.Checkpoint
+	at   time.Time
+	err  error
+}
+
+type tickMsg struct{ id int64 }
+
+// Model is the header state.
+type Model struct {
+	c        common.Common
+	ctx      context.Context
+	src      Source
+	id       int64
+	db       string
+	readOnly bool
+
+	version string
+	head    store.Checkpoint
+	rate    float64
+	lastPos int64
+	lastAt  time.Time
+	blocker *store.Blocker
+	up      bool
+	probed  bool
+}
+
+// New makes the header. dbURL is redacted here, once.
+func New(ctx context.Context, c common.Common, src Source, dbURL string, readOnly bool) *Model {
+	return &Model{c: c, ctx: ctx, src: src, id: common.NewID(), db: common.RedactURL(dbURL), readOnly: readOnly, up: true}
+}
+
+// Init starts probing.
+func (m *Model) Init() tea.Cmd { return m.probe() }
+
+func (m *Model) probe() tea.Cmd {
+	if m.src == nil {
+		return nil
+	}
+	id, src, ctx := m.id, m.src, m.ctx
+	return func() tea.Msg {
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		h, err := src.Head(cctx)
+		return headMsg{id: id, head: h, at: time.Now(), err: err}
+	}
+}
+
+// Up reports whether the last probe reached the database.
+func (m *Model) Up() bool { return m.up }
+
+// Update handles the probe results and the stats the overview polls.
+func (m *Model) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case tickMsg:
+		if msg.id == m.id {
+			return m.probe()
+		}
+	case headMsg:
+		if msg.id != m.id {
+			return nil
+		}
+		next := m.c.Tick(Interval, func(time.Time) tea.Msg { return tickMsg{id: m.id} })
+		if msg.err != nil {
+			m.up = false
+			err := msg.err
+			return tea.Batch(next, func() tea.Msg { return common.ConnStateMsg{Up: false, Err: err} })
+		}
+		cmds := []tea.Cmd{next}
+		if !m.up {
+			cmds = append(cmds, func() tea.Msg { return common.ConnStateMsg{Up: true} })
+		}
+		m.up = true
+		if m.probed && msg.at.After(m.lastAt) {
+			d := msg.head.Pos - m.lastPos
+			if d < 0 {
+				d = 0
+			}
+			m.rate = float64(d) / msg.at.Sub(m.lastAt).Seconds()
+		}
+		m.probed = true
+		m.head, m.lastPos, m.lastAt = msg.head, msg.head.Pos, msg.at
+		rm := common.RateMsg{Head: m.head, Rate: m.rate, At: msg.at}
+		cmds = append(cmds, func() tea.Msg { return rm })
+		return tea.Batch(cmds...)
+	case common.StatsMsg:
+		m.version, _, _ = strings.Cut(msg.Stats.ServerVersion, " ")
+		m.blocker = msg.Stats.Blocker
+		if !m.probed {
+			m.head = msg.Stats.Head
+		}
+	}
+	return nil
+}
+
+// View renders the header line at width w.
+func (m *Model) View(w int) string {
+	st := m.c.Styles
+	left := st.Title.Render("eventscope") + " " + st.DB.Render(m.db)
+	var parts []string
+	if m.version != "" {
+		parts = append(parts, "PostgreSQL "+m.version)
+	}
+	parts = append(parts, "head "+m.head.String())
+	if m.probed {
+		parts = append(parts, common.Rate(m.rate))
+	}
+	right := st.HeaderInfo.Render(strings.Join(parts, " · "))
+	if m.blocker != nil {
+		right += " " + st.HeldBack.Render(fmt.Sprintf("HELD BACK pid %d %s", m.blocker.PID, common.Age(m.blocker.Age)))
+	}
+	if m.readOnly {
+		right += " " + st.ReadOnly.Render("READ-ONLY")
+	}
+	lw, rw := ansi.StringWidth(left), ansi.StringWidth(right)
+	if lw+1+rw > w {
+		// Shorten the database first; the badges matter more.
+		room := w - rw - 1
+		if room < 12 {
+			return ansi.Truncate(right, w, "…")
+		}
+		left = ansi.Truncate(left, room, "…")
+		lw = ansi.StringWidth(left)
+	}
+	return left + strings.Repeat(" ", max(w-lw-rw, 1)) + right
+}

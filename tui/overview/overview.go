@@ -1,0 +1,311 @@
+// Package overview is the console's first view: counts of events, streams
+// and categories, the top categories and event types, an append-rate
+// sparkline, a subscriptions summary, and a warning naming the transaction
+// that holds the global log back.
+package overview
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"eventscope/store"
+	"eventscope/tui/common"
+)
+
+// Source is what the overview reads.
+type Source interface {
+	Stats(ctx context.Context, o store.StatsOptions) (store.Stats, error)
+}
+
+// Poll periods: counts are cheap (a GROUP BY over streams); per-type
+// counts scan every event, so they refresh rarely.
+const (
+	StatsInterval = 5 * time.Second
+	TypesInterval = 60 * time.Second
+	rateBucket    = 5 // seconds per sparkline sample
+)
+
+type statsMsg struct {
+	id, seq int64
+	types   bool
+	stats   store.Stats
+	err     error
+}
+
+type tickMsg struct {
+	id    int64
+	types bool
+}
+
+// Model is the overview.
+type Model struct {
+	c   common.Common
+	ctx context.Context
+	src Source
+	id  int64
+	seq int64
+
+	stats   store.Stats
+	loaded  bool
+	types   []store.TypeCount
+	typesOK bool
+	err     error
+
+	rates      *common.Ring
+	bucketSum  float64
+	bucketN    int
+	rate       float64
+	subs       []common.SubStatus
+	subsLoaded bool
+	subsErr    error
+}
+
+// New makes the overview.
+func New(ctx context.Context, c common.Common, src Source) *Model {
+	return &Model{c: c, ctx: ctx, src: src, id: common.NewID(), rates: common.NewRing(120)}
+}
+
+// Title is the breadcrumb.
+func (m *Model) Title() string { return "Overview" }
+
+// SetSize sets the area.
+func (m *Model) SetSize(w, h int) { m.c.SetSize(w, h) }
+
+// Init loads the counts first (fast), then the per-type counts.
+func (m *Model) Init() tea.Cmd { return tea.Batch(m.load(false), m.load(true)) }
+
+func (m *Model) load(types bool) tea.Cmd {
+	m.seq++
+	id, seq, src, ctx := m.id, m.seq, m.src, m.ctx
+	return func() tea.Msg {
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		s, err := src.Stats(cctx, store.StatsOptions{Types: types})
+		return statsMsg{id: id, seq: seq, types: types, stats: s, err: err}
+	}
+}
+
+func (m *Model) tick(types bool) tea.Cmd {
+	d := StatsInterval
+	if types {
+		d = TypesInterval
+	}
+	id := m.id
+	return m.c.Tick(d, func(time.Time) tea.Msg { return tickMsg{id: id, types: types} })
+}
+
+// Update handles keys and results.
+func (m *Model) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case tea.KeyMsg:
+		if key.Matches(msg, m.c.Keys.Refresh) {
+			return tea.Batch(m.load(false), m.load(true), common.Status(common.Info, "refreshing overview…"))
+		}
+	case common.RefreshMsg:
+		return tea.Batch(m.load(false), m.load(true))
+	case tickMsg:
+		if msg.id == m.id {
+			return m.load(msg.types)
+		}
+	case statsMsg:
+		if msg.id != m.id {
+			return nil
+		}
+		next := m.tick(msg.types)
+		if msg.err != nil {
+			m.err = msg.err
+			return tea.Batch(next, common.ErrCmd("overview: stats", msg.err))
+		}
+		m.err = nil
+		if msg.types {
+			m.types, m.typesOK = msg.stats.Types, true
+		}
+		// Counts from either load are current; keep the newest.
+		types := m.stats.Types
+		m.stats, m.loaded = msg.stats, true
+		if !msg.types {
+			m.stats.Types = types
+		}
+		sm := common.StatsMsg{Stats: msg.stats, At: m.c.Now()}
+		return tea.Batch(next, func() tea.Msg { return sm })
+	case common.RateMsg:
+		m.rate = msg.Rate
+		m.bucketSum += msg.Rate
+		m.bucketN++
+		if m.bucketN >= rateBucket {
+			m.rates.Add(m.bucketSum / float64(m.bucketN))
+			m.bucketSum, m.bucketN = 0, 0
+		}
+	case common.SubsMsg:
+		m.subsLoaded = true
+		m.subsErr = msg.Err
+		if msg.Err == nil {
+			m.subs = msg.Subs
+		}
+	}
+	return nil
+}
+
+// View renders the overview.
+func (m *Model) View() string {
+	st := m.c.Styles
+	w := m.c.Width
+	var b strings.Builder
+	line := func(s string) { b.WriteString(s + "\n") }
+	kv := func(label, value string, width int) string {
+		return common.PadRight(st.Label.Render(label+" ")+st.Bold.Render(value), width)
+	}
+	if !m.loaded {
+		if m.err != nil {
+			line(st.Error.Render("Could not load the counts: " + m.err.Error()))
+		} else {
+			line(st.Faint.Render("Loading counts…"))
+		}
+	} else {
+		s := m.stats
+		col := max((w-2)/3, 24)
+		line(" " + kv("Events", common.Count(s.Events), col) + kv("Streams", common.Count(s.Streams), col) + kv("Categories", common.Count(int64(len(s.Categories))), col))
+		line(" " + kv("Head", s.Head.String(), col) + kv("Last position", common.Count(s.LastPosition), col) + kv("Append rate", common.Rate(m.rate), col))
+	}
+	line("")
+	// Append rate sparkline.
+	sw := max(min(w-36, len(m.rates.Values())), 0)
+	spark := common.Sparkline(m.rates.Values(), sw)
+	if spark == "" {
+		spark = st.Faint.Render("(collecting: one sample per 5 s)")
+	} else {
+		spark = st.Spark.Render(spark)
+	}
+	line(" " + st.Section.Render("Append rate") + st.Faint.Render(" last 10 min ") + spark)
+	line("")
+	// The transaction holding the global log back.
+	if m.loaded && m.stats.Blocker != nil {
+		bl := m.stats.Blocker
+		who := fmt.Sprintf("pid %d", bl.PID)
+		if bl.Prepared != "" {
+			who = fmt.Sprintf("prepared transaction %q", bl.Prepared)
+		}
+		q := strings.Join(strings.Fields(bl.Query), " ")
+		if q == "" {
+			q = "(no query)"
+		}
+		line(" " + st.Error.Render(fmt.Sprintf("⚠ The global log is held back by %s, in a transaction for %s (%s).", who, common.Age(bl.Age), bl.State)))
+		line("   " + st.Label.Render("query: ") + common.Truncate(q, w-12))
+		detail := fmt.Sprintf("%s committed events wait behind it; subscribers and the tail see them when it ends.", common.Count(m.stats.Pending))
+		if bl.ApplicationName != "" || bl.Database != "" {
+			detail = fmt.Sprintf("application %q, database %q. ", bl.ApplicationName, bl.Database) + detail
+		}
+		line("   " + st.Faint.Render(common.Truncate(detail, w-4)))
+		line("")
+	} else if m.loaded && m.stats.Pending > 0 {
+		line(" " + st.Warning.Render(fmt.Sprintf("%s committed events are not deliverable yet (an older transaction is running).", common.Count(m.stats.Pending))))
+		line("")
+	}
+	// Subscriptions summary.
+	line(" " + st.Section.Render("Subscriptions") + "  " + m.subsSummary())
+	line("")
+	// Top categories and types, side by side.
+	half := max((w-3)/2, 30)
+	left := m.topCategories(half)
+	right := m.topTypes(half)
+	b.WriteString(lipgloss.JoinHorizontal(lipgloss.Top, " ", common.PadRight("", 0)+left, " ", right))
+	return common.FitLines(b.String(), w, m.c.Height)
+}
+
+func (m *Model) subsSummary() string {
+	st := m.c.Styles
+	switch {
+	case m.subsErr != nil && len(m.subs) == 0:
+		return st.Error.Render("unavailable: " + m.subsErr.Error())
+	case !m.subsLoaded:
+		return st.Faint.Render("loading…")
+	case len(m.subs) == 0:
+		return st.Faint.Render("none yet")
+	}
+	var live, lagging, failing, paused, idle int
+	var parked int64
+	for _, s := range m.subs {
+		parked += s.Parked
+		switch s.State {
+		case "failing":
+			failing++
+		case "paused":
+			paused++
+		case "live":
+			if s.Lag >= common.LagThreshold {
+				lagging++
+			} else {
+				live++
+			}
+		case "catching-up":
+			lagging++
+		default:
+			idle++
+		}
+	}
+	parts := []string{
+		st.StateLive.Render(fmt.Sprintf("%d live", live)),
+		st.StateCatchingUp.Render(fmt.Sprintf("%d lagging", lagging)),
+		st.StateFailing.Render(fmt.Sprintf("%d failing", failing)),
+		st.StatePaused.Render(fmt.Sprintf("%d paused", paused)),
+	}
+	if idle > 0 {
+		parts = append(parts, st.StateStopped.Render(fmt.Sprintf("%d stopped/no holder", idle)))
+	}
+	p := fmt.Sprintf("%s parked", common.Count(parked))
+	if parked > 0 {
+		p = st.Warning.Render(p)
+	}
+	return strings.Join(append(parts, p), " · ")
+}
+
+func (m *Model) topCategories(w int) string {
+	st := m.c.Styles
+	var b strings.Builder
+	b.WriteString(st.Section.Render("Top categories") + "\n")
+	b.WriteString(st.TableHeader.Render(common.PadRight("category", w-26)+common.PadLeft("streams", 12)+common.PadLeft("events", 14)) + "\n")
+	if !m.loaded {
+		return b.String()
+	}
+	n := max(m.c.Height-14, 3)
+	for i, c := range m.stats.Categories {
+		if i >= n {
+			b.WriteString(st.Faint.Render(fmt.Sprintf("… %d more", len(m.stats.Categories)-n)) + "\n")
+			break
+		}
+		b.WriteString(common.PadRight(c.Category, w-26) + common.PadLeft(common.Count(c.Streams), 12) + common.PadLeft(common.Count(c.Events), 14) + "\n")
+	}
+	return b.String()
+}
+
+func (m *Model) topTypes(w int) string {
+	st := m.c.Styles
+	var b strings.Builder
+	b.WriteString(st.Section.Render("Top event types") + "\n")
+	b.WriteString(st.TableHeader.Render(common.PadRight("type", w-14)+common.PadLeft("events", 14)) + "\n")
+	if !m.typesOK {
+		b.WriteString(st.Faint.Render("counting…") + "\n")
+		return b.String()
+	}
+	n := max(m.c.Height-14, 3)
+	for i, t := range m.types {
+		if i >= n {
+			b.WriteString(st.Faint.Render(fmt.Sprintf("… %d more", len(m.types)-n)) + "\n")
+			break
+		}
+		b.WriteString(common.PadRight(t.Type, w-14) + common.PadLeft(common.Count(t.Events), 14) + "\n")
+	}
+	return b.String()
+}
+
+// ShortHelp is the footer help.
+func (m *Model) ShortHelp() []key.Binding { return []key.Binding{m.c.Keys.Refresh} }
+
+// FullHelp is the full help.
+func (m *Model) FullHelp() [][]key.Binding { return [][]key.Binding{m.ShortHelp()} }

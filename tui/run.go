@@ -1,0 +1,373 @@
+// Package tui is eventscope's console: a terminal explorer and admin
+// console over the store (bubbletea). The root model in this package does
+// layout, routing and navigation; every view is a package of its own under
+// tui/, reading through a narrow interface it defines. Run wires the real
+// store, subscriptions admin and monitor, and the domain's time-travel into
+// those interfaces.
+package tui
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"eventscope/domain"
+	"eventscope/store"
+	"eventscope/subscriptions"
+	"eventscope/tui/action"
+	"eventscope/tui/common"
+	"eventscope/tui/keymap"
+	"eventscope/tui/styles"
+	"eventscope/tui/tail"
+	"eventscope/tui/timetravel"
+)
+
+// Config is what the console runs on.
+type Config struct {
+	Store      *store.Store
+	Admin      *subscriptions.Admin
+	Monitor    *subscriptions.Monitor
+	TimeTravel *domain.TimeTravel
+	ReadOnly   bool
+	// DatabaseURL is shown in the header, with any password redacted.
+	DatabaseURL string
+}
+
+// Run runs the console until the user quits or ctx is done. The terminal
+// is always restored: a panic is caught, the terminal released, and the
+// panic returned as an error (its stack trace goes to a file, never to the
+// screen).
+func Run(ctx context.Context, cfg Config) (err error) {
+	if cfg.Store == nil {
+		return errors.New("tui: no store")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	d := DepsFor(ctx, cfg)
+	d.Clipboard = os.Stdout
+	c := common.New(styles.New(lipgloss.DefaultRenderer()), keymap.Default())
+	m := New(ctx, c, d)
+	p := tea.NewProgram(m,
+		tea.WithAltScreen(),
+		tea.WithMouseCellMotion(),
+		tea.WithContext(ctx),
+		tea.WithoutCatchPanics(), // ours print no stack over the screen
+	)
+	defer func() {
+		if r := recover(); r != nil {
+			_ = p.ReleaseTerminal()
+			path := logPanic(r, debug.Stack())
+			err = fmt.Errorf("the console crashed: %v (stack trace in %s)", r, path)
+		}
+	}()
+	_, err = p.Run()
+	if path := lastPanic.Load(); path != nil && err == nil {
+		fmt.Fprintf(os.Stderr, "eventscope: the console recovered from an internal error; details in %s\n", *path)
+	}
+	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
+		return nil // cancelled from outside (a signal): a normal end
+	}
+	return err
+}
+
+var lastPanic atomic.Pointer[string]
+
+// logPanic writes a panic's stack trace to a temporary file and returns
+// its path.
+func logPanic(r any, stack []byte) string {
+	f, err := os.CreateTemp("", "eventscope-panic-*.txt")
+	if err != nil {
+		return "(could not write the stack trace: " + err.Error() + ")"
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "panic: %v\n\n%s", r, stack)
+	path := f.Name()
+	lastPanic.Store(&path)
+	return path
+}
+
+// DepsFor adapts the real packages to the views' interfaces.
+func DepsFor(ctx context.Context, cfg Config) Deps {
+	st := cfg.Store
+	d := Deps{
+		Header:      st,
+		Overview:    st,
+		Streams:     st,
+		Stream:      st,
+		Event:       st,
+		Events:      eventFinder{st},
+		Tail:        tailStarter{st},
+		ReadOnly:    cfg.ReadOnly,
+		DatabaseURL: cfg.DatabaseURL,
+	}
+	if cfg.TimeTravel != nil {
+		d.TimeTravel = timeTravel{tt: cfg.TimeTravel, st: st}
+	}
+	if cfg.Admin != nil {
+		a := admin{cfg.Admin}
+		d.Subs, d.SubDetail, d.Admin = a, a, a
+	}
+	if cfg.Monitor != nil {
+		d.SubsFeed = startMonitor(ctx, cfg.Monitor)
+	}
+	return d
+}
+
+// eventFinder looks an event up by id (the events table has a unique
+// index on event_id; the store has no call for it yet).
+type eventFinder struct{ st *store.Store }
+
+func (f eventFinder) EventByID(ctx context.Context, id uuid.UUID) (store.Event, error) {
+	var (
+		stream  string
+		version int64
+	)
+	err := f.st.Pool().QueryRow(ctx, `SELECT stream_id, version FROM eventscope.events WHERE event_id = $1`, id).Scan(&stream, &version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Event{}, &store.NotFoundError{What: "event " + id.String()}
+	}
+	if err != nil {
+		return store.Event{}, fmt.Errorf("find event %s: %w", id, err)
+	}
+	evs, err := f.st.ReadStream(ctx, stream, store.ReadStreamOptions{From: version, Limit: 1})
+	if err != nil {
+		return store.Event{}, err
+	}
+	if len(evs) == 0 {
+		return store.Event{}, &store.NotFoundError{What: "event " + id.String()}
+	}
+	return evs[0], nil
+}
+
+// tailStarter follows the global log from its head with
+// subscriptions.Follow (its own LISTEN connection, the held-back watcher,
+// polling, reconnection) into the tail's bounded feed.
+type tailStarter struct{ st *store.Store }
+
+func (t tailStarter) StartTail(ctx context.Context, feed *tail.Feed) {
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				feed.SetState(tail.ReaderState{Err: fmt.Errorf("tail stopped: %v", r), Since: time.Now()})
+			}
+		}()
+		var head store.Checkpoint
+		for {
+			h, err := t.st.Head(ctx)
+			if err == nil {
+				head = h
+				break
+			}
+			feed.SetState(tail.ReaderState{Err: err, Since: time.Now()})
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+		feed.SetState(tail.ReaderState{})
+		var failing atomic.Bool
+		_ = subscriptions.Follow(ctx, t.st, head, subscriptions.FollowOptions{
+			BatchSize: 1000,
+			Logf: func(format string, args ...any) {
+				failing.Store(true)
+				feed.SetState(tail.ReaderState{Err: fmt.Errorf(format, args...), Since: time.Now()})
+			},
+		}, func(evs []store.Event) error {
+			if failing.Swap(false) {
+				feed.SetState(tail.ReaderState{})
+			}
+			feed.Push(evs) // never blocks: drops the oldest when the UI lags
+			return nil
+		})
+	}()
+}
+
+// timeTravel adapts domain.TimeTravel.
+type timeTravel struct {
+	tt *domain.TimeTravel
+	st *store.Store
+}
+
+func (t timeTravel) TransitionAt(ctx context.Context, stream string, version int64) (timetravel.Transition, error) {
+	if version < 0 {
+		info, err := t.st.StreamInfo(ctx, stream)
+		if err != nil {
+			return timetravel.Transition{}, err
+		}
+		version = info.Version
+	}
+	tr, err := t.tt.TransitionAt(ctx, stream, version)
+	if err != nil {
+		return timetravel.Transition{}, err
+	}
+	out := timetravel.Transition{Before: tr.Before, After: convState(tr.After)}
+	for _, c := range tr.Changes {
+		out.Changes = append(out.Changes, timetravel.Change{Path: c.Path, Kind: string(c.Kind), Before: c.Before, After: c.After})
+	}
+	return out, nil
+}
+
+func (t timeTravel) VersionAt(ctx context.Context, stream string, at time.Time) (int64, error) {
+	return t.tt.VersionAt(ctx, stream, at)
+}
+
+func convState(s domain.State) timetravel.State {
+	return timetravel.State{
+		Stream: s.Stream, Version: s.Version, LastVersion: s.LastVersion,
+		Aggregate: s.Aggregate, Generic: s.Generic, State: json.RawMessage(s.State),
+		Event: s.Event, FromSnapshot: s.FromSnapshot,
+	}
+}
+
+// admin adapts subscriptions.Admin to the action layer and the views.
+type admin struct{ a *subscriptions.Admin }
+
+func subErr(err error) error {
+	if errors.Is(err, subscriptions.ErrNotFound) {
+		return fmt.Errorf("%w: %w", common.ErrSubNotFound, err)
+	}
+	return err
+}
+
+func convStatus(s subscriptions.Status) common.SubStatus {
+	out := common.SubStatus{
+		Name: s.Name, State: string(s.State), Categories: s.Categories, Types: s.Types,
+		Heartbeat: s.Heartbeat, Checkpoint: s.Checkpoint, Head: s.Head, Lag: s.Lag, Rate: s.Rate,
+		Processed: s.Processed, Parked: s.Parked, LastError: s.LastError, LastErrorAt: s.LastErrorAt,
+	}
+	if s.Holder != nil {
+		out.Holder = fmt.Sprintf("%s:%d", s.Holder.Host, s.Holder.PID)
+		if s.Holder.Instance != "" {
+			out.Holder += " (" + s.Holder.Instance + ")"
+		}
+	}
+	return out
+}
+
+func convStatuses(l []subscriptions.Status) []common.SubStatus {
+	out := make([]common.SubStatus, len(l))
+	for i, s := range l {
+		out[i] = convStatus(s)
+	}
+	return out
+}
+
+func (a admin) List(ctx context.Context) ([]common.SubStatus, error) {
+	l, err := a.a.List(ctx)
+	return convStatuses(l), err
+}
+
+func (a admin) Get(ctx context.Context, name string) (common.SubStatus, error) {
+	s, err := a.a.Get(ctx, name)
+	return convStatus(s), subErr(err)
+}
+
+func (a admin) Parked(ctx context.Context, name string) ([]common.ParkedEvent, error) {
+	l, err := a.a.Parked(ctx, name)
+	if err != nil {
+		return nil, subErr(err)
+	}
+	out := make([]common.ParkedEvent, len(l))
+	for i, p := range l {
+		out[i] = common.ParkedEvent{Event: p.Event, Attempts: p.Attempts, LastError: p.LastError, ParkedAt: p.ParkedAt}
+	}
+	return out, nil
+}
+
+func (a admin) Pause(ctx context.Context, name string) error  { return subErr(a.a.Pause(ctx, name)) }
+func (a admin) Resume(ctx context.Context, name string) error { return subErr(a.a.Resume(ctx, name)) }
+
+func (a admin) Reset(ctx context.Context, name string, to action.ResetTarget) error {
+	t := subscriptions.ResetTarget{Checkpoint: to.Checkpoint, Time: to.Time}
+	switch to.Kind {
+	case action.ResetStart:
+		t.Kind = subscriptions.ResetStart
+	case action.ResetEnd:
+		t.Kind = subscriptions.ResetEnd
+	case action.ResetCheckpoint:
+		t.Kind = subscriptions.ResetCheckpoint
+	case action.ResetTime:
+		t.Kind = subscriptions.ResetTime
+	}
+	return subErr(a.a.Reset(ctx, name, t))
+}
+
+func (a admin) Retry(ctx context.Context, name string, id uuid.UUID) error {
+	return subErr(a.a.Retry(ctx, name, id))
+}
+
+func (a admin) RetryAll(ctx context.Context, name string) (int, error) {
+	n, err := a.a.RetryAll(ctx, name)
+	return n, subErr(err)
+}
+
+func (a admin) Skip(ctx context.Context, name string, id uuid.UUID) error {
+	return subErr(a.a.Skip(ctx, name, id))
+}
+
+// monitorFeed runs the monitor on its own goroutine and keeps only the
+// newest snapshot: the UI takes it when it is ready, and a slow UI never
+// blocks the monitor (tea.Program.Send would).
+type monitorFeed struct {
+	ctx    context.Context
+	mu     sync.Mutex
+	latest *common.SubsMsg
+	signal chan struct{}
+}
+
+func startMonitor(ctx context.Context, mon *subscriptions.Monitor) *monitorFeed {
+	f := &monitorFeed{ctx: ctx, signal: make(chan struct{}, 1)}
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				f.put(common.SubsMsg{Err: fmt.Errorf("monitor stopped: %v", r), At: time.Now()})
+			}
+		}()
+		mon.Run(ctx, func(l []subscriptions.Status, err error) {
+			f.put(common.SubsMsg{Subs: convStatuses(l), Err: err, At: time.Now()})
+		})
+	}()
+	return f
+}
+
+func (f *monitorFeed) put(m common.SubsMsg) {
+	f.mu.Lock()
+	f.latest = &m
+	f.mu.Unlock()
+	select {
+	case f.signal <- struct{}{}:
+	default:
+	}
+}
+
+// Next waits for the next snapshot.
+func (f *monitorFeed) Next() tea.Cmd {
+	return func() tea.Msg {
+		for {
+			select {
+			case <-f.signal:
+			case <-f.ctx.Done():
+				return nil
+			}
+			f.mu.Lock()
+			m := f.latest
+			f.latest = nil
+			f.mu.Unlock()
+			if m != nil {
+				return *m
+			}
+		}
+	}
+}

@@ -1,0 +1,617 @@
+// Package streams is the stream browser: every stream with its category,
+// version and last update, sortable by id or last update, filterable by
+// category, and fuzzy-filtered with "/".
+//
+// It stays responsive at 100,000+ streams:
+//   - Browsing pages with the store's keyset cursor as the cursor nears the
+//     end of what is loaded; only the visible rows are rendered.
+//   - Filtering narrows on the server first: ListStreams{Match: q} returns
+//     the ids holding q's characters in order (case-insensitive), which is
+//     exactly the candidate set of a fuzzy match; sahilm/fuzzy then ranks
+//     at most MaxCandidates of them and marks the matched characters.
+//   - A keystroke that extends the query re-ranks the candidates already
+//     loaded at once (a longer query's matches are a subset of a shorter
+//     one's), so the frame updates without waiting for the server; the
+//     server is asked only when the loaded set was capped, after a
+//     debounce, and results carry a sequence number so a stale answer never
+//     replaces a newer one.
+package streams
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/sahilm/fuzzy"
+
+	"eventscope/store"
+	"eventscope/tui/common"
+	"eventscope/tui/picker"
+	"eventscope/tui/table"
+)
+
+// Source is what the view reads.
+type Source interface {
+	ListStreams(ctx context.Context, o store.ListStreamsOptions) (store.StreamList, error)
+}
+
+// Tuning.
+const (
+	PageSize      = 200
+	PrefetchAt    = 50 // load the next page when the cursor is this close to the end
+	MaxCandidates = 2000
+	PrefixLimit   = 200
+	Debounce      = 70 * time.Millisecond
+	cacheSize     = 32
+)
+
+type pageMsg struct {
+	id, seq int64
+	list    store.StreamList
+	err     error
+	append  bool
+}
+
+type debounceMsg struct{ id, seq int64 }
+
+type matchMsg struct {
+	id, seq  int64
+	query    string
+	category string
+	cands    []store.StreamInfo
+	complete bool
+	err      error
+}
+
+// candSet is a server answer for a query: the candidates, and whether it
+// holds every stream that matches (not capped).
+type candSet struct {
+	query, category string
+	cands           []store.StreamInfo
+	complete        bool
+}
+
+type row struct {
+	info  store.StreamInfo
+	match []int
+}
+
+// Model is the stream browser.
+type Model struct {
+	c   common.Common
+	ctx context.Context
+	src Source
+	id  int64
+	tbl table.Model
+
+	order    store.StreamOrder
+	category string
+
+	// Browsing.
+	browse   []store.StreamInfo
+	next     string
+	loading  bool
+	pageSeq  int64
+	loadErr  error
+	total    int64
+	totalCat map[string]int64
+
+	// Filtering.
+	input     textinput.Model
+	focused   bool
+	query     string
+	inputSeq  int64 // bumps on every keystroke
+	appliedAt int64 // seq of the server answer on screen
+	searching bool
+	cache     []candSet
+	shown     *candSet // the candidate set the ranking used
+	rows      []row
+
+	catPicker  *picker.Model
+	categories []string
+}
+
+// New makes the stream browser.
+func New(ctx context.Context, c common.Common, src Source) *Model {
+	m := &Model{c: c, ctx: ctx, src: src, id: common.NewID(), totalCat: map[string]int64{}}
+	m.tbl = table.New(c.Styles, c.Keys, []table.Column{
+		{Title: "stream", Width: 24, Flex: 3},
+		{Title: "category", Width: 12, Flex: 1},
+		{Title: "version", Width: 8, Right: true},
+		{Title: "last update", Width: 23},
+		{Title: "", Width: 10},
+	})
+	m.tbl.Empty = "no streams"
+	m.input = common.NewInput(c.Styles, "fuzzy filter (server-narrowed)")
+	m.input.Blur()
+	return m
+}
+
+// Title is the breadcrumb.
+func (m *Model) Title() string { return "Streams" }
+
+// SetSize sets the area: two lines of status and filter above the table.
+func (m *Model) SetSize(w, h int) {
+	m.c.SetSize(w, h)
+	m.tbl.SetSize(w, h-2)
+}
+
+// Init loads the first page.
+func (m *Model) Init() tea.Cmd { return m.reload() }
+
+func (m *Model) reload() tea.Cmd {
+	m.browse, m.next = nil, ""
+	m.loading = true
+	return m.fetchPage("", false)
+}
+
+func (m *Model) fetchPage(after string, appendTo bool) tea.Cmd {
+	m.pageSeq++
+	id, seq, src, ctx := m.id, m.pageSeq, m.src, m.ctx
+	o := store.ListStreamsOptions{Category: m.category, Order: m.order, After: after, Limit: PageSize}
+	return func() tea.Msg {
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		l, err := src.ListStreams(cctx, o)
+		return pageMsg{id: id, seq: seq, list: l, err: err, append: appendTo}
+	}
+}
+
+// ClaimsKey: the focused filter input takes every key; an active filter
+// takes esc (to clear it before esc means back); the category picker
+// takes every key.
+func (m *Model) ClaimsKey(msg tea.KeyMsg) bool {
+	if m.focused || m.catPicker != nil {
+		return true
+	}
+	return m.query != "" && key.Matches(msg, m.c.Keys.Back)
+}
+
+// CopyText copies the selected stream id.
+func (m *Model) CopyText() (string, string, bool) {
+	if info, ok := m.selected(); ok {
+		return info.StreamID, "stream id", true
+	}
+	return "", "", false
+}
+
+func (m *Model) selected() (store.StreamInfo, bool) {
+	i := m.tbl.Cursor()
+	if m.query != "" {
+		if i < len(m.rows) {
+			return m.rows[i].info, true
+		}
+		return store.StreamInfo{}, false
+	}
+	if i < len(m.browse) {
+		return m.browse[i], true
+	}
+	return store.StreamInfo{}, false
+}
+
+// Update handles keys, mouse and results.
+func (m *Model) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case tea.KeyMsg:
+		return m.key(msg)
+	case tea.MouseMsg:
+		moved, clicked := m.tbl.Mouse(msg, msg.Y-2)
+		if clicked && !moved {
+			return m.open()
+		}
+		return m.maybePrefetch()
+	case common.RefreshMsg:
+		return m.refresh()
+	case common.StatsMsg:
+		m.total = msg.Stats.Streams
+		m.categories = m.categories[:0]
+		for _, c := range msg.Stats.Categories {
+			m.totalCat[c.Category] = c.Streams
+			m.categories = append(m.categories, c.Category)
+		}
+	case pageMsg:
+		if msg.id != m.id || msg.seq != m.pageSeq {
+			return nil // stale: a newer load replaced it
+		}
+		m.loading = false
+		if msg.err != nil {
+			m.loadErr = msg.err
+			return common.ErrCmd("list streams", msg.err)
+		}
+		m.loadErr = nil
+		if msg.append {
+			m.browse = append(m.browse, msg.list.Streams...)
+		} else {
+			m.browse = msg.list.Streams
+		}
+		m.next = msg.list.Next
+		if m.query == "" {
+			m.tbl.SetRows(browseRows{m})
+		}
+	case debounceMsg:
+		if msg.id == m.id && msg.seq == m.inputSeq {
+			return m.search(msg.seq)
+		}
+	case matchMsg:
+		if msg.id != m.id {
+			return nil
+		}
+		if msg.err != nil {
+			if msg.seq == m.inputSeq {
+				m.searching = false
+			}
+			return common.ErrCmd("filter streams", msg.err)
+		}
+		cs := candSet{query: msg.query, category: msg.category, cands: msg.cands, complete: msg.complete}
+		m.remember(cs)
+		// Apply only the answer to the newest keystroke seen so far; an
+		// older answer is cached but never replaces a newer ranking.
+		if msg.seq < m.appliedAt || msg.query != m.query || msg.category != m.category {
+			return nil
+		}
+		m.appliedAt = msg.seq
+		m.searching = false
+		m.rank(&cs)
+	}
+	return nil
+}
+
+func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
+	k := m.c.Keys
+	if m.catPicker != nil {
+		return m.pickCategory(msg)
+	}
+	if m.focused {
+		switch {
+		case msg.Type == tea.KeyEnter:
+			m.focused = false
+			m.input.Blur()
+			return m.open()
+		case msg.Type == tea.KeyEsc:
+			m.focused = false
+			m.input.Blur()
+			m.setQuery("")
+			return nil
+		case msg.Type == tea.KeyUp || msg.Type == tea.KeyDown || msg.Type == tea.KeyPgUp || msg.Type == tea.KeyPgDown:
+			m.tbl.Update(msg)
+			return nil
+		}
+		var cmd tea.Cmd
+		m.input, cmd = m.input.Update(msg)
+		if q := m.input.Value(); q != m.query {
+			return tea.Batch(cmd, m.setQuery(q))
+		}
+		return cmd
+	}
+	switch {
+	case key.Matches(msg, k.Filter):
+		m.focused = true
+		m.input.Focus()
+		return nil
+	case key.Matches(msg, k.Back) && m.query != "":
+		m.input.SetValue("")
+		m.setQuery("")
+		return nil
+	case key.Matches(msg, k.Open):
+		return m.open()
+	case key.Matches(msg, k.Refresh):
+		return m.refresh()
+	case key.Matches(msg, k.Sort):
+		if m.order == store.ByID {
+			m.order = store.ByUpdated
+		} else {
+			m.order = store.ByID
+		}
+		m.tbl.SetCursor(0)
+		return m.reload()
+	case key.Matches(msg, k.Category):
+		m.catPicker = picker.New(m.c, "category: ", "type to filter, enter to choose")
+		items := []picker.Item{{Value: "", Label: "(all categories)"}}
+		for _, c := range m.categories {
+			items = append(items, picker.Item{Value: c, Label: c, Hint: common.Count(m.totalCat[c]) + " streams"})
+		}
+		m.catPicker.SetItems(items)
+		return nil
+	case key.Matches(msg, k.TimeTravel):
+		if info, ok := m.selected(); ok {
+			return common.Navigate(common.OpenTimeTravelMsg{Stream: info.StreamID, Version: -1})
+		}
+		return nil
+	}
+	if m.tbl.Update(msg) {
+		return m.maybePrefetch()
+	}
+	return nil
+}
+
+func (m *Model) pickCategory(msg tea.KeyMsg) tea.Cmd {
+	switch msg.Type {
+	case tea.KeyEsc:
+		m.catPicker = nil
+		return nil
+	case tea.KeyEnter:
+		it, ok := m.catPicker.Selected()
+		m.catPicker = nil
+		if !ok {
+			return nil
+		}
+		m.category = it.Value
+		m.tbl.SetCursor(0)
+		cmds := []tea.Cmd{m.reload()}
+		if m.query != "" {
+			cmds = append(cmds, m.setQuery(m.query))
+		}
+		return tea.Batch(cmds...)
+	}
+	cmd, _ := m.catPicker.Update(msg)
+	return cmd
+}
+
+func (m *Model) refresh() tea.Cmd {
+	m.cache = nil
+	if m.query != "" {
+		q := m.query
+		m.query = ""
+		return tea.Batch(m.reload(), m.setQuery(q))
+	}
+	return m.reload()
+}
+
+func (m *Model) open() tea.Cmd {
+	if info, ok := m.selected(); ok {
+		return common.Navigate(common.OpenStreamMsg{Stream: info.StreamID, Version: -1})
+	}
+	return nil
+}
+
+func (m *Model) maybePrefetch() tea.Cmd {
+	if m.query != "" || m.loading || m.next == "" {
+		return nil
+	}
+	if m.tbl.Cursor()+m.tbl.VisibleRows() >= len(m.browse)-PrefetchAt {
+		m.loading = true
+		return m.fetchPage(m.next, true)
+	}
+	return nil
+}
+
+// setQuery reacts to a new filter text: rank what is loaded at once when
+// that is exact or a good first answer, and ask the server after the
+// debounce when the loaded candidates were capped.
+func (m *Model) setQuery(q string) tea.Cmd {
+	m.query = q
+	m.inputSeq++
+	if q == "" {
+		m.rows, m.shown, m.searching = nil, nil, false
+		m.tbl.SetRows(browseRows{m})
+		return m.maybePrefetch()
+	}
+	if cs := m.lookup(q); cs != nil {
+		m.rank(cs)
+		m.appliedAt = m.inputSeq
+		if cs.query == q || cs.complete {
+			m.searching = false
+			return nil // exact: this query's answer, or a complete superset
+		}
+	}
+	m.searching = true
+	seq, id := m.inputSeq, m.id
+	return m.c.Tick(Debounce, func(time.Time) tea.Msg { return debounceMsg{id: id, seq: seq} })
+}
+
+// search asks the server for q's candidates: the ids starting with q
+// (so an exact id is never lost to the cap) and the first MaxCandidates
+// ids holding q's characters in order.
+func (m *Model) search(seq int64) tea.Cmd {
+	id, src, ctx, q, cat := m.id, m.src, m.ctx, m.query, m.category
+	return func() tea.Msg {
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		pre, err := src.ListStreams(cctx, store.ListStreamsOptions{Prefix: q, Category: cat, Limit: PrefixLimit})
+		if err != nil {
+			return matchMsg{id: id, seq: seq, query: q, category: cat, err: err}
+		}
+		sub, err := src.ListStreams(cctx, store.ListStreamsOptions{Match: q, Category: cat, Limit: MaxCandidates})
+		if err != nil {
+			return matchMsg{id: id, seq: seq, query: q, category: cat, err: err}
+		}
+		seen := make(map[string]bool, len(pre.Streams))
+		cands := make([]store.StreamInfo, 0, len(pre.Streams)+len(sub.Streams))
+		for _, s := range pre.Streams {
+			seen[s.StreamID] = true
+			cands = append(cands, s)
+		}
+		for _, s := range sub.Streams {
+			if !seen[s.StreamID] {
+				cands = append(cands, s)
+			}
+		}
+		return matchMsg{id: id, seq: seq, query: q, category: cat, cands: cands, complete: sub.Next == ""}
+	}
+}
+
+// lookup finds the best cached candidate set for q: its own, else a
+// complete one for a query that is a subsequence of q (a superset of q's
+// matches), else the largest such capped one.
+func (m *Model) lookup(q string) *candSet {
+	var best *candSet
+	for i := len(m.cache) - 1; i >= 0; i-- {
+		cs := &m.cache[i]
+		if cs.category != m.category {
+			continue
+		}
+		if cs.query == q {
+			return cs
+		}
+		if !IsSubsequence(cs.query, q) {
+			continue
+		}
+		if best == nil || (cs.complete && !best.complete) || (cs.complete == best.complete && len(cs.query) > len(best.query)) {
+			best = cs
+		}
+	}
+	if best == nil && m.shown != nil && m.shown.category == m.category && IsSubsequence(m.shown.query, q) {
+		best = m.shown
+	}
+	return best
+}
+
+func (m *Model) remember(cs candSet) {
+	for i := range m.cache {
+		if m.cache[i].query == cs.query && m.cache[i].category == cs.category {
+			m.cache[i] = cs
+			return
+		}
+	}
+	m.cache = append(m.cache, cs)
+	if len(m.cache) > cacheSize {
+		m.cache = m.cache[1:]
+	}
+}
+
+type candIDs []store.StreamInfo
+
+func (c candIDs) String(i int) string { return c[i].StreamID }
+func (c candIDs) Len() int            { return len(c) }
+
+// rank fuzzy-ranks a candidate set against the current query.
+func (m *Model) rank(cs *candSet) {
+	m.shown = cs
+	ms := fuzzy.FindFrom(m.query, candIDs(cs.cands))
+	// Ties keep the server's order (by id): stable and predictable.
+	sort.SliceStable(ms, func(i, j int) bool { return ms[i].Score > ms[j].Score })
+	rows := make([]row, len(ms))
+	for i, fm := range ms {
+		rows[i] = row{info: cs.cands[fm.Index], match: fm.MatchedIndexes}
+	}
+	m.rows = rows
+	m.tbl.SetRows(filterRows{m})
+	m.tbl.SetCursor(0)
+}
+
+// IsSubsequence reports whether a's characters appear in b in order,
+// ignoring case (so every id matching b also matches a).
+func IsSubsequence(a, b string) bool {
+	for _, r := range a {
+		found := false
+		for len(b) > 0 {
+			c, n := utf8.DecodeRuneInString(b)
+			b = b[n:]
+			if c == r || unicode.SimpleFold(c) == r || unicode.ToLower(c) == unicode.ToLower(r) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+type browseRows struct{ m *Model }
+
+func (r browseRows) Len() int { return len(r.m.browse) }
+func (r browseRows) Cells(i int) []table.Cell {
+	return r.m.cells(r.m.browse[i], nil)
+}
+
+type filterRows struct{ m *Model }
+
+func (r filterRows) Len() int { return len(r.m.rows) }
+func (r filterRows) Cells(i int) []table.Cell {
+	return r.m.cells(r.m.rows[i].info, r.m.rows[i].match)
+}
+
+func (m *Model) cells(s store.StreamInfo, match []int) []table.Cell {
+	st := m.c.Styles
+	age := common.Ago(m.c.Now(), s.UpdatedAt)
+	var flag table.Cell
+	if s.Closed() {
+		flag = table.Cell{Text: "closed", Style: &st.Warning}
+	} else {
+		flag = table.Cell{Text: age, Style: &st.Faint}
+	}
+	return []table.Cell{
+		{Text: s.StreamID, Match: match},
+		{Text: s.Category, Style: &st.Faint},
+		{Text: fmt.Sprint(s.Version)},
+		{Text: common.Timestamp(s.UpdatedAt)},
+		flag,
+	}
+}
+
+// View renders the status line, the filter line and the table.
+func (m *Model) View() string {
+	st := m.c.Styles
+	var status string
+	order := "id"
+	if m.order == store.ByUpdated {
+		order = "last update"
+	}
+	cat := "all categories"
+	if m.category != "" {
+		cat = "category " + m.category
+	}
+	if m.query == "" {
+		total := m.total
+		if m.category != "" {
+			total = m.totalCat[m.category]
+		}
+		n := fmt.Sprintf("%s loaded", common.Count(int64(len(m.browse))))
+		if total > 0 {
+			n = fmt.Sprintf("%s streams (%s loaded)", common.Count(total), common.Count(int64(len(m.browse))))
+		}
+		status = fmt.Sprintf("%s · sorted by %s · %s", n, order, cat)
+		if m.loading {
+			status += " · loading…"
+		}
+	} else {
+		status = fmt.Sprintf("%s matches for %q · %s", common.Count(int64(len(m.rows))), m.query, cat)
+		if m.shown != nil && !m.shown.complete {
+			status += fmt.Sprintf(" · ranked from the first %s candidates: type more to narrow", common.Count(int64(len(m.shown.cands))))
+		}
+		if m.searching {
+			status += " · searching…"
+		}
+	}
+	var filter string
+	switch {
+	case m.focused:
+		filter = st.Accent.Render("/ ") + m.input.View()
+	case m.query != "":
+		filter = st.Accent.Render("/ ") + st.Input.Render(m.query) + st.Faint.Render("   (/ edit · esc clear)")
+	default:
+		filter = st.Faint.Render("/ filter · s sort · c category · enter open · t time-travel")
+	}
+	body := m.tbl.View()
+	if m.catPicker != nil {
+		body = m.catPicker.View(m.c.Width) + "\n" + body
+	}
+	out := st.Faint.Render(common.Truncate(status, m.c.Width)) + "\n" + filter + "\n" + body
+	return common.FitLines(out, m.c.Width, m.c.Height)
+}
+
+// ShortHelp is the footer help.
+func (m *Model) ShortHelp() []key.Binding {
+	k := m.c.Keys
+	if m.focused {
+		return []key.Binding{k.Up, k.Down, k.Open, k.Cancel}
+	}
+	return []key.Binding{k.Up, k.Down, k.Open, k.Filter, k.Sort, k.Category, k.TimeTravel, k.Copy}
+}
+
+// FullHelp is the full help.
+func (m *Model) FullHelp() [][]key.Binding {
+	k := m.c.Keys
+	return [][]key.Binding{
+		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
+		{k.Open, k.Filter, k.Sort, k.Category, k.TimeTravel, k.Copy, k.Refresh},
+	}
+}

@@ -1,0 +1,391 @@
+// Package table is a windowed table: it renders only the rows on screen and
+// asks its Rows for their cells, so a list of 100,000 streams costs the same
+// per frame as a list of 40. It handles the list keys (arrows, vim keys,
+// pages, top/bottom) and the mouse (wheel scrolls, click selects).
+package table
+
+import (
+	"strings"
+	"unicode/utf8"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+
+	"eventscope/tui/keymap"
+	"eventscope/tui/styles"
+)
+
+// Column describes a column. Width is fixed; Flex > 0 columns share the
+// width left over (in proportion to Flex), with Width as their minimum.
+type Column struct {
+	Title string
+	Width int
+	Flex  int
+	Right bool
+}
+
+// Cell is one cell: plain text, an optional style, and byte offsets of
+// characters to highlight (fuzzy-match positions).
+type Cell struct {
+	Text  string
+	Style *lipgloss.Style
+	Match []int
+}
+
+// Rows supplies the table's content on demand.
+type Rows interface {
+	Len() int
+	Cells(i int) []Cell
+}
+
+// Model is the table state.
+type Model struct {
+	st      *styles.Styles
+	keys    *keymap.KeyMap
+	cols    []Column
+	widths  []int
+	rows    Rows
+	cursor  int
+	offset  int
+	width   int
+	height  int // including the header line
+	noHead  bool
+	Empty   string // shown when there are no rows
+	nowrapW int
+}
+
+// New makes a table.
+func New(st *styles.Styles, keys *keymap.KeyMap, cols []Column) Model {
+	return Model{st: st, keys: keys, cols: cols, Empty: "(nothing here)"}
+}
+
+// SetColumns replaces the columns.
+func (m *Model) SetColumns(cols []Column) { m.cols = cols; m.layout() }
+
+// HideHeader drops the header line.
+func (m *Model) HideHeader() { m.noHead = true }
+
+// SetSize sets the table's area (the header line included).
+func (m *Model) SetSize(w, h int) {
+	m.width, m.height = w, h
+	m.layout()
+	m.clamp()
+}
+
+// SetRows replaces the content, keeping the cursor where it can.
+func (m *Model) SetRows(r Rows) { m.rows = r; m.clamp() }
+
+// Len is the number of rows.
+func (m *Model) Len() int {
+	if m.rows == nil {
+		return 0
+	}
+	return m.rows.Len()
+}
+
+// Cursor is the selected row.
+func (m *Model) Cursor() int { return m.cursor }
+
+// SetCursor selects row i (clamped) and scrolls it into view.
+func (m *Model) SetCursor(i int) { m.cursor = i; m.clamp() }
+
+// Offset is the first row on screen.
+func (m *Model) Offset() int { return m.offset }
+
+// VisibleRows is how many rows fit.
+func (m *Model) VisibleRows() int {
+	h := m.height
+	if !m.noHead {
+		h--
+	}
+	if h < 1 {
+		return 1
+	}
+	return h
+}
+
+// AtBottom reports whether the last row is on screen.
+func (m *Model) AtBottom() bool { return m.offset+m.VisibleRows() >= m.Len() }
+
+// ScrollToBottom selects the last row.
+func (m *Model) ScrollToBottom() { m.SetCursor(m.Len() - 1) }
+
+func (m *Model) clamp() {
+	n := m.Len()
+	if m.cursor >= n {
+		m.cursor = n - 1
+	}
+	if m.cursor < 0 {
+		m.cursor = 0
+	}
+	vis := m.VisibleRows()
+	if m.cursor < m.offset {
+		m.offset = m.cursor
+	}
+	if m.cursor >= m.offset+vis {
+		m.offset = m.cursor - vis + 1
+	}
+	if m.offset > n-vis {
+		m.offset = n - vis
+	}
+	if m.offset < 0 {
+		m.offset = 0
+	}
+}
+
+func (m *Model) layout() {
+	m.widths = make([]int, len(m.cols))
+	avail := m.width - 2 // selection marker
+	fixed, flex := 0, 0
+	for i, c := range m.cols {
+		m.widths[i] = c.Width
+		fixed += c.Width
+		flex += c.Flex
+		if i > 0 {
+			fixed++ // separator
+		}
+	}
+	extra := avail - fixed
+	if extra > 0 && flex > 0 {
+		given := 0
+		last := -1
+		for i, c := range m.cols {
+			if c.Flex > 0 {
+				add := extra * c.Flex / flex
+				m.widths[i] += add
+				given += add
+				last = i
+			}
+		}
+		m.widths[last] += extra - given
+	}
+}
+
+// Update handles list keys. It reports whether the cursor moved.
+func (m *Model) Update(msg tea.Msg) bool {
+	before := m.cursor
+	switch msg := msg.(type) {
+	case tea.KeyMsg:
+		switch {
+		case key.Matches(msg, m.keys.Up):
+			m.cursor--
+		case key.Matches(msg, m.keys.Down):
+			m.cursor++
+		case key.Matches(msg, m.keys.PageUp):
+			m.cursor -= m.VisibleRows()
+		case key.Matches(msg, m.keys.PageDown):
+			m.cursor += m.VisibleRows()
+		case key.Matches(msg, m.keys.Top):
+			m.cursor = 0
+		case key.Matches(msg, m.keys.Bottom):
+			m.cursor = m.Len() - 1
+		default:
+			return false
+		}
+		m.clamp()
+	}
+	return m.cursor != before
+}
+
+// Mouse handles a wheel or click at row y (0 = the table's first line,
+// i.e. its header). It reports whether the cursor moved and whether the
+// click landed on a row.
+func (m *Model) Mouse(msg tea.MouseMsg, y int) (moved, clicked bool) {
+	before := m.cursor
+	switch {
+	case msg.Button == tea.MouseButtonWheelUp:
+		m.offset -= 3
+		if m.offset < 0 {
+			m.offset = 0
+		}
+		if m.cursor >= m.offset+m.VisibleRows() {
+			m.cursor = m.offset + m.VisibleRows() - 1
+		}
+	case msg.Button == tea.MouseButtonWheelDown:
+		maxOff := m.Len() - m.VisibleRows()
+		m.offset += 3
+		if m.offset > maxOff {
+			m.offset = max(maxOff, 0)
+		}
+		if m.cursor < m.offset {
+			m.cursor = m.offset
+		}
+	case msg.Button == tea.MouseButtonLeft && msg.Action == tea.MouseActionPress:
+		row := y
+		if !m.noHead {
+			row--
+		}
+		if row >= 0 && row < m.VisibleRows() && m.offset+row < m.Len() {
+			m.cursor = m.offset + row
+			clicked = true
+		}
+	}
+	return m.cursor != before, clicked
+}
+
+// View renders the header and the visible rows, exactly m.height lines.
+func (m *Model) View() string {
+	var b strings.Builder
+	lines := 0
+	if !m.noHead {
+		b.WriteString("  ")
+		for i, c := range m.cols {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			t := fit(c.Title, m.widths[i], c.Right)
+			b.WriteString(m.st.TableHeader.Render(t))
+		}
+		lines++
+	}
+	n := m.Len()
+	vis := m.VisibleRows()
+	if n == 0 && m.Empty != "" {
+		if lines > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString("  " + m.st.Faint.Render(m.Empty))
+		lines++
+	}
+	for r := m.offset; r < n && r < m.offset+vis; r++ {
+		if lines > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(m.renderRow(r, r == m.cursor))
+		lines++
+	}
+	for ; lines < m.height; lines++ {
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func (m *Model) renderRow(r int, selected bool) string {
+	cells := m.rows.Cells(r)
+	var b strings.Builder
+	gap := m.st.Row
+	if selected {
+		gap = m.st.Selected
+		b.WriteString(m.st.Marker.Render("▶"))
+		b.WriteString(gap.Render(" "))
+	} else {
+		b.WriteString("  ")
+	}
+	for i, c := range m.cols {
+		if i > 0 {
+			b.WriteString(gap.Render(" "))
+		}
+		var cell Cell
+		if i < len(cells) {
+			cell = cells[i]
+		}
+		b.WriteString(m.renderCell(cell, m.widths[i], c.Right, selected))
+	}
+	return b.String()
+}
+
+func (m *Model) renderCell(c Cell, w int, right, selected bool) string {
+	if w <= 0 {
+		return ""
+	}
+	base := m.st.Row
+	if c.Style != nil {
+		base = *c.Style
+	}
+	hl := m.st.Match
+	if selected {
+		base = base.Inherit(m.st.Selected)
+		hl = m.st.MatchSelected
+	}
+	text := sanitize(c.Text)
+	tw := ansi.StringWidth(text)
+	cut := tw > w
+	if cut {
+		text = ansi.Truncate(text, w-1, "")
+	}
+	pad := w - ansi.StringWidth(text)
+	if cut {
+		pad--
+	}
+	var b strings.Builder
+	if right && pad > 0 {
+		b.WriteString(base.Render(strings.Repeat(" ", pad)))
+	}
+	if len(c.Match) == 0 {
+		b.WriteString(base.Render(text))
+	} else {
+		b.WriteString(highlight(text, c.Match, base, hl))
+	}
+	if cut {
+		b.WriteString(base.Render("…"))
+	}
+	if !right && pad > 0 {
+		b.WriteString(base.Render(strings.Repeat(" ", pad)))
+	}
+	return b.String()
+}
+
+// highlight renders text with the bytes at idx in hl and the rest in base.
+func highlight(text string, idx []int, base, hl lipgloss.Style) string {
+	set := make(map[int]bool, len(idx))
+	for _, i := range idx {
+		set[i] = true
+	}
+	var b, run strings.Builder
+	inHL := false
+	flush := func() {
+		if run.Len() == 0 {
+			return
+		}
+		if inHL {
+			b.WriteString(hl.Render(run.String()))
+		} else {
+			b.WriteString(base.Render(run.String()))
+		}
+		run.Reset()
+	}
+	for i, r := range text {
+		h := set[i]
+		if h != inHL {
+			flush()
+			inHL = h
+		}
+		run.WriteRune(r)
+	}
+	flush()
+	return b.String()
+}
+
+// sanitize replaces control characters (a stream id or type can't hold
+// them, but data previews might) so a cell never moves the cursor.
+func sanitize(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			clean = false
+			break
+		}
+	}
+	if clean && utf8.ValidString(s) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return '�'
+		}
+		return r
+	}, s)
+}
+
+func fit(s string, w int, right bool) string {
+	sw := ansi.StringWidth(s)
+	if sw > w {
+		return ansi.Truncate(s, w, "…")
+	}
+	if right {
+		return strings.Repeat(" ", w-sw) + s
+	}
+	return s + strings.Repeat(" ", w-sw)
+}

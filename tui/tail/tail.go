@@ -1,0 +1,441 @@
+// Package tail is the live tail of the global log: the newest events at
+// the bottom, following automatically; scrolling up pauses following and
+// counts the events that arrive ("N new ↓"); f or reaching the bottom
+// follows again. Events come from a reader goroutine through a bounded
+// Feed in batches (~75 ms), into a bounded ring of events.
+package tail
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"eventscope/store"
+	"eventscope/tui/common"
+	"eventscope/tui/table"
+)
+
+// Capacity is the number of events the tail keeps.
+const Capacity = 10000
+
+// Starter starts a reader that fills the feed until ctx ends.
+type Starter interface {
+	StartTail(ctx context.Context, feed *Feed)
+}
+
+type startedMsg struct {
+	id   int64
+	feed *Feed
+}
+
+// Model is the tail view.
+type Model struct {
+	c     common.Common
+	ctx   context.Context
+	src   Starter
+	id    int64
+	feed  *Feed
+	cap   int
+	state ReaderState
+
+	// The ring: events with sequence numbers [total-count, total).
+	ring  []store.Event
+	start int
+	count int
+	total int64
+
+	filter Filter
+	vis    []int64 // sequence numbers passing the filter (when filtering)
+
+	tbl      table.Model
+	follow   bool
+	newCount int
+	dropped  int64
+	input    textinput.Model
+	focused  bool
+
+	recvRing *common.Ring
+	recvAt   time.Time
+	recvN    int
+	recvRate float64
+}
+
+// New makes the tail view. capacity <= 0 means Capacity.
+func New(ctx context.Context, c common.Common, src Starter, capacity int) *Model {
+	if capacity <= 0 {
+		capacity = Capacity
+	}
+	m := &Model{c: c, ctx: ctx, src: src, id: common.NewID(), cap: capacity, ring: make([]store.Event, capacity), follow: true, recvRing: common.NewRing(60)}
+	m.tbl = table.New(c.Styles, c.Keys, []table.Column{
+		{Title: "recorded", Width: 12},
+		{Title: "checkpoint", Width: 14, Right: true},
+		{Title: "stream", Width: 18, Flex: 1},
+		{Title: "ver", Width: 6, Right: true},
+		{Title: "type", Width: 20},
+		{Title: "data", Width: 20, Flex: 2},
+	})
+	m.tbl.Empty = "waiting for new events…"
+	m.tbl.SetRows(rows{m})
+	m.input = common.NewInput(c.Styles, "cat:order,customer type:OrderPlaced text")
+	m.input.Blur()
+	return m
+}
+
+// ID addresses this view's batches.
+func (m *Model) ID() int64 { return m.id }
+
+// Title is the breadcrumb.
+func (m *Model) Title() string { return "Tail" }
+
+// SetSize sets the area: one status line and one filter line.
+func (m *Model) SetSize(w, h int) {
+	m.c.SetSize(w, h)
+	m.tbl.SetSize(w, h-2)
+	if m.follow {
+		m.tbl.ScrollToBottom()
+	}
+}
+
+// Init starts the reader.
+func (m *Model) Init() tea.Cmd {
+	if m.src == nil {
+		return nil
+	}
+	id, src, ctx := m.id, m.src, m.ctx
+	return func() tea.Msg {
+		f := NewFeed(m.cap, ctx.Done())
+		src.StartTail(ctx, f)
+		return startedMsg{id: id, feed: f}
+	}
+}
+
+// ClaimsKey: the focused filter takes every key; an active filter takes esc.
+func (m *Model) ClaimsKey(msg tea.KeyMsg) bool {
+	return m.focused || (!m.filter.Empty() && key.Matches(msg, m.c.Keys.Back))
+}
+
+// Following reports whether the view follows the newest events.
+func (m *Model) Following() bool { return m.follow }
+
+// NewCount is the number of events that arrived while not following.
+func (m *Model) NewCount() int { return m.newCount }
+
+// Len is the number of events held.
+func (m *Model) Len() int { return m.count }
+
+func (m *Model) at(seq int64) *store.Event {
+	first := m.total - int64(m.count)
+	return &m.ring[(m.start+int(seq-first))%m.cap]
+}
+
+func (m *Model) rowsLen() int {
+	if m.filter.Empty() {
+		return m.count
+	}
+	return len(m.vis)
+}
+
+func (m *Model) seqAt(i int) int64 {
+	if m.filter.Empty() {
+		return m.total - int64(m.count) + int64(i)
+	}
+	return m.vis[i]
+}
+
+// Selected is the event under the cursor.
+func (m *Model) Selected() (store.Event, bool) {
+	i := m.tbl.Cursor()
+	if i < 0 || i >= m.rowsLen() {
+		return store.Event{}, false
+	}
+	return *m.at(m.seqAt(i)), true
+}
+
+// CopyText copies the selected event as JSON.
+func (m *Model) CopyText() (string, string, bool) {
+	e, ok := m.Selected()
+	if !ok {
+		return "", "", false
+	}
+	b, _ := json.Marshal(e)
+	return string(b), "event", true
+}
+
+// Update handles keys, mouse and batches.
+func (m *Model) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case startedMsg:
+		if msg.id != m.id {
+			return nil
+		}
+		m.feed = msg.feed
+		return m.feed.Next(m.id)
+	case BatchMsg:
+		if msg.ID != m.id {
+			return nil
+		}
+		m.add(msg)
+		if m.feed == nil {
+			return nil
+		}
+		return m.feed.Next(m.id)
+	case common.ConnStateMsg:
+		if msg.Up {
+			m.state.Err = nil // the reader reconnects by itself
+		}
+	case tea.KeyMsg:
+		return m.key(msg)
+	case tea.MouseMsg:
+		m.tbl.Mouse(msg, msg.Y-2)
+		m.afterMove()
+		if msg.Button == tea.MouseButtonLeft && msg.Action == tea.MouseActionPress {
+			m.follow = m.tbl.Cursor() >= m.rowsLen()-1
+		}
+	}
+	return nil
+}
+
+// add appends a batch to the ring, keeping the cursor on its event when
+// not following.
+func (m *Model) add(b BatchMsg) {
+	m.state = b.State
+	m.dropped += b.Dropped
+	now := m.c.Now()
+	m.recvN += len(b.Events)
+	if m.recvAt.IsZero() {
+		m.recvAt = now
+	} else if d := now.Sub(m.recvAt); d >= time.Second {
+		m.recvRate = float64(m.recvN) / d.Seconds()
+		m.recvRing.Add(m.recvRate)
+		m.recvN, m.recvAt = 0, now
+	}
+	if len(b.Events) == 0 {
+		return
+	}
+	var keep int64 = -1
+	if !m.follow {
+		if i := m.tbl.Cursor(); i < m.rowsLen() {
+			keep = m.seqAt(i)
+		}
+	}
+	evs := b.Events
+	if len(evs) > m.cap {
+		m.dropped += int64(len(evs) - m.cap)
+		m.total += int64(len(evs) - m.cap)
+		m.start, m.count = 0, 0
+		evs = evs[len(evs)-m.cap:]
+	}
+	filtering := !m.filter.Empty()
+	for i := range evs {
+		seq := m.total
+		if m.count < m.cap {
+			m.ring[(m.start+m.count)%m.cap] = evs[i]
+			m.count++
+		} else {
+			m.ring[m.start] = evs[i]
+			m.start = (m.start + 1) % m.cap
+		}
+		m.total++
+		if filtering {
+			if m.filter.Match(&evs[i]) {
+				m.vis = append(m.vis, seq)
+				if !m.follow {
+					m.newCount++
+				}
+			}
+		} else if !m.follow {
+			m.newCount++
+		}
+	}
+	if filtering {
+		first := m.total - int64(m.count)
+		k := 0
+		for k < len(m.vis) && m.vis[k] < first {
+			k++
+		}
+		if k > 0 {
+			m.vis = append(m.vis[:0], m.vis[k:]...)
+		}
+	}
+	m.tbl.SetRows(rows{m})
+	if m.follow {
+		m.tbl.ScrollToBottom()
+		return
+	}
+	if keep >= 0 {
+		m.tbl.SetCursor(m.indexOf(keep))
+	}
+}
+
+// indexOf is the row of sequence number seq (0 when evicted).
+func (m *Model) indexOf(seq int64) int {
+	if m.filter.Empty() {
+		return max(int(seq-(m.total-int64(m.count))), 0)
+	}
+	lo, hi := 0, len(m.vis)
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if m.vis[mid] < seq {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+func (m *Model) afterMove() {
+	if m.tbl.Cursor() >= m.rowsLen()-1 {
+		m.follow, m.newCount = true, 0
+	}
+}
+
+func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
+	k := m.c.Keys
+	if m.focused {
+		switch msg.Type {
+		case tea.KeyEnter:
+			m.focused = false
+			m.input.Blur()
+			m.setFilter(m.input.Value())
+			return nil
+		case tea.KeyEsc:
+			m.focused = false
+			m.input.Blur()
+			m.input.SetValue(m.filter.String())
+			return nil
+		}
+		var cmd tea.Cmd
+		m.input, cmd = m.input.Update(msg)
+		return cmd
+	}
+	switch {
+	case key.Matches(msg, k.TailFilter):
+		m.focused = true
+		m.input.Focus()
+		m.input.CursorEnd()
+		return nil
+	case key.Matches(msg, k.Back) && !m.filter.Empty():
+		m.input.SetValue("")
+		m.setFilter("")
+		return nil
+	case key.Matches(msg, k.Follow):
+		m.follow, m.newCount = true, 0
+		m.tbl.ScrollToBottom()
+		return nil
+	case key.Matches(msg, k.Open):
+		if e, ok := m.Selected(); ok {
+			m.follow = false
+			return common.Navigate(common.OpenEventMsg{Event: e})
+		}
+		return nil
+	case key.Matches(msg, k.Up), key.Matches(msg, k.PageUp), key.Matches(msg, k.Top):
+		if m.tbl.Update(msg) || m.rowsLen() > 0 {
+			m.follow = false
+		}
+		return nil
+	case key.Matches(msg, k.Down), key.Matches(msg, k.PageDown), key.Matches(msg, k.Bottom):
+		m.tbl.Update(msg)
+		m.afterMove()
+		return nil
+	}
+	return nil
+}
+
+func (m *Model) setFilter(s string) {
+	m.filter = ParseFilter(s)
+	m.vis = m.vis[:0]
+	if !m.filter.Empty() {
+		first := m.total - int64(m.count)
+		for seq := first; seq < m.total; seq++ {
+			if m.filter.Match(m.at(seq)) {
+				m.vis = append(m.vis, seq)
+			}
+		}
+	}
+	m.newCount = 0
+	m.follow = true
+	m.tbl.SetRows(rows{m})
+	m.tbl.ScrollToBottom()
+}
+
+type rows struct{ m *Model }
+
+func (r rows) Len() int { return r.m.rowsLen() }
+func (r rows) Cells(i int) []table.Cell {
+	m := r.m
+	st := m.c.Styles
+	e := m.at(m.seqAt(i))
+	return []table.Cell{
+		{Text: e.RecordedAt.Local().Format("15:04:05.000"), Style: &st.Faint},
+		{Text: e.Checkpoint.String(), Style: &st.Faint},
+		{Text: e.StreamID},
+		{Text: fmt.Sprint(e.Version)},
+		{Text: e.Type, Style: &st.Accent},
+		{Text: common.Preview(e.Data, 200)},
+	}
+}
+
+// View renders the status line, the filter line and the events.
+func (m *Model) View() string {
+	st := m.c.Styles
+	var parts []string
+	if m.follow {
+		parts = append(parts, st.OK.Render("● following"))
+	} else {
+		parts = append(parts, st.Warning.Render("❚❚ paused")+st.Faint.Render(" (f follows)"))
+	}
+	parts = append(parts, fmt.Sprintf("%s held (max %s)", common.Count(int64(m.count)), common.Count(int64(m.cap))))
+	parts = append(parts, "receiving "+common.Rate(m.recvRate))
+	if m.dropped > 0 {
+		parts = append(parts, st.Warning.Render(fmt.Sprintf("%s dropped (display lagged)", common.Count(m.dropped))))
+	}
+	switch {
+	case m.state.Err != nil:
+		parts = append(parts, st.Error.Render("reconnecting: "+firstLine(m.state.Err.Error())))
+	case m.feed == nil:
+		parts = append(parts, st.Faint.Render("starting…"))
+	default:
+		parts = append(parts, st.Faint.Render("live"))
+	}
+	status := strings.Join(parts, st.Faint.Render(" · "))
+	if !m.follow && m.newCount > 0 {
+		status = st.Bold.Render(fmt.Sprintf("%s new ↓", common.Count(int64(m.newCount)))) + "  " + status
+	}
+	var filter string
+	switch {
+	case m.focused:
+		filter = st.Accent.Render("/ ") + m.input.View()
+	case !m.filter.Empty():
+		filter = st.Accent.Render("/ ") + st.Input.Render(m.filter.String()) + st.Faint.Render(fmt.Sprintf("   %s of %s held events match (esc clears)", common.Count(int64(len(m.vis))), common.Count(int64(m.count))))
+	default:
+		filter = st.Faint.Render("/ filter (cat:order type:OrderPlaced) · f follow · enter open")
+	}
+	out := common.Truncate(status, m.c.Width) + "\n" + filter + "\n" + m.tbl.View()
+	return common.FitLines(out, m.c.Width, m.c.Height)
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// ShortHelp is the footer help.
+func (m *Model) ShortHelp() []key.Binding {
+	k := m.c.Keys
+	return []key.Binding{k.Up, k.Down, k.Follow, k.TailFilter, k.Open, k.Copy}
+}
+
+// FullHelp is the full help.
+func (m *Model) FullHelp() [][]key.Binding {
+	k := m.c.Keys
+	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {k.Follow, k.TailFilter, k.Open, k.Copy}}
+}
