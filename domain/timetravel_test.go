@@ -35,17 +35,18 @@ func loadCustomerHistory(t testing.TB, ctx context.Context, st *store.Store, str
 		evs = append(evs, store.BulkEvent{ID: NameID(fmt.Sprintf("%s/%d", stream, len(evs))), Type: e.EventType(), Data: data,
 			RecordedAt: base.Add(time.Duration(len(evs)) * time.Minute)})
 	}
+	// like a key account: every reservation is released (shipped or
+	// cancelled) about 30 orders later, so a few dozen are open at a time
 	add(CustomerRegistered{Name: "Big Corp", CreditLimit: 1_000_000})
 	for i := 0; len(evs) < n; i++ {
 		o := fmt.Sprintf("o%d", i)
-		switch {
-		case i%10 == 9:
+		if i%10 == 9 {
 			add(CreditLimitExceeded{OrderID: o, Amount: 2_000_000, Available: 900_000})
-		default:
+		} else {
 			add(CreditReserved{OrderID: o, Amount: int64(100 + i%50)})
-			if len(evs) < n && i%3 != 0 {
-				add(CreditReleased{OrderID: o, Amount: int64(100 + i%50)})
-			}
+		}
+		if j := i - 30; j >= 0 && j%10 != 9 && len(evs) < n {
+			add(CreditReleased{OrderID: fmt.Sprintf("o%d", j), Amount: int64(100 + j%50)})
 		}
 	}
 	if _, err := st.BulkLoad(ctx, []store.BulkStream{{StreamID: stream, Events: evs}}, store.BulkOptions{}); err != nil {
