@@ -23,6 +23,7 @@ import (
 	"eventscope/tui/header"
 	"eventscope/tui/overview"
 	"eventscope/tui/palette"
+	"eventscope/tui/related"
 	"eventscope/tui/stream"
 	"eventscope/tui/streams"
 	"eventscope/tui/subdetail"
@@ -53,6 +54,7 @@ type Deps struct {
 	Stream     stream.Source
 	Event      event.Source
 	Events     EventFinder
+	Related    related.Source
 	TimeTravel timetravel.Source
 	Tail       tail.Starter
 	Subs       subs.Source
@@ -236,6 +238,8 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return m.push(m.drillTab(), event.New(m.ctx, m.c, m.d.Event, msg.ev))
 	case common.OpenTimeTravelMsg:
 		return m.openTimeTravel(msg)
+	case common.OpenCorrelatedMsg:
+		return m.push(m.drillTab(), related.New(m.ctx, m.c, m.d.Related, msg.ID, msg.From))
 	case common.OpenSubMsg:
 		m.tab = 4
 		m.ensureInit(4)

@@ -107,6 +107,7 @@ func DepsFor(ctx context.Context, cfg Config) Deps {
 		Stream:      st,
 		Event:       st,
 		Events:      eventFinder{st},
+		Related:     eventFinder{st},
 		Tail:        tailStarter{st},
 		ReadOnly:    cfg.ReadOnly,
 		DatabaseURL: cfg.DatabaseURL,
@@ -148,6 +149,30 @@ func (f eventFinder) EventByID(ctx context.Context, id uuid.UUID) (store.Event, 
 		return store.Event{}, &store.NotFoundError{What: "event " + id.String()}
 	}
 	return evs[0], nil
+}
+
+// Correlated lists the events whose metadata holds correlationID under
+// one of the usual keys, in global order. No index covers metadata, so
+// this scans the events table: it is run only when asked (O), bounded by
+// limit and the caller's timeout.
+func (f eventFinder) Correlated(ctx context.Context, correlationID string, limit int) ([]store.Event, error) {
+	rows, err := f.st.Pool().Query(ctx, `SELECT e.stream_id, e.version, e.position, e.tx_id, e.event_id, e.type, e.data, e.metadata, e.recorded_at
+		FROM eventscope.events e
+		WHERE e.metadata->>'correlationId' = $1 OR e.metadata->>'correlation_id' = $1 OR e.metadata->>'$correlationId' = $1
+		ORDER BY e.tx_id, e.position LIMIT $2`, correlationID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("correlated events of %s: %w", correlationID, err)
+	}
+	evs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Event, error) {
+		var e store.Event
+		err := r.Scan(&e.StreamID, &e.Version, &e.Position, &e.Checkpoint.Tx, &e.EventID, &e.Type, &e.Data, &e.Metadata, &e.RecordedAt)
+		e.Checkpoint.Pos = e.Position
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("correlated events of %s: %w", correlationID, err)
+	}
+	return evs, nil
 }
 
 // tailStarter follows the global log from its head with

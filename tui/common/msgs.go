@@ -75,6 +75,9 @@ type (
 		ID   string
 		Role string
 	}
+	// OpenCorrelatedMsg lists the events sharing a correlation id; From
+	// is the event the user came from.
+	OpenCorrelatedMsg struct{ ID, From string }
 	// OpenTimeTravelMsg opens time-travel on a stream at a version (or a
 	// time when At is set; Version -1 means the last version).
 	OpenTimeTravelMsg struct {

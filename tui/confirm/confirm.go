@@ -24,7 +24,7 @@ type Model struct {
 func New(c common.Common, req common.ConfirmMsg) *Model {
 	m := &Model{c: c, req: req}
 	if req.Typed != "" {
-		m.input = common.NewInput(c.Styles, req.Typed)
+		m.input = common.NewInput(c.Styles, "")
 	}
 	return m
 }

@@ -1,7 +1,8 @@
 // Package event shows one event: its identity (stream, version, event id,
 // checkpoint, time), and its data and metadata as pretty, coloured JSON.
-// The correlation and causation ids in the metadata jump to the events
-// they name, and from there to their streams.
+// The causation id in the metadata jumps to the event that caused this one;
+// the correlation id lists every event of the same conversation, across
+// streams; S opens the event's stream.
 package event
 
 import (
@@ -114,7 +115,7 @@ func (m *Model) render() {
 		lines = append(lines, kv("causation", m.causation+st.Faint.Render("  (C opens it)")))
 	}
 	if m.correlation != "" {
-		lines = append(lines, kv("correlation", m.correlation+st.Faint.Render("  (O opens it)")))
+		lines = append(lines, kv("correlation", m.correlation+st.Faint.Render("  (O lists the correlated events)")))
 	}
 	lines = append(lines, "", st.Section.Render("Data"))
 	lines = append(lines, common.PrettyJSON(e.Data, st)...)
@@ -172,7 +173,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			if m.correlation == "" {
 				return common.Status(common.Info, "this event has no correlation id in its metadata")
 			}
-			return common.Navigate(common.OpenEventIDMsg{ID: m.correlation, Role: "correlation"})
+			return common.Navigate(common.OpenCorrelatedMsg{ID: m.correlation, From: m.ev.EventID.String()})
 		case key.Matches(msg, k.OpenStream):
 			return common.Navigate(common.OpenStreamMsg{Stream: m.ev.StreamID, Version: m.ev.Version})
 		case key.Matches(msg, k.TimeTravel):

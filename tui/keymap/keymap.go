@@ -62,7 +62,7 @@ func Default() *KeyMap {
 
 		TimeTravel:  b([]string{"t"}, "t", "time-travel"),
 		Causation:   b([]string{"C"}, "C", "causation event"),
-		Correlation: b([]string{"O"}, "O", "correlation event"),
+		Correlation: b([]string{"O"}, "O", "correlated events"),
 		OpenStream:  b([]string{"S"}, "S", "open stream"),
 		PrevEvent:   b([]string{"["}, "[", "previous event"),
 		NextEvent:   b([]string{"]"}, "]", "next event"),

@@ -87,10 +87,11 @@ type Model struct {
 	err     error
 	at      time.Time
 
-	input    textinput.Model
-	focused  bool
-	askingID bool // the empty tab asks for a stream
-	scroll   int
+	input     textinput.Model
+	focused   bool
+	askingID  bool // the empty tab asks for a stream
+	scroll    int
+	firstMark int // the first changed line of the state, -1 when none
 }
 
 // New opens time-travel on stream at version (-1: last), or at a time
@@ -222,6 +223,13 @@ func (m *Model) show(t Transition) {
 	m.changes = t.Changes
 	m.err = nil
 	m.render()
+	// Bring the first changed field into view.
+	nChanges := max(len(m.changes), 1) + 1
+	_, paneH := m.layout(nChanges)
+	rows := paneH - 1 // the pane's title line
+	if m.firstMark >= 0 && (m.firstMark < m.scroll || m.firstMark >= m.scroll+rows) {
+		m.scroll = max(m.firstMark-2, 0)
+	}
 }
 
 func (m *Model) render() {
@@ -239,6 +247,13 @@ func (m *Model) render() {
 		return
 	}
 	m.lines = renderTree(tree, marks, m.c.Styles)
+	m.firstMark = -1
+	for i, l := range m.lines {
+		if strings.HasPrefix(common.StripANSI(l), "+ ") || strings.HasPrefix(common.StripANSI(l), "~ ") {
+			m.firstMark = i
+			break
+		}
+	}
 }
 
 // Update handles keys and results.
@@ -432,13 +447,8 @@ func (m *Model) View() string {
 	}
 	top := []string{common.Truncate(head.String(), w), m.timeline(w), jump, ""}
 
-	bodyH := h - len(top)
 	changes := m.changeLines()
-	changesH := min(len(changes), max(bodyH/3, 3))
-	paneH := bodyH - changesH - 1
-	if paneH < 3 {
-		paneH = 3
-	}
+	changesH, paneH := m.layout(len(changes))
 	leftW := w * 3 / 5
 	if w < 100 {
 		leftW = w
@@ -459,6 +469,16 @@ func (m *Model) View() string {
 	}
 	out := strings.Join(top, "\n") + "\n" + body + "\n" + strings.Join(changes[:changesH], "\n")
 	return common.FitLines(out, w, h)
+}
+
+// topLines is the height of the header, timeline and jump lines.
+const topLines = 4
+
+// layout splits the height between the panes and the change list.
+func (m *Model) layout(nChanges int) (changesH, paneH int) {
+	bodyH := m.c.Height - topLines
+	changesH = min(nChanges, max(bodyH/3, 3))
+	return changesH, max(bodyH-changesH-1, 3)
 }
 
 func (m *Model) timeline(w int) string {

@@ -1,0 +1,104 @@
+package event
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"eventscope/store"
+	"eventscope/tui/common"
+	"eventscope/tui/tuitest"
+)
+
+type fakeRead struct{ evs []store.Event }
+
+func (f fakeRead) ReadStream(_ context.Context, s string, o store.ReadStreamOptions) ([]store.Event, error) {
+	for _, e := range f.evs {
+		if e.Version == o.From {
+			return []store.Event{e}, nil
+		}
+	}
+	return nil, nil
+}
+
+func ev(v int64, meta string) store.Event {
+	return store.Event{StreamID: "order-9", Version: v, Position: 40 + v, Checkpoint: store.Checkpoint{Tx: 3, Pos: 40 + v},
+		EventID: uuid.MustParse("00000000-0000-0000-0000-00000000000" + string(rune('0'+v))), Type: "OrderPlaced",
+		Data: json.RawMessage(`{"total":10,"lines":[{"sku":"A"}]}`), Metadata: json.RawMessage(meta), RecordedAt: tuitest.Now}
+}
+
+func TestViewAndLinks(t *testing.T) {
+	t.Parallel()
+	cause := "11111111-1111-1111-1111-111111111111"
+	e0 := ev(0, `{"causationId":"`+cause+`","correlationId":"corr-1"}`)
+	e1 := ev(1, `{}`)
+	m := New(context.Background(), tuitest.Common(100, 40), fakeRead{[]store.Event{e0, e1}}, e0)
+	m.SetSize(100, 40)
+	v := tuitest.Plain(m.View())
+	for _, want := range []string{"order-9 @ v0  OrderPlaced", "event id    00000000-0000-0000-0000-000000000000", "checkpoint  3:40", `"sku": "A"`, "causation   " + cause, "correlation corr-1"} {
+		if !strings.Contains(v, want) {
+			t.Fatalf("view lacks %q:\n%s", want, v)
+		}
+	}
+	msgs := tuitest.Settle(m, tuitest.Key("C"))
+	if o, ok := tuitest.Find[common.OpenEventIDMsg](msgs); !ok || o.ID != cause || o.Role != "causation" {
+		t.Fatalf("C: %+v", msgs)
+	}
+	msgs = tuitest.Settle(m, tuitest.Key("O"))
+	if o, ok := tuitest.Find[common.OpenCorrelatedMsg](msgs); !ok || o.ID != "corr-1" || o.From != e0.EventID.String() {
+		t.Fatalf("O: %+v", msgs)
+	}
+	msgs = tuitest.Settle(m, tuitest.Key("S"))
+	if o, ok := tuitest.Find[common.OpenStreamMsg](msgs); !ok || o.Stream != "order-9" || o.Version != 0 {
+		t.Fatalf("S: %+v", msgs)
+	}
+	msgs = tuitest.Settle(m, tuitest.Key("t"))
+	if o, ok := tuitest.Find[common.OpenTimeTravelMsg](msgs); !ok || o.Version != 0 {
+		t.Fatalf("t: %+v", msgs)
+	}
+	// ] steps to the next event of the stream; there it has no links.
+	tuitest.Settle(m, tuitest.Key("]"))
+	if m.Event().Version != 1 {
+		t.Fatalf("] stayed at v%d", m.Event().Version)
+	}
+	msgs = tuitest.Settle(m, tuitest.Key("C"))
+	if s, ok := tuitest.Find[common.StatusMsg](msgs); !ok || !strings.Contains(s.Text, "no causation id") {
+		t.Fatalf("C without a causation id: %+v", msgs)
+	}
+	msgs = tuitest.Settle(m, tuitest.Key("]"))
+	if s, ok := tuitest.Find[common.StatusMsg](msgs); !ok || !strings.Contains(s.Text, "last event") {
+		t.Fatalf("] at the end: %+v", msgs)
+	}
+	tuitest.Settle(m, tuitest.Key("["))
+	if m.Event().Version != 0 {
+		t.Fatal("[ did not step back")
+	}
+	text, what, ok := m.CopyText()
+	if !ok || what != "event" || !json.Valid([]byte(text)) {
+		t.Fatalf("copy: %q", text)
+	}
+}
+
+func TestScroll(t *testing.T) {
+	t.Parallel()
+	big := `{"a":[` + strings.Repeat(`1,`, 100) + `1]}`
+	e := ev(0, `{}`)
+	e.Data = json.RawMessage(big)
+	m := New(context.Background(), tuitest.Common(80, 10), fakeRead{}, e)
+	m.SetSize(80, 10)
+	tuitest.Settle(m, tuitest.Key("G"))
+	if m.offset != m.maxOffset() || m.offset == 0 {
+		t.Fatalf("G offset %d max %d", m.offset, m.maxOffset())
+	}
+	tuitest.Settle(m, tuitest.Key("k"))
+	if m.offset != m.maxOffset()-1 {
+		t.Fatal("k did not scroll up")
+	}
+	tuitest.Settle(m, tuitest.Key("g"))
+	if m.offset != 0 {
+		t.Fatal("g did not go to the top")
+	}
+}

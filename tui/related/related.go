@@ -1,0 +1,208 @@
+// Package related lists the events that share a correlation id: the whole
+// conversation a command started, across streams (an order's placement,
+// the customer's credit reservation, the approval), in global order.
+package related
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"eventscope/store"
+	"eventscope/tui/common"
+	"eventscope/tui/table"
+)
+
+// Limit caps the events listed.
+const Limit = 500
+
+// Source finds the events whose metadata carries a correlation id.
+type Source interface {
+	Correlated(ctx context.Context, correlationID string, limit int) ([]store.Event, error)
+}
+
+type loadMsg struct {
+	id  int64
+	evs []store.Event
+	err error
+}
+
+// Model is the list.
+type Model struct {
+	c       common.Common
+	ctx     context.Context
+	src     Source
+	id      int64
+	corr    string
+	from    string // the event we came from (marked)
+	evs     []store.Event
+	loading bool
+	err     error
+	tbl     table.Model
+}
+
+// New lists the events correlated by corr; from is the event id the user
+// came from.
+func New(ctx context.Context, c common.Common, src Source, corr, from string) *Model {
+	m := &Model{c: c, ctx: ctx, src: src, id: common.NewID(), corr: corr, from: from, loading: true}
+	m.tbl = table.New(c.Styles, c.Keys, []table.Column{
+		{Title: "recorded", Width: 23},
+		{Title: "stream", Width: 18, Flex: 1},
+		{Title: "ver", Width: 6, Right: true},
+		{Title: "type", Width: 20},
+		{Title: "data", Width: 20, Flex: 2},
+	})
+	m.tbl.Empty = "searching…"
+	m.tbl.SetRows(rows{m})
+	return m
+}
+
+// Title is the breadcrumb.
+func (m *Model) Title() string { return "correlated " + short(m.corr) }
+
+func short(s string) string {
+	if len(s) > 8 {
+		return s[:8] + "…"
+	}
+	return s
+}
+
+// SetSize sets the area: two lines above the table.
+func (m *Model) SetSize(w, h int) { m.c.SetSize(w, h); m.tbl.SetSize(w, h-2) }
+
+// Init runs the search.
+func (m *Model) Init() tea.Cmd {
+	if m.src == nil {
+		m.loading = false
+		m.err = fmt.Errorf("correlation search is unavailable")
+		return nil
+	}
+	id, src, ctx, corr := m.id, m.src, m.ctx, m.corr
+	return func() tea.Msg {
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		evs, err := src.Correlated(cctx, corr, Limit)
+		return loadMsg{id: id, evs: evs, err: err}
+	}
+}
+
+// Selected is the event under the cursor.
+func (m *Model) Selected() (store.Event, bool) {
+	if i := m.tbl.Cursor(); i < len(m.evs) {
+		return m.evs[i], true
+	}
+	return store.Event{}, false
+}
+
+// CopyText copies the selected event as JSON.
+func (m *Model) CopyText() (string, string, bool) {
+	e, ok := m.Selected()
+	if !ok {
+		return "", "", false
+	}
+	b, _ := json.Marshal(e)
+	return string(b), "event", true
+}
+
+// Update handles keys and the result.
+func (m *Model) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case loadMsg:
+		if msg.id != m.id {
+			return nil
+		}
+		m.loading = false
+		if msg.err != nil {
+			m.err = msg.err
+			m.tbl.Empty = "search failed"
+			return common.ErrCmd("correlated events", msg.err)
+		}
+		m.evs = msg.evs
+		m.tbl.Empty = "no event carries this correlation id"
+		m.tbl.SetRows(rows{m})
+		for i, e := range m.evs {
+			if e.EventID.String() == m.from {
+				m.tbl.SetCursor(i)
+			}
+		}
+	case common.RefreshMsg:
+		m.loading = true
+		return m.Init()
+	case tea.MouseMsg:
+		if moved, clicked := m.tbl.Mouse(msg, msg.Y-2); clicked && !moved {
+			return m.open()
+		}
+	case tea.KeyMsg:
+		switch {
+		case key.Matches(msg, m.c.Keys.Open):
+			return m.open()
+		case key.Matches(msg, m.c.Keys.Refresh):
+			m.loading = true
+			return m.Init()
+		}
+		m.tbl.Update(msg)
+	}
+	return nil
+}
+
+func (m *Model) open() tea.Cmd {
+	if e, ok := m.Selected(); ok {
+		return common.Navigate(common.OpenEventMsg{Event: e})
+	}
+	return nil
+}
+
+type rows struct{ m *Model }
+
+func (r rows) Len() int { return len(r.m.evs) }
+func (r rows) Cells(i int) []table.Cell {
+	st := r.m.c.Styles
+	e := r.m.evs[i]
+	stream := e.StreamID
+	if e.EventID.String() == r.m.from {
+		stream += "  ◀ this event"
+	}
+	return []table.Cell{
+		{Text: common.Timestamp(e.RecordedAt), Style: &st.Faint},
+		{Text: stream},
+		{Text: fmt.Sprint(e.Version)},
+		{Text: e.Type, Style: &st.Accent},
+		{Text: common.Preview(e.Data, 200)},
+	}
+}
+
+// View renders the summary and the list.
+func (m *Model) View() string {
+	st := m.c.Styles
+	sum := st.Bold.Render("Events correlated by "+m.corr) + "  "
+	switch {
+	case m.loading:
+		sum += st.Faint.Render("searching the log's metadata…")
+	case m.err != nil:
+		sum += st.Error.Render(m.err.Error())
+	default:
+		n := fmt.Sprintf("%d events", len(m.evs))
+		if len(m.evs) >= Limit {
+			n = fmt.Sprintf("the first %d events", Limit)
+		}
+		sum += st.Faint.Render(n + ", in global order")
+	}
+	out := common.Truncate(sum, m.c.Width) + "\n" + st.Faint.Render("enter open · y copy · esc back") + "\n" + m.tbl.View()
+	return common.FitLines(out, m.c.Width, m.c.Height)
+}
+
+// ShortHelp is the footer help.
+func (m *Model) ShortHelp() []key.Binding {
+	k := m.c.Keys
+	return []key.Binding{k.Up, k.Down, k.Open, k.Copy, k.Back}
+}
+
+// FullHelp is the full help.
+func (m *Model) FullHelp() [][]key.Binding {
+	k := m.c.Keys
+	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {k.Open, k.Copy, k.Refresh, k.Back}}
+}

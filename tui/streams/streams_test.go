@@ -1,0 +1,287 @@
+package streams
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"eventscope/store"
+	"eventscope/tui/common"
+	"eventscope/tui/tuitest"
+)
+
+// fakeList is an in-memory ListStreams with the store's filter semantics
+// (prefix, category, case-insensitive subsequence match, keyset paging).
+type fakeList struct {
+	mu    sync.Mutex
+	all   []store.StreamInfo
+	calls []store.ListStreamsOptions
+}
+
+func newFake(n int) *fakeList {
+	f := &fakeList{}
+	t0 := tuitest.Now.Add(-time.Hour)
+	for i := 0; i < n; i++ {
+		cat := "order"
+		if i%4 == 0 {
+			cat = "customer"
+		}
+		f.all = append(f.all, store.StreamInfo{
+			StreamID: fmt.Sprintf("%s-%06d", cat, i), Category: cat, Version: int64(i % 7),
+			UpdatedAt: t0.Add(time.Duration(i) * time.Second), CreatedAt: t0,
+		})
+	}
+	sort.Slice(f.all, func(i, j int) bool { return f.all[i].StreamID < f.all[j].StreamID })
+	return f
+}
+
+func (f *fakeList) ListStreams(_ context.Context, o store.ListStreamsOptions) (store.StreamList, error) {
+	f.mu.Lock()
+	f.calls = append(f.calls, o)
+	f.mu.Unlock()
+	if o.Limit <= 0 {
+		o.Limit = 100
+	}
+	var out []store.StreamInfo
+	src := append([]store.StreamInfo(nil), f.all...)
+	if o.Order == store.ByUpdated {
+		sort.Slice(src, func(i, j int) bool { return src[i].UpdatedAt.After(src[j].UpdatedAt) })
+	}
+	past := o.After == ""
+	for _, s := range src {
+		if !past {
+			if s.StreamID == o.After || (o.Order == store.ByUpdated && strings.HasSuffix(o.After, "|"+s.StreamID)) {
+				past = true
+			}
+			continue
+		}
+		if o.Prefix != "" && !strings.HasPrefix(s.StreamID, o.Prefix) {
+			continue
+		}
+		if o.Category != "" && s.Category != o.Category {
+			continue
+		}
+		if o.Match != "" && !IsSubsequence(strings.ToLower(o.Match), strings.ToLower(s.StreamID)) {
+			continue
+		}
+		out = append(out, s)
+		if len(out) > o.Limit {
+			break
+		}
+	}
+	l := store.StreamList{Streams: out}
+	if len(out) > o.Limit {
+		l.Streams = out[:o.Limit]
+		last := l.Streams[o.Limit-1]
+		l.Next = last.StreamID
+		if o.Order == store.ByUpdated {
+			l.Next = last.UpdatedAt.Format(time.RFC3339Nano) + "|" + last.StreamID
+		}
+	}
+	return l, nil
+}
+
+func setup(t *testing.T, n int) (*Model, *fakeList) {
+	t.Helper()
+	f := newFake(n)
+	m := New(context.Background(), tuitest.Common(120, 30), f)
+	m.SetSize(120, 30)
+	tuitest.Settle(m, tuitest.Drain(m.Init())...)
+	return m, f
+}
+
+func typeText(m *Model, s string) []tea.Msg {
+	var out []tea.Msg
+	for _, r := range s {
+		out = append(out, tuitest.Settle(m, tuitest.Key(string(r)))...)
+	}
+	return out
+}
+
+func TestBrowseAndPaging(t *testing.T) {
+	t.Parallel()
+	m, f := setup(t, 1000)
+	if len(m.browse) != PageSize {
+		t.Fatalf("first page holds %d", len(m.browse))
+	}
+	if got, _ := m.selected(); got.StreamID != "customer-000000" {
+		t.Fatalf("first row %q", got.StreamID)
+	}
+	// Moving near the end of what is loaded fetches the next page with the cursor.
+	for i := 0; i < 6; i++ {
+		tuitest.Settle(m, tuitest.Key("pgdown"))
+	}
+	if len(m.browse) != 2*PageSize {
+		t.Fatalf("after paging down: %d loaded", len(m.browse))
+	}
+	last := f.calls[len(f.calls)-1]
+	if last.After == "" || last.Limit != PageSize {
+		t.Fatalf("next page not keyset: %+v", last)
+	}
+}
+
+func TestSortAndOpen(t *testing.T) {
+	t.Parallel()
+	m, _ := setup(t, 300)
+	tuitest.Settle(m, tuitest.Key("s"))
+	if m.order != store.ByUpdated {
+		t.Fatal("s does not sort by last update")
+	}
+	if got, _ := m.selected(); got.StreamID != "order-000299" {
+		t.Fatalf("newest first: %q", got.StreamID)
+	}
+	msgs := tuitest.Settle(m, tuitest.Key("enter"))
+	open, ok := tuitest.Find[common.OpenStreamMsg](msgs)
+	if !ok || open.Stream != "order-000299" {
+		t.Fatalf("enter opened %+v", open)
+	}
+	msgs = tuitest.Settle(m, tuitest.Key("t"))
+	if tt, ok := tuitest.Find[common.OpenTimeTravelMsg](msgs); !ok || tt.Stream != "order-000299" || tt.Version != -1 {
+		t.Fatalf("t opened %+v", tt)
+	}
+	if text, what, ok := m.CopyText(); !ok || text != "order-000299" || what != "stream id" {
+		t.Fatalf("copy %q %q", text, what)
+	}
+}
+
+func TestCategoryPicker(t *testing.T) {
+	t.Parallel()
+	m, f := setup(t, 300)
+	tuitest.Settle(m, common.StatsMsg{Stats: store.Stats{Streams: 300, Categories: []store.CategoryCount{{Category: "order", Streams: 225}, {Category: "customer", Streams: 75}}}})
+	tuitest.Settle(m, tuitest.Key("c"))
+	if !m.ClaimsKey(tuitest.Key("q")) {
+		t.Fatal("the open picker must take every key")
+	}
+	typeText(m, "cust")
+	tuitest.Settle(m, tuitest.Key("enter"))
+	if m.category != "customer" {
+		t.Fatalf("category %q", m.category)
+	}
+	if last := f.calls[len(f.calls)-1]; last.Category != "customer" {
+		t.Fatalf("reload without the category: %+v", last)
+	}
+	if !strings.Contains(tuitest.Plain(m.View()), "75 streams") {
+		t.Fatalf("view:\n%s", tuitest.Plain(m.View()))
+	}
+}
+
+func TestFilterNarrowsOnServerThenRanks(t *testing.T) {
+	t.Parallel()
+	m, f := setup(t, 5000)
+	tuitest.Settle(m, tuitest.Key("/"))
+	if !m.ClaimsKey(tuitest.Key("1")) {
+		t.Fatal("the focused filter must take digits")
+	}
+	msgs := typeText(m, "o")
+	// Debounced: the view asks for a timer, the tick (stubbed) never
+	// comes; deliver it by hand.
+	tuitest.Settle(m, debounceMsg{id: m.id, seq: m.inputSeq})
+	if !m.searching && len(m.rows) == 0 {
+		t.Fatalf("no rows after the server answer; msgs %v", msgs)
+	}
+	var sawMatch bool
+	for _, c := range f.calls {
+		if c.Match == "o" && c.Limit == MaxCandidates {
+			sawMatch = true
+		}
+	}
+	if !sawMatch {
+		t.Fatalf("no server narrowing: %+v", f.calls)
+	}
+	if m.shown == nil || m.shown.complete {
+		t.Fatalf("5000 streams match \"o\": the candidate set must be capped, got %+v", m.shown)
+	}
+	// Extending the query re-ranks at once from the loaded candidates.
+	calls := len(f.calls)
+	typeText(m, "rder-00004")
+	if len(m.rows) == 0 {
+		t.Fatal("no local ranking while typing")
+	}
+	if len(f.calls) != calls {
+		t.Fatalf("typing called the server before the debounce: %+v", f.calls[calls:])
+	}
+	tuitest.Settle(m, debounceMsg{id: m.id, seq: m.inputSeq})
+	if got, _ := m.selected(); got.StreamID != "order-000041" && !strings.HasPrefix(got.StreamID, "order-00004") {
+		t.Fatalf("best match %q", got.StreamID)
+	}
+	if m.rows[0].match == nil {
+		t.Fatal("no highlight positions")
+	}
+	v := tuitest.Plain(m.View())
+	if !strings.Contains(v, `matches for "order-00004"`) {
+		t.Fatalf("view:\n%s", v)
+	}
+	// esc clears the filter (and esc is the view's while a filter is set).
+	tuitest.Settle(m, tuitest.Key("esc"))
+	if m.query != "" || m.focused {
+		t.Fatal("esc did not clear the filter")
+	}
+}
+
+func TestCompleteSetNeedsNoServer(t *testing.T) {
+	t.Parallel()
+	m, f := setup(t, 300)
+	tuitest.Settle(m, tuitest.Key("/"))
+	typeText(m, "cust")
+	tuitest.Settle(m, debounceMsg{id: m.id, seq: m.inputSeq})
+	if m.shown == nil || !m.shown.complete {
+		t.Fatal("75 customers fit: the set is complete")
+	}
+	calls := len(f.calls)
+	msgs := typeText(m, "omer-0001")
+	if len(f.calls) != calls {
+		t.Fatal("a complete candidate set needs no new query")
+	}
+	if m.searching {
+		t.Fatalf("still searching; msgs %v", msgs)
+	}
+	for _, r := range m.rows {
+		if !strings.HasPrefix(r.info.StreamID, "customer-0001") && !IsSubsequence("customer-0001", r.info.StreamID) {
+			t.Fatalf("row %q does not match", r.info.StreamID)
+		}
+	}
+}
+
+func TestStaleResultDropped(t *testing.T) {
+	t.Parallel()
+	m, _ := setup(t, 300)
+	tuitest.Settle(m, tuitest.Key("/"))
+	typeText(m, "ord")
+	newest := m.inputSeq
+	// An answer for the same query but an older keystroke arrives after a
+	// newer one was applied: it must not replace it.
+	tuitest.Settle(m, matchMsg{id: m.id, seq: newest, query: "ord", cands: m.all(), complete: true})
+	n := len(m.rows)
+	tuitest.Settle(m, matchMsg{id: m.id, seq: newest - 1, query: "ord", cands: m.all()[:1], complete: true})
+	if len(m.rows) != n {
+		t.Fatalf("a stale answer replaced the ranking: %d rows, want %d", len(m.rows), n)
+	}
+	// An answer for another query never applies either.
+	tuitest.Settle(m, matchMsg{id: m.id, seq: newest + 5, query: "xyz", cands: nil, complete: true})
+	if len(m.rows) != n {
+		t.Fatal("an answer for another query was applied")
+	}
+}
+
+func (m *Model) all() []store.StreamInfo { return m.browse }
+
+func TestIsSubsequence(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{"", "x", true}, {"ord", "order-1", true}, {"o42", "order-42", true}, {"42o", "order-42", false},
+		{"ORD", "order", true}, {"ord", "ORDER", true}, {"ü", "Ü", true},
+	} {
+		if got := IsSubsequence(c.a, c.b); got != c.want {
+			t.Errorf("IsSubsequence(%q, %q) = %v", c.a, c.b, got)
+		}
+	}
+}

@@ -1,0 +1,209 @@
+package tail
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"eventscope/store"
+	"eventscope/tui/common"
+	"eventscope/tui/tuitest"
+)
+
+func evs(from, n int) []store.Event {
+	out := make([]store.Event, n)
+	for i := range out {
+		k := from + i
+		cat := []string{"order", "customer"}[k%2]
+		out[i] = store.Event{StreamID: fmt.Sprintf("%s-%d", cat, k), Version: int64(k), Position: int64(k), Checkpoint: store.Checkpoint{Tx: 1, Pos: int64(k)},
+			Type: []string{"OrderPlaced", "CreditReserved"}[k%2], Data: json.RawMessage(`{"k":1}`), RecordedAt: tuitest.Now}
+	}
+	return out
+}
+
+// feedOnly starts nothing: tests push batches by hand.
+type feedOnly struct{}
+
+func (feedOnly) StartTail(context.Context, *Feed) {}
+
+func setup(t *testing.T, capacity int) *Model {
+	t.Helper()
+	m := New(context.Background(), tuitest.Common(120, 22), feedOnly{}, capacity) // 19 table rows
+	m.SetSize(120, 22)
+	return m
+}
+
+func batch(m *Model, from, n int) {
+	m.Update(BatchMsg{ID: m.ID(), Events: evs(from, n)})
+}
+
+func TestFollowPauseAndNewCount(t *testing.T) {
+	t.Parallel()
+	m := setup(t, 1000)
+	batch(m, 0, 50)
+	if e, _ := m.Selected(); e.Position != 49 || !m.Following() {
+		t.Fatalf("following shows the newest: at %d following %v", e.Position, m.Following())
+	}
+	m.Update(tuitest.Key("k"))
+	if m.Following() {
+		t.Fatal("scrolling up must pause following")
+	}
+	batch(m, 50, 30)
+	if e, _ := m.Selected(); e.Position != 48 {
+		t.Fatalf("paused: the cursor must stay on its event, at %d", e.Position)
+	}
+	if m.NewCount() != 30 || !strings.Contains(tuitest.Plain(m.View()), "30 new ↓") {
+		t.Fatalf("new count %d; view:\n%s", m.NewCount(), tuitest.Plain(m.View()))
+	}
+	m.Update(tuitest.Key("f"))
+	if !m.Following() || m.NewCount() != 0 {
+		t.Fatal("f must follow again")
+	}
+	if e, _ := m.Selected(); e.Position != 79 {
+		t.Fatalf("f jumps to the newest, at %d", e.Position)
+	}
+	// Reaching the bottom by scrolling follows too.
+	m.Update(tuitest.Key("k"))
+	m.Update(tuitest.Key("j"))
+	if !m.Following() {
+		t.Fatal("reaching the bottom must follow")
+	}
+}
+
+func TestRingIsBounded(t *testing.T) {
+	t.Parallel()
+	m := setup(t, 100)
+	for i := 0; i < 10; i++ {
+		batch(m, i*45, 45)
+	}
+	if m.Len() != 100 {
+		t.Fatalf("holds %d, capacity 100", m.Len())
+	}
+	if e, _ := m.Selected(); e.Position != 449 {
+		t.Fatalf("newest %d", e.Position)
+	}
+	m.Update(tuitest.Key("g"))
+	if e, _ := m.Selected(); e.Position != 350 {
+		t.Fatalf("oldest held %d, want 350", e.Position)
+	}
+	// One batch larger than the ring keeps only its newest events.
+	batch(m, 1000, 250)
+	m.Update(tuitest.Key("g"))
+	if e, _ := m.Selected(); e.Position != 1150 || m.Len() != 100 {
+		t.Fatalf("oldest %d len %d", e.Position, m.Len())
+	}
+}
+
+func TestFilter(t *testing.T) {
+	t.Parallel()
+	m := setup(t, 1000)
+	batch(m, 0, 40)
+	m.Update(tuitest.Key("/"))
+	for _, r := range "cat:customer" {
+		m.Update(tuitest.Key(string(r)))
+	}
+	m.Update(tuitest.Key("enter"))
+	if got := len(m.vis); got != 20 {
+		t.Fatalf("%d customer events visible", got)
+	}
+	batch(m, 40, 10)
+	if got := len(m.vis); got != 25 {
+		t.Fatalf("after a batch %d visible", got)
+	}
+	if e, _ := m.Selected(); store.Category(e.StreamID) != "customer" || e.Position != 49 {
+		t.Fatalf("selected %s %d", e.StreamID, e.Position)
+	}
+	m.Update(tuitest.Key("esc"))
+	if !m.filter.Empty() {
+		t.Fatal("esc clears the filter")
+	}
+	msgs := tuitest.Settle(m, tuitest.Key("enter"))
+	if o, ok := tuitest.Find[common.OpenEventMsg](msgs); !ok || o.Event.Position != 49 {
+		t.Fatalf("enter: %+v", msgs)
+	}
+}
+
+func TestFeedDropsOldestAndNeverBlocks(t *testing.T) {
+	t.Parallel()
+	done := make(chan struct{})
+	defer close(done)
+	f := NewFeed(100, done)
+	f.SetWindow(0)
+	for i := 0; i < 10; i++ {
+		f.Push(evs(i*50, 50)) // nobody reads: must not block
+	}
+	msg := f.Next(7)().(BatchMsg)
+	if msg.ID != 7 || len(msg.Events) != 100 || msg.Dropped != 400 {
+		t.Fatalf("batch of %d, dropped %d", len(msg.Events), msg.Dropped)
+	}
+	if msg.Events[0].Position != 400 || msg.Events[99].Position != 499 {
+		t.Fatalf("kept %d..%d, want the newest", msg.Events[0].Position, msg.Events[99].Position)
+	}
+	// A batch waits out the window and carries everything pushed meanwhile.
+	f.SetWindow(30 * time.Millisecond)
+	go func() {
+		for i := 0; i < 5; i++ {
+			f.Push(evs(1000+i, 1))
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	got := 0
+	for got < 5 {
+		got += len(f.Next(7)().(BatchMsg).Events)
+	}
+	if got != 5 {
+		t.Fatalf("got %d", got)
+	}
+}
+
+func TestFeedStopsWhenDone(t *testing.T) {
+	t.Parallel()
+	done := make(chan struct{})
+	f := NewFeed(10, done)
+	close(done)
+	if msg := f.Next(1)(); msg != nil {
+		t.Fatalf("a closed feed yields %v", msg)
+	}
+}
+
+func TestParseFilter(t *testing.T) {
+	t.Parallel()
+	f := ParseFilter("cat:order,customer type:OrderPlaced 42 ORD")
+	if fmt.Sprint(f.Categories) != "[order customer]" || fmt.Sprint(f.Types) != "[OrderPlaced]" || fmt.Sprint(f.Text) != "[42 ord]" {
+		t.Fatalf("%+v", f)
+	}
+	if got := f.String(); got != "cat:order,customer type:OrderPlaced 42 ord" {
+		t.Fatalf("String %q", got)
+	}
+	e := store.Event{StreamID: "order-42", Type: "orderplaced"}
+	if !f.Match(&e) {
+		t.Fatal("types and categories match case-insensitively")
+	}
+	e.StreamID = "order-7"
+	if f.Match(&e) {
+		t.Fatal("text must appear in the stream id or type")
+	}
+	if !ParseFilter("  ").Empty() {
+		t.Fatal("blank is empty")
+	}
+}
+
+// FuzzParseFilter: parsing never panics, and the canonical text parses to
+// the same filter.
+func FuzzParseFilter(f *testing.F) {
+	for _, s := range []string{"cat:order", "type:A,B x", "c: t:", "::", "cat:,", "CATEGORY:x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a := ParseFilter(s)
+		b := ParseFilter(a.String())
+		if a.String() != b.String() {
+			t.Fatalf("%q -> %q -> %q", s, a.String(), b.String())
+		}
+		e := store.Event{StreamID: s, Type: s}
+		_ = a.Match(&e)
+	})
+}
