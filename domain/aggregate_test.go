@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"testing"
@@ -231,4 +232,15 @@ func itoa(i int) string {
 		s = string(rune('0'+i%10)) + s
 	}
 	return s
+}
+
+func TestMetaJSONMatchesMarshal(t *testing.T) {
+	t.Parallel()
+	for _, m := range []Meta{{}, {CorrelationID: "a"}, {CausationID: "b", Source: "seed"},
+		{CorrelationID: "x\"y<z>&", CausationID: "é\n", Source: "\\"}, {CorrelationID: NameID("q").String(), CausationID: "c", Source: "s"}} {
+		want, _ := json.Marshal(m)
+		if got := m.JSON(); string(got) != string(want) {
+			t.Errorf("Meta.JSON = %s, json.Marshal = %s", got, want)
+		}
+	}
 }

@@ -6,6 +6,28 @@
 // Aggregates are plain Go types with a pure fold (Apply) and command methods
 // that check invariants and return the events to append. Event type names are
 // stable strings, independent of Go type names. Amounts are integer cents.
+//
+// # Snapshots
+//
+// Registered aggregates get a snapshot (eventscope.snapshots) after every
+// N-th event of their stream (N = 100 by default), so reaching any version
+// reads one snapshot at or below it and at most N-1 events. Three writers
+// keep "any version of any long stream is fast" true:
+//
+//   - the seeder writes them while it bulk-loads (it holds each aggregate's
+//     state in memory anyway, so they cost no reads), in the same
+//     transactions as the events;
+//   - Repository.Save writes one whenever an append by the domain's
+//     commands or the saga ends on or crosses a multiple of N (it has the
+//     state in hand), so live streams stay covered;
+//   - TimeTravel.StateAt writes the ones it passes when it has to fold
+//     across boundaries without a snapshot (streams appended by other
+//     tools, or right after an aggregate's schema version changed): the
+//     first visit pays, later ones are fast.
+//
+// A snapshot is keyed by the aggregate's SchemaVersion and only read while
+// it matches: bumping the version when a fold changes retires old snapshots.
+// Snapshots are a cache: deleting them all changes no result.
 package domain
 
 import (

@@ -144,6 +144,7 @@ const (
 
 type action struct {
 	at    time.Time
+	key   int64 // at in Unix nanoseconds, for the heap
 	seq   int64
 	kind  int
 	order *orderSim
@@ -162,8 +163,8 @@ type queue []*action
 
 func (q queue) Len() int { return len(q) }
 func (q queue) Less(i, j int) bool {
-	if !q[i].at.Equal(q[j].at) {
-		return q[i].at.Before(q[j].at)
+	if q[i].key != q[j].key {
+		return q[i].key < q[j].key
 	}
 	return q[i].seq < q[j].seq
 }
@@ -236,7 +237,7 @@ func generate(c Config, out sink) (Stats, error) {
 
 func (g *generator) schedule(at time.Time, kind int, o *orderSim, cause store.Event) {
 	g.seq++
-	heap.Push(&g.q, &action{at: at, seq: g.seq, kind: kind, order: o, cause: cause})
+	heap.Push(&g.q, &action{at: at, key: at.UnixNano(), seq: g.seq, kind: kind, order: o, cause: cause})
 }
 
 func (g *generator) catalog() {
@@ -411,6 +412,13 @@ func (g *generator) emitOrder(o *orderSim, e domain.Event, id uuid.UUID, meta do
 	return stored, nil
 }
 
+// causedBy is domain.CausedBy(cause, handler) without parsing the cause's
+// metadata: every event of an order's conversation carries the placing
+// command's id as its correlation id.
+func (g *generator) causedBy(o *orderSim, cause store.Event, handler string) domain.Meta {
+	return domain.Meta{CorrelationID: o.placeCmd.String(), CausationID: cause.EventID.String(), Source: handler}
+}
+
 func (g *generator) ms(lo, hi int64) time.Duration {
 	return time.Duration(lo+g.rng.Int64N(hi-lo+1)) * time.Millisecond
 }
@@ -439,7 +447,7 @@ func (g *generator) run(a *action) error {
 		if err != nil || len(evs) == 0 {
 			return fmt.Errorf("seed: reserve credit for order %s: %v", o.id, err)
 		}
-		decided, err := g.emitCustomer(cs, evs[0], domain.DerivedID(a.cause.EventID, domain.CustomerServiceName), domain.CausedBy(a.cause, domain.CustomerServiceName), a.at)
+		decided, err := g.emitCustomer(cs, evs[0], domain.DerivedID(a.cause.EventID, domain.CustomerServiceName), g.causedBy(o, a.cause, domain.CustomerServiceName), a.at)
 		if err != nil {
 			return err
 		}
@@ -459,7 +467,7 @@ func (g *generator) run(a *action) error {
 		if err != nil || len(evs) == 0 {
 			return fmt.Errorf("seed: decide order %s: %v", o.id, err)
 		}
-		if _, err := g.emitOrder(o, evs[0], domain.DerivedID(a.cause.EventID, domain.OrderServiceName), domain.CausedBy(a.cause, domain.OrderServiceName), a.at); err != nil {
+		if _, err := g.emitOrder(o, evs[0], domain.DerivedID(a.cause.EventID, domain.OrderServiceName), g.causedBy(o, a.cause, domain.OrderServiceName), a.at); err != nil {
 			return err
 		}
 		if o.agg.Status != domain.StatusApproved {
@@ -504,7 +512,7 @@ func (g *generator) run(a *action) error {
 		if err != nil || len(evs) == 0 {
 			return fmt.Errorf("seed: release credit of order %s: %v", o.id, err)
 		}
-		if _, err := g.emitCustomer(cs, evs[0], domain.DerivedID(a.cause.EventID, domain.CustomerServiceName), domain.CausedBy(a.cause, domain.CustomerServiceName), a.at); err != nil {
+		if _, err := g.emitCustomer(cs, evs[0], domain.DerivedID(a.cause.EventID, domain.CustomerServiceName), g.causedBy(o, a.cause, domain.CustomerServiceName), a.at); err != nil {
 			return err
 		}
 		o.agg = nil // done: let it go

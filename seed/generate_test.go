@@ -2,11 +2,13 @@ package seed
 
 import (
 	"bytes"
+	"encoding/json"
 	"reflect"
 	"testing"
 	"time"
 
 	"eventscope/domain"
+	"eventscope/store"
 )
 
 // TestGenerateRealistic: the shares and shapes the issue asks for.
@@ -137,5 +139,45 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if _, _, err := Generate(Config{Customers: 3, Orders: -1}); err == nil {
 		t.Fatal("negative orders generated")
+	}
+}
+
+// TestSeededSagaEventsMatchHandlers: every saga event of the history has
+// the id and metadata the live handlers would give it.
+func TestSeededSagaEventsMatchHandlers(t *testing.T) {
+	t.Parallel()
+	evs, _, err := Generate(Config{Customers: 30, Orders: 800, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]int{}
+	for i, e := range evs {
+		byID[e.ID.String()] = i
+	}
+	checked := 0
+	for _, e := range evs {
+		var m domain.Meta
+		if err := json.Unmarshal(e.Metadata, &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Source != domain.CustomerServiceName && m.Source != domain.OrderServiceName {
+			continue
+		}
+		i, ok := byID[m.CausationID]
+		if !ok {
+			t.Fatalf("%s %s: cause %s is not in the history", e.StreamID, e.Type, m.CausationID)
+		}
+		c := evs[i]
+		cause := store.Event{StreamID: c.StreamID, EventID: c.ID, Type: c.Type, Data: c.Data, Metadata: c.Metadata}
+		if want := domain.CausedBy(cause, m.Source).JSON(); string(want) != string(e.Metadata) {
+			t.Fatalf("%s %s metadata %s, the handler writes %s", e.StreamID, e.Type, e.Metadata, want)
+		}
+		if want := domain.DerivedID(c.ID, m.Source); want != e.ID {
+			t.Fatalf("%s %s id %s, the handler derives %s", e.StreamID, e.Type, e.ID, want)
+		}
+		checked++
+	}
+	if checked < 1600 {
+		t.Fatalf("only %d saga events checked", checked)
 	}
 }
