@@ -39,7 +39,8 @@ type AppendConfig struct {
 	Path       Path
 	Clients    int           // concurrent writers, each on streams of its own
 	Batch      int           // events per call
-	Duration   time.Duration // how long to run
+	Duration   time.Duration // how long to run (when Calls is 0)
+	Calls      int           // total calls across clients; overrides Duration when > 0
 	Categories int           // spread the writers' streams over this many categories (0: one per writer)
 	Latencies  bool          // record per-call latency
 }
@@ -66,6 +67,14 @@ func RunAppend(ctx context.Context, env *Env, c AppendConfig) (Result, error) {
 	)
 	run := fmt.Sprintf("%d", time.Now().UnixNano()%1e9)
 	deadline := time.Now().Add(c.Duration)
+	var budget atomic.Int64
+	budget.Store(int64(c.Calls))
+	more := func() bool {
+		if c.Calls > 0 {
+			return budget.Add(-1) >= 0 && ctx.Err() == nil
+		}
+		return time.Now().Before(deadline) && ctx.Err() == nil
+	}
 	start := time.Now()
 	for w := 0; w < c.Clients; w++ {
 		wg.Add(1)
@@ -78,7 +87,7 @@ func RunAppend(ctx context.Context, env *Env, c AppendConfig) (Result, error) {
 			var local []time.Duration
 			streamN, version := 0, int64(-1)
 			stream := fmt.Sprintf("%s-%s.%d.%d", cat, run, w, streamN)
-			for time.Now().Before(deadline) && ctx.Err() == nil {
+			for more() {
 				if version >= 999 { // keep streams at most 1,000 events
 					streamN++
 					stream, version = fmt.Sprintf("%s-%s.%d.%d", cat, run, w, streamN), -1

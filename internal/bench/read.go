@@ -38,8 +38,12 @@ func Fill(ctx context.Context, env *Env, n, streamLen int) error {
 			}
 		}
 	}
-	_, err := env.Raw.Exec(ctx, `VACUUM ANALYZE eventscope.events; VACUUM ANALYZE bench_raw.events`)
-	return err
+	for _, t := range []string{"eventscope.events", "bench_raw.events"} {
+		if _, err := env.Raw.Exec(ctx, "VACUUM ANALYZE "+t); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ReadAllOurs reads the whole global log through ReadAll in pages of batch.
@@ -68,10 +72,10 @@ func ReadAllOurs(ctx context.Context, env *Env, batch int) (Result, error) {
 func ReadAllRaw(ctx context.Context, env *Env, batch int) (Result, error) {
 	start := time.Now()
 	r := Result{Name: "raw range scan"}
-	var last int64
+	var last store.Checkpoint
 	for {
 		rows, err := env.Raw.Query(ctx, `SELECT stream_id, version, position, tx_id, event_id, type, data, metadata, recorded_at
-			FROM bench_raw.events WHERE (tx_id, position) > ('0'::xid8, $1) ORDER BY tx_id, position LIMIT $2`, last, batch)
+			FROM bench_raw.events WHERE (tx_id, position) > ($1::xid8, $2) ORDER BY tx_id, position LIMIT $3`, last.Tx, last.Pos, batch)
 		if err != nil {
 			return r, err
 		}
@@ -84,7 +88,7 @@ func ReadAllRaw(ctx context.Context, env *Env, batch int) (Result, error) {
 		if len(evs) < batch {
 			break
 		}
-		last = evs[len(evs)-1].Position
+		last = store.Checkpoint{Tx: evs[len(evs)-1].Checkpoint.Tx, Pos: evs[len(evs)-1].Position}
 	}
 	r.Elapsed = time.Since(start)
 	return r, nil
