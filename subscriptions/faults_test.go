@@ -2,6 +2,7 @@ package subscriptions
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -149,9 +150,14 @@ func TestPostgresRestart(t *testing.T) {
 	}
 }
 
+// mustGet returns a subscription's status; the zero Status while its row
+// does not exist yet (a runner creates it when it starts).
 func mustGet(t *testing.T, b *bundle, name string) Status {
 	t.Helper()
 	s, err := b.adm.Get(context.Background(), name)
+	if errors.Is(err, ErrNotFound) {
+		return Status{}
+	}
 	must(t, err)
 	return s
 }

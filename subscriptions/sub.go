@@ -301,6 +301,12 @@ func (s *sub) apply(c rowControl) {
 	if c.stopped {
 		st = StateStopped
 	}
+	s.mu.Lock()
+	if !s.pub.active {
+		// the rate counts from the moment this process holds the subscription
+		s.samples = append(s.samples[:0], rateSample{time.Now(), s.processed.Load()})
+	}
+	s.mu.Unlock()
 	s.publish(func(p *pubState) {
 		p.active = true
 		p.epoch, p.resetVersion, p.controlVersion = c.epoch, c.resetVersion, c.controlVersion
