@@ -596,7 +596,7 @@ func callSafe(f func() error) (err error) {
 // recordFailure counts a failed attempt and records it as the last error.
 func (s *sub) recordFailure(ctx context.Context, e store.Event, err error, attempt int) {
 	s.failures.Add(1)
-	msg := fmt.Sprintf("%s: attempt %d of %d: %s", describeEvent(e), attempt, s.def.Retry.Attempts, errString(err))
+	msg := fmt.Sprintf("%s (%s, attempt %d of %d)", errString(err), describeEvent(e), attempt, s.def.Retry.Attempts)
 	s.logf("%s", msg)
 	if _, err := s.r.st.Pool().Exec(ctx, `
 		UPDATE eventscope.subscriptions SET failures = failures + 1, last_error = $3, last_error_at = now()
@@ -861,7 +861,7 @@ func (s *sub) park(ctx context.Context, e store.Event, n, attempts int, herr err
 
 // stopAt stops the subscription before a failing event (StopOnFailure).
 func (s *sub) stopAt(ctx context.Context, cp store.Checkpoint, n int, e store.Event, herr error) {
-	msg := fmt.Sprintf("stopped at %s after %d attempts: %s", describeEvent(e), s.def.Retry.Attempts, errString(herr))
+	msg := fmt.Sprintf("%s (stopped at %s after %d attempts)", errString(herr), describeEvent(e), s.def.Retry.Attempts)
 	tag, err := s.r.st.Pool().Exec(ctx, `
 		UPDATE eventscope.subscriptions
 		   SET stopped = true, state = 'stopped', checkpoint_tx = $3, checkpoint_pos = $4,
