@@ -386,6 +386,7 @@ UPDATE eventscope.subscriptions s
   FROM unnest($1::text[], $2::bigint[], $3::text[], $4::float8[], $5::bigint[], $6::xid8[], $7::bigint[])
        AS v(name, epoch, state, rate, rv, tx, pos)
  WHERE s.name = v.name AND s.lease_epoch = v.epoch
+   AND set_config('synchronous_commit', 'off', true) IS NOT NULL -- monitoring data: no need to wait for the flush
 RETURNING s.name, s.control_version`
 
 // heartbeat writes the heartbeat, state and rate of every held

@@ -84,8 +84,10 @@ type Subscription struct {
 	// StartAtEnd starts a NEW subscription at the head of the log (only
 	// events appended afterwards are delivered). Default false.
 	StartAtEnd bool
-	// BatchSize is the number of events read (scanned) per batch; a Handler's
-	// checkpoint moves once per batch. Default 100.
+	// BatchSize is the number of events per batch: a Handler's checkpoint
+	// moves once per batch (so a crash redelivers at most one batch), a
+	// TxHandler's batch is one transaction. Pages of up to 10 batches
+	// (1,000 events, or one batch if larger) are read at a time. Default 100.
 	BatchSize int
 	// Retry is how failing events are retried. Defaults: 5 attempts, 100ms
 	// doubling up to 10s.
