@@ -520,9 +520,6 @@ func (m *Model) View() (out string) {
 			out = fmt.Sprintf("internal error while drawing (please report): %v\nPress q to quit.", r)
 		}
 	}()
-	if m.quitting {
-		return ""
-	}
 	if m.w == 0 {
 		return "starting…"
 	}

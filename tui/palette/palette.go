@@ -5,6 +5,7 @@ package palette
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -28,6 +29,8 @@ type suggestMsg struct {
 }
 
 type debounceMsg struct{ id, seq int64 }
+
+var errNoSuggestion = errors.New("no suggestion")
 
 // Model is the open palette.
 type Model struct {
@@ -168,10 +171,17 @@ func (m *Model) Update(msg tea.Msg) (cmd tea.Cmd, done bool) {
 			}
 			return nil, false
 		case tea.KeyEnter:
-			line := m.input.Value()
-			out, err := Parse(line, m.c.Now())
-			if err != nil && m.cursor < len(m.sugg) {
+			// The highlighted suggestion wins (it is what the marker
+			// shows); else the line as typed.
+			var (
+				out tea.Msg
+				err error = errNoSuggestion
+			)
+			if m.cursor < len(m.sugg) {
 				out, err = Parse(m.sugg[m.cursor].value, m.c.Now())
+			}
+			if err != nil {
+				out, err = Parse(m.input.Value(), m.c.Now())
 			}
 			if err != nil {
 				m.err = err.Error()

@@ -389,6 +389,7 @@ func (m *Model) setQuery(q string) tea.Cmd {
 	m.inputSeq++
 	if q == "" {
 		m.rows, m.shown, m.searching = nil, nil, false
+		m.tbl.Empty = "no streams"
 		m.tbl.SetRows(browseRows{m})
 		return m.maybePrefetch()
 	}
@@ -399,6 +400,13 @@ func (m *Model) setQuery(q string) tea.Cmd {
 			m.searching = false
 			return nil // exact: this query's answer, or a complete superset
 		}
+	}
+	if m.shown == nil || m.shown.category != m.category || !IsSubsequence(m.shown.query, q) {
+		// Nothing loaded can answer this query: show no rows rather than
+		// rows that do not match, until the server answers.
+		m.rows, m.shown = nil, nil
+		m.tbl.Empty = "searching…"
+		m.tbl.SetRows(filterRows{m})
 	}
 	m.searching = true
 	seq, id := m.inputSeq, m.id
@@ -491,6 +499,7 @@ func (m *Model) rank(cs *candSet) {
 		rows[i] = row{info: cs.cands[fm.Index], match: fm.MatchedIndexes}
 	}
 	m.rows = rows
+	m.tbl.Empty = "no stream matches"
 	m.tbl.SetRows(filterRows{m})
 	m.tbl.SetCursor(0)
 }

@@ -148,6 +148,15 @@ func (m *Model) Init() tea.Cmd {
 // ClaimsKey: the input takes every key; with a stream open, digits and @
 // start a jump (so number keys do not switch views here).
 func (m *Model) ClaimsKey(msg tea.KeyMsg) bool {
+	if m.askingID {
+		// An empty prompt lets digits and tab through (switch views); once
+		// typing starts, every key is the input's.
+		s := msg.String()
+		if m.input.Value() == "" && (len(s) == 1 && s[0] >= '0' && s[0] <= '9' || s == "tab" || s == "shift+tab") {
+			return false
+		}
+		return true
+	}
 	if m.focused {
 		return true
 	}
@@ -188,6 +197,7 @@ func (m *Model) goTo(v int64) tea.Cmd {
 	}
 	m.target = v
 	if t, ok := m.cache[v]; ok && v >= 0 {
+		m.seq++ // answers still in flight are stale now
 		m.loading = false
 		m.show(t)
 		return nil
@@ -325,8 +335,10 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	if m.stream == "" || m.src == nil {
 		return nil
 	}
+	// Step from where the user is heading, not from what is on screen:
+	// keys pressed faster than answers arrive accumulate.
 	cur := m.target
-	if m.cur != nil {
+	if cur < 0 && m.cur != nil {
 		cur = m.cur.Version
 	}
 	s := msg.String()

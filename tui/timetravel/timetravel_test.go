@@ -218,6 +218,17 @@ func TestStaleAnswerOnlyCaches(t *testing.T) {
 	_ = f
 }
 
+func TestCachedStepOutrunsAnswerInFlight(t *testing.T) {
+	t.Parallel()
+	m, _ := setup(t, 1) // v0 and v1 cached
+	c := m.goTo(2)      // in flight
+	m.goTo(1)           // from the cache, at once
+	tuitest.Settle(m, tuitest.Drain(c)...)
+	if cur(t, m) != 1 {
+		t.Fatalf("the answer for v2 replaced the newer step to v1: at v%d", cur(t, m))
+	}
+}
+
 func TestParseTarget(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)

@@ -99,6 +99,33 @@ func Drain(cmd tea.Cmd) []tea.Msg {
 	return []tea.Msg{msg}
 }
 
+// DrainWithin is Drain for commands that may block (a feed waiting for
+// events): each command gets d to yield its message, else it is dropped.
+func DrainWithin(cmd tea.Cmd, d time.Duration) []tea.Msg {
+	if cmd == nil {
+		return nil
+	}
+	ch := make(chan tea.Msg, 1)
+	go func() { ch <- cmd() }()
+	var msg tea.Msg
+	select {
+	case msg = <-ch:
+	case <-time.After(d):
+		return nil
+	}
+	if msg == nil {
+		return nil
+	}
+	if b, ok := msg.(tea.BatchMsg); ok {
+		var out []tea.Msg
+		for _, c := range b {
+			out = append(out, DrainWithin(c, d)...)
+		}
+		return out
+	}
+	return []tea.Msg{msg}
+}
+
 // Updater is anything with the views' Update.
 type Updater interface{ Update(tea.Msg) tea.Cmd }
 

@@ -1,0 +1,429 @@
+package tui
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/exp/golden"
+	"github.com/charmbracelet/x/exp/teatest"
+
+	"eventscope/store"
+	"eventscope/tui/common"
+	"eventscope/tui/tuitest"
+)
+
+const (
+	goldenW = 120
+	goldenH = 36
+)
+
+func newApp(t *testing.T, w *world, d Deps) *Model {
+	t.Helper()
+	c := tuitest.Common(goldenW, goldenH)
+	// Debounces (short timers) fire at once; polls and expiries never.
+	c.Tick = func(d time.Duration, fn func(time.Time) tea.Msg) tea.Cmd {
+		if d > 100*time.Millisecond {
+			return nil
+		}
+		return func() tea.Msg { return fn(tuitest.Now) }
+	}
+	return New(w.ctx, c, d)
+}
+
+func start(t *testing.T, m *Model, wdt, h int) *teatest.TestModel {
+	t.Helper()
+	return teatest.NewTestModel(t, m, teatest.WithInitialTermSize(wdt, h))
+}
+
+func waitFor(t *testing.T, tm *teatest.TestModel, text ...string) {
+	t.Helper()
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+		for _, s := range text {
+			if !bytes.Contains(b, []byte(s)) {
+				return false
+			}
+		}
+		return true
+	}, teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(5*time.Millisecond))
+}
+
+func keys(tm *teatest.TestModel, ks ...string) {
+	for _, k := range ks {
+		tm.Send(tuitest.Key(k))
+	}
+}
+
+// finish quits and goldens the last frame (plain text: ASCII profile).
+func finish(t *testing.T, tm *teatest.TestModel) *Model {
+	t.Helper()
+	if err := tm.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	m := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Model)
+	golden.RequireEqual(t, []byte(tuitest.Plain(m.View())))
+	return m
+}
+
+func setup(t *testing.T) (*world, Deps) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	w := newWorld(ctx)
+	return w, w.deps()
+}
+
+func TestGoldenOverview(t *testing.T) {
+	w, d := setup(t)
+	w.blocker = &store.Blocker{PID: 4242, Age: 192 * time.Second, State: "idle in transaction", Query: "UPDATE accounts SET balance = 0", ApplicationName: "psql", Database: "shop"}
+	d.ReadOnly = true
+	tm := start(t, newApp(t, w, d), goldenW, goldenH)
+	waitFor(t, tm, "OrderPlaced", "held back", "1 failing")
+	finish(t, tm)
+}
+
+func TestGoldenStreamsFilter(t *testing.T) {
+	_, d := setup(t)
+	w, _ := setup(t)
+	tm := start(t, newApp(t, w, d), goldenW, goldenH)
+	keys(tm, "2")
+	waitFor(t, tm, "customer-7")
+	keys(tm, "/", "o", "4", "2")
+	waitFor(t, tm, `matches for "o42"`)
+	finish(t, tm)
+}
+
+func TestGoldenStreamEventCausation(t *testing.T) {
+	w, d := setup(t)
+	tm := start(t, newApp(t, w, d), goldenW, goldenH)
+	keys(tm, ":")
+	for _, r := range "stream order-42" {
+		tm.Send(tuitest.Key(string(r)))
+	}
+	keys(tm, "enter")
+	waitFor(t, tm, "showing v0–v2")
+	keys(tm, "j", "enter") // OrderApproved
+	waitFor(t, tm, "order-42 @ v1")
+	keys(tm, "C") // -> CreditReserved on customer-7
+	waitFor(t, tm, "customer-7 @ v0")
+	m := finish(t, tm)
+	if got := len(m.tabs[1]); got != 4 {
+		t.Fatalf("stack depth %d: streams › order-42 › event › event", got)
+	}
+}
+
+func TestGoldenCorrelated(t *testing.T) {
+	w, d := setup(t)
+	tm := start(t, newApp(t, w, d), goldenW, goldenH)
+	keys(tm, ":")
+	for _, r := range "stream order-42" {
+		tm.Send(tuitest.Key(string(r)))
+	}
+	keys(tm, "enter")
+	waitFor(t, tm, "showing v0–v2")
+	keys(tm, "enter")
+	waitFor(t, tm, "correlation cmd-1")
+	keys(tm, "O")
+	waitFor(t, tm, "3 events, in global order")
+	finish(t, tm)
+}
+
+func TestGoldenTimeTravel(t *testing.T) {
+	w, d := setup(t)
+	tm := start(t, newApp(t, w, d), goldenW, goldenH)
+	keys(tm, ":")
+	for _, r := range "state order-42@0" {
+		tm.Send(tuitest.Key(string(r)))
+	}
+	keys(tm, "enter")
+	waitFor(t, tm, "version 0 of 2")
+	keys(tm, "right", "right", "left") // v1
+	waitFor(t, tm, "version 1 of 2")
+	finish(t, tm)
+}
+
+func TestGoldenTail(t *testing.T) {
+	w, d := setup(t)
+	tm := start(t, newApp(t, w, d), goldenW, goldenH)
+	keys(tm, "4")
+	waitFor(t, tm, "order-229")
+	keys(tm, "k", "k", "k")
+	waitFor(t, tm, "paused")
+	finish(t, tm)
+}
+
+func TestGoldenSubscriptions(t *testing.T) {
+	w, d := setup(t)
+	tm := start(t, newApp(t, w, d), goldenW+40, goldenH)
+	keys(tm, "5")
+	waitFor(t, tm, "order-summary")
+	keys(tm, "j", "p")
+	waitFor(t, tm, "paused order-summary")
+	finish(t, tm)
+	if strings.Join(w.calls, ",") != "pause order-summary" {
+		t.Fatalf("calls %v", w.calls)
+	}
+}
+
+func TestGoldenSubDetail(t *testing.T) {
+	w, d := setup(t)
+	tm := start(t, newApp(t, w, d), goldenW+40, goldenH)
+	keys(tm, "5")
+	waitFor(t, tm, "order-summary")
+	keys(tm, "enter")
+	waitFor(t, tm, "Parked events")
+	keys(tm, "x")
+	waitFor(t, tm, "Type notifications to confirm")
+	finish(t, tm)
+	if len(w.calls) != 0 {
+		t.Fatalf("skip ran before confirmation: %v", w.calls)
+	}
+}
+
+func TestGoldenPalette(t *testing.T) {
+	w, d := setup(t)
+	tm := start(t, newApp(t, w, d), goldenW, goldenH)
+	waitFor(t, tm, "Top event types")
+	keys(tm, ":", "s", "u")
+	waitFor(t, tm, "a subscription's detail")
+	finish(t, tm)
+}
+
+func TestGoldenHelp(t *testing.T) {
+	w, d := setup(t)
+	tm := start(t, newApp(t, w, d), goldenW, goldenH)
+	keys(tm, "2")
+	waitFor(t, tm, "customer-7")
+	keys(tm, "?")
+	waitFor(t, tm, "any key closes")
+	finish(t, tm)
+}
+
+func TestGoldenTooSmall(t *testing.T) {
+	w, d := setup(t)
+	tm := start(t, newApp(t, w, d), 50, 12)
+	waitFor(t, tm, "too small")
+	finish(t, tm)
+}
+
+func TestGoldenConnectionLost(t *testing.T) {
+	w, d := setup(t)
+	tm := start(t, newApp(t, w, d), goldenW, goldenH)
+	waitFor(t, tm, "Top event types")
+	tm.Send(common.ConnStateMsg{Up: false, Err: io.ErrUnexpectedEOF})
+	waitFor(t, tm, "reconnecting in the background")
+	finish(t, tm)
+}
+
+// Unit tests of the root's routing (no goldens).
+
+func drive(m *Model, msgs ...tea.Msg) []tea.Msg {
+	var out []tea.Msg
+	queue := msgs
+	for round := 0; len(queue) > 0 && round < 50; round++ {
+		var next []tea.Msg
+		for _, msg := range queue {
+			out = append(out, msg)
+			_, cmd := m.Update(msg)
+			next = append(next, tuitest.DrainWithin(cmd, 100*time.Millisecond)...)
+		}
+		queue = next
+	}
+	return out
+}
+
+func rootModel(t *testing.T) (*Model, *world, Deps) {
+	t.Helper()
+	w, d := setup(t)
+	m := newApp(t, w, d)
+	drive(m, tea.WindowSizeMsg{Width: goldenW, Height: goldenH})
+	drive(m, tuitest.DrainWithin(m.Init(), 100*time.Millisecond)...)
+	return m, w, d
+}
+
+func TestTabsBackAndMouse(t *testing.T) {
+	t.Parallel()
+	m, _, _ := rootModel(t)
+	for _, s := range []struct {
+		key  string
+		want int
+	}{{"2", 1}, {"3", 2}, {"4", 3}, {"5", 4}, {"3", 2}, {"1", 0}} {
+		drive(m, tuitest.Key(s.key))
+		if m.tab != s.want {
+			t.Fatalf("%s -> tab %d", s.key, m.tab)
+		}
+	}
+	drive(m, tuitest.Key("tab"))
+	if m.tab != 1 {
+		t.Fatal("tab")
+	}
+	drive(m, tuitest.Key("shift+tab"))
+	if m.tab != 0 {
+		t.Fatal("shift+tab")
+	}
+	// A click on a tab label switches to it.
+	drive(m, tea.MouseMsg{X: 44, Y: 1, Button: tea.MouseButtonLeft, Action: tea.MouseActionPress})
+	if m.tab != 3 {
+		t.Fatalf("click on Tail -> tab %d", m.tab)
+	}
+	drive(m, tuitest.Key("2"), tuitest.Key("enter"))
+	if len(m.tabs[1]) != 2 {
+		t.Fatalf("enter opened nothing: %d", len(m.tabs[1]))
+	}
+	drive(m, tuitest.Key("esc"))
+	if len(m.tabs[1]) != 1 {
+		t.Fatal("esc did not go back")
+	}
+	// Mouse wheel reaches the page, relative to the body.
+	drive(m, tea.MouseMsg{X: 5, Y: 8, Button: tea.MouseButtonLeft, Action: tea.MouseActionPress})
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, "▶ customer-7") && !strings.Contains(v, "▶ order-") {
+		t.Fatalf("click selected nothing:\n%s", v)
+	}
+}
+
+func TestTimeTravelDigitsDoNotSwitchTabs(t *testing.T) {
+	t.Parallel()
+	m, _, _ := rootModel(t)
+	drive(m, common.OpenTimeTravelMsg{Stream: "order-42", Version: 0})
+	drive(m, tuitest.Key("2"), tuitest.Key("enter"))
+	if m.tab != 2 {
+		t.Fatalf("digit switched to tab %d", m.tab)
+	}
+	if !strings.Contains(m.page().Title(), "order-42@2") {
+		t.Fatalf("title %q", m.page().Title())
+	}
+	drive(m, tuitest.Key("esc"))
+	if m.tab != 0 {
+		t.Fatalf("esc at a tab's root returns to the previous tab, at %d", m.tab)
+	}
+}
+
+func TestCopyWritesOSC52(t *testing.T) {
+	t.Parallel()
+	m, _, d := rootModel(t)
+	drive(m, tuitest.Key("2"))
+	msgs := drive(m, tuitest.Key("y"))
+	buf := d.Clipboard.(*bytes.Buffer)
+	if buf.String() != common.OSC52("customer-7") {
+		t.Fatalf("clipboard got %q", buf.String())
+	}
+	if st, ok := tuitest.Find[common.StatusMsg](msgs); !ok || !strings.Contains(st.Text, "copied stream id") {
+		t.Fatalf("%+v", msgs)
+	}
+	if !strings.Contains(tuitest.Plain(m.View()), "✓ copied stream id") {
+		t.Fatal("no confirmation on screen")
+	}
+}
+
+func TestReadOnlyKeySaysWhy(t *testing.T) {
+	t.Parallel()
+	w, d := setup(t)
+	d.ReadOnly = true
+	m := newApp(t, w, d)
+	drive(m, tea.WindowSizeMsg{Width: 160, Height: goldenH})
+	drive(m, tuitest.Drain(m.Init())...)
+	drive(m, tuitest.Key("5"))
+	drive(m, tuitest.Key("p"))
+	v := tuitest.Plain(m.View())
+	if !strings.Contains(v, "✗ pause is disabled: the console was started with --read-only") || !strings.Contains(v, "READ-ONLY") {
+		t.Fatalf("view:\n%s", v)
+	}
+	if len(w.calls) != 0 {
+		t.Fatalf("%v", w.calls)
+	}
+}
+
+// panicky is a page whose Update and View panic on demand.
+type panicky struct{ boom bool }
+
+func (p *panicky) Init() tea.Cmd { return nil }
+func (p *panicky) Update(msg tea.Msg) tea.Cmd {
+	if k, ok := msg.(tea.KeyMsg); ok && k.String() == "!" {
+		panic("kaboom")
+	}
+	if k, ok := msg.(tea.KeyMsg); ok && k.String() == "@" {
+		return func() tea.Msg { panic("in a command") }
+	}
+	return nil
+}
+func (p *panicky) View() string {
+	if p.boom {
+		panic("draw")
+	}
+	return "fine"
+}
+func (p *panicky) SetSize(int, int)            {}
+func (p *panicky) Title() string               { return "panicky" }
+func (p *panicky) ShortHelp() []key.Binding    { return nil }
+func (p *panicky) FullHelp() [][]key.Binding   { return nil }
+func (p *panicky) ClaimsKey(k tea.KeyMsg) bool { return true }
+
+func TestPanicsNeverCrash(t *testing.T) {
+	t.Parallel()
+	m, _, _ := rootModel(t)
+	p := &panicky{}
+	m.tabs[0] = append(m.tabs[0], p)
+	drive(m, tuitest.Key("!"))
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, "internal error (please report): kaboom") {
+		t.Fatalf("view:\n%s", v)
+	}
+	msgs := drive(m, tuitest.Key("@"))
+	if e, ok := tuitest.Find[common.ErrorMsg](msgs); !ok || !strings.Contains(e.Error(), "in a command") {
+		t.Fatalf("%+v", msgs)
+	}
+	p.boom = true
+	if v := m.View(); !strings.Contains(v, "internal error while drawing") {
+		t.Fatalf("view %q", v)
+	}
+}
+
+func TestConnectionBannerAndRefresh(t *testing.T) {
+	t.Parallel()
+	m, _, _ := rootModel(t)
+	drive(m, common.ErrorMsg{Op: "list streams", Err: io.ErrUnexpectedEOF})
+	if m.connErr == nil || !strings.Contains(tuitest.Plain(m.View()), "connection to the database lost") {
+		t.Fatal("no banner")
+	}
+	drive(m, common.ConnStateMsg{Up: true})
+	if m.connErr != nil || !strings.Contains(tuitest.Plain(m.View()), "reconnected") {
+		t.Fatalf("view:\n%s", tuitest.Plain(m.View()))
+	}
+	// A query error on a live connection is a status line, not a banner.
+	drive(m, common.ErrorMsg{Op: "list streams", Err: &store.ValidationError{Field: "cursor", Index: -1, Reason: "bad"}})
+	if m.connErr != nil || !strings.Contains(tuitest.Plain(m.View()), "✗ list streams: invalid cursor: bad") {
+		t.Fatal(tuitest.Plain(m.View()))
+	}
+}
+
+func TestConfirmDialogRunsOnlyOnYes(t *testing.T) {
+	t.Parallel()
+	m, w, _ := rootModel(t)
+	drive(m, tuitest.Key("5"))
+	drive(m, tuitest.Key("R"))
+	drive(m, tuitest.Key("enter")) // reset notifications to start: y/N
+	if m.confirm == nil {
+		t.Fatal("no dialog")
+	}
+	drive(m, tuitest.Key("enter"))
+	if m.confirm != nil || len(w.calls) != 0 {
+		t.Fatalf("enter is No: %v", w.calls)
+	}
+	drive(m, tuitest.Key("R"))
+	drive(m, tuitest.Key("enter"))
+	drive(m, tuitest.Key("y"))
+	if strings.Join(w.calls, ",") != "reset notifications start" {
+		t.Fatalf("%v", w.calls)
+	}
+}
+
+func TestRunRejectsNoStore(t *testing.T) {
+	t.Parallel()
+	if err := Run(context.Background(), Config{}); err == nil {
+		t.Fatal("Run without a store")
+	}
+}

@@ -1,0 +1,89 @@
+package overview
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"eventscope/store"
+	"eventscope/tui/common"
+	"eventscope/tui/tuitest"
+)
+
+type fakeStats struct{ s store.Stats }
+
+func (f fakeStats) Stats(_ context.Context, o store.StatsOptions) (store.Stats, error) {
+	s := f.s
+	if !o.Types {
+		s.Types = nil
+	}
+	return s, nil
+}
+
+func stats() store.Stats {
+	return store.Stats{
+		Events: 1000000, Streams: 100000, Head: store.Checkpoint{Tx: 7731, Pos: 1000000}, LastPosition: 1000000, ServerVersion: "15.20",
+		Categories: []store.CategoryCount{{Category: "order", Streams: 80000, Events: 700000}, {Category: "customer", Streams: 20000, Events: 300000}},
+		Types:      []store.TypeCount{{Type: "OrderPlaced", Events: 400000}, {Type: "CreditReserved", Events: 300000}},
+	}
+}
+
+func TestCountsTopListsAndSummary(t *testing.T) {
+	t.Parallel()
+	m := New(context.Background(), tuitest.Common(140, 30), fakeStats{stats()})
+	m.SetSize(140, 30)
+	msgs := tuitest.Settle(m, tuitest.Drain(m.Init())...)
+	if _, ok := tuitest.Find[common.StatsMsg](msgs); !ok {
+		t.Fatal("the overview shares its stats with the other views")
+	}
+	tuitest.Settle(m, common.SubsMsg{Subs: []common.SubStatus{
+		{Name: "a", State: "live"}, {Name: "b", State: "live", Lag: 5000}, {Name: "c", State: "failing", Parked: 3},
+		{Name: "d", State: "paused"}, {Name: "e", State: "catching-up"}, {Name: "f", State: "no-holder"},
+	}})
+	for i := 0; i < 10; i++ {
+		tuitest.Settle(m, common.RateMsg{Rate: float64(100 * i)})
+	}
+	v := tuitest.Plain(m.View())
+	for _, want := range []string{
+		"Events 1,000,000", "Streams 100,000", "Categories 2", "Head 7731:1000000", "Append rate 900/s",
+		"1 live · 2 lagging · 1 failing · 1 paused · 1 stopped/no holder · 3 parked",
+		"order", "80,000", "700,000", "OrderPlaced", "400,000",
+	} {
+		if !strings.Contains(v, want) {
+			t.Fatalf("view lacks %q:\n%s", want, v)
+		}
+	}
+	if strings.Contains(v, "held back") {
+		t.Fatal("no blocker, no warning")
+	}
+}
+
+func TestHeldBackWarning(t *testing.T) {
+	t.Parallel()
+	s := stats()
+	s.Pending = 1234
+	s.Blocker = &store.Blocker{PID: 4242, Age: 3*time.Minute + 12*time.Second, State: "idle in transaction", Query: "UPDATE accounts\n   SET x = 1", ApplicationName: "psql", Database: "shop"}
+	m := New(context.Background(), tuitest.Common(140, 30), fakeStats{s})
+	m.SetSize(140, 30)
+	tuitest.Settle(m, tuitest.Drain(m.Init())...)
+	v := tuitest.Plain(m.View())
+	for _, want := range []string{
+		"The global log is held back by pid 4242, in a transaction for 3m12s (idle in transaction).",
+		"query: UPDATE accounts SET x = 1",
+		`application "psql", database "shop". 1,234 committed events wait behind it`,
+	} {
+		if !strings.Contains(v, want) {
+			t.Fatalf("view lacks %q:\n%s", want, v)
+		}
+	}
+}
+
+func TestRefreshKey(t *testing.T) {
+	t.Parallel()
+	m := New(context.Background(), tuitest.Common(100, 20), fakeStats{stats()})
+	msgs := tuitest.Settle(m, tuitest.Key("r"))
+	if _, ok := tuitest.Find[common.StatsMsg](msgs); !ok {
+		t.Fatalf("r reloads: %+v", msgs)
+	}
+}

@@ -1,0 +1,197 @@
+package subs
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"eventscope/store"
+	"eventscope/tui/action"
+	"eventscope/tui/common"
+	"eventscope/tui/tuitest"
+)
+
+type fakeSubs struct {
+	list  []common.SubStatus
+	calls []string
+}
+
+func (f *fakeSubs) List(context.Context) ([]common.SubStatus, error) { return f.list, nil }
+func (f *fakeSubs) Pause(_ context.Context, n string) error {
+	f.calls = append(f.calls, "pause "+n)
+	return nil
+}
+func (f *fakeSubs) Resume(_ context.Context, n string) error {
+	f.calls = append(f.calls, "resume "+n)
+	return nil
+}
+func (f *fakeSubs) Reset(_ context.Context, n string, to action.ResetTarget) error {
+	f.calls = append(f.calls, "reset "+n+" "+to.String())
+	return nil
+}
+func (f *fakeSubs) Retry(context.Context, string, uuid.UUID) error { return nil }
+func (f *fakeSubs) RetryAll(context.Context, string) (int, error)  { return 0, nil }
+func (f *fakeSubs) Skip(context.Context, string, uuid.UUID) error  { return nil }
+func (f *fakeSubs) Get(_ context.Context, n string) (common.SubStatus, error) {
+	for _, s := range f.list {
+		if s.Name == n {
+			s.State = "paused"
+			return s, nil
+		}
+	}
+	return common.SubStatus{}, common.ErrSubNotFound
+}
+
+func sample() []common.SubStatus {
+	return []common.SubStatus{
+		{Name: "order-summary", State: "live", Checkpoint: store.Checkpoint{Tx: 9, Pos: 100}, Lag: 0, Rate: 120, Holder: "vm:42", Heartbeat: tuitest.Now.Add(-time.Second)},
+		{Name: "notifications", State: "failing", Checkpoint: store.Checkpoint{Tx: 9, Pos: 90}, Lag: 1500, Rate: 3, Parked: 2, LastError: "mailbox rejected\nmore", LastErrorAt: tuitest.Now.Add(-2 * time.Second)},
+	}
+}
+
+func setup(t *testing.T, readOnly bool) (*Model, *fakeSubs) {
+	t.Helper()
+	f := &fakeSubs{list: sample()}
+	act := action.New(context.Background(), f, readOnly)
+	m := New(context.Background(), tuitest.Common(150, 20), f, act, common.NewSubHistory(10))
+	m.SetSize(150, 20)
+	tuitest.Settle(m, common.SubsMsg{Subs: f.list, At: tuitest.Now})
+	return m, f
+}
+
+func TestTableAndSnapshots(t *testing.T) {
+	t.Parallel()
+	m, f := setup(t, false)
+	v := tuitest.Plain(m.View())
+	for _, want := range []string{"2 subscriptions", "notifications", "failing", "1,500", "mailbox rejected", "order-summary", "live", "vm:42"} {
+		if !strings.Contains(v, want) {
+			t.Fatalf("view lacks %q:\n%s", want, v)
+		}
+	}
+	if s, _ := m.Selected(); s.Name != "notifications" {
+		t.Fatalf("sorted by name: %s first", s.Name)
+	}
+	// A new snapshot changes the table without a keypress, keeping the
+	// selection on its subscription.
+	tuitest.Settle(m, tuitest.Key("j"))
+	next := sample()
+	next[0].State = "paused"
+	next = append(next, common.SubStatus{Name: "a-first", State: "live"})
+	tuitest.Settle(m, common.SubsMsg{Subs: next, At: tuitest.Now})
+	if s, _ := m.Selected(); s.Name != "order-summary" || s.State != "paused" {
+		t.Fatalf("selection %+v", s)
+	}
+	_ = f
+}
+
+func TestPauseResumeAndReset(t *testing.T) {
+	t.Parallel()
+	m, f := setup(t, false)
+	tuitest.Settle(m, tuitest.Key("j")) // order-summary, live
+	msgs := tuitest.Settle(m, tuitest.Key("p"))
+	done, ok := tuitest.Find[action.DoneMsg](msgs)
+	if !ok || done.Err != nil || f.calls[0] != "pause order-summary" {
+		t.Fatalf("p: %+v %v", msgs, f.calls)
+	}
+	if s, _ := m.Selected(); s.State != "paused" {
+		t.Fatalf("the action's fresh status shows at once: %+v", s)
+	}
+	tuitest.Settle(m, tuitest.Key("p"))
+	if f.calls[1] != "resume order-summary" {
+		t.Fatalf("p on a paused subscription resumes: %v", f.calls)
+	}
+	// R opens the reset menu; "end" asks for the name to be typed.
+	tuitest.Settle(m, tuitest.Key("R"))
+	if !m.ClaimsKey(tuitest.Key("q")) {
+		t.Fatal("the reset menu takes every key")
+	}
+	tuitest.Settle(m, tuitest.Key("down"))
+	msgs = tuitest.Settle(m, tuitest.Key("enter"))
+	conf, ok := tuitest.Find[common.ConfirmMsg](msgs)
+	if !ok || conf.Typed != "order-summary" {
+		t.Fatalf("reset to end must ask for the name: %+v", msgs)
+	}
+	if len(f.calls) != 2 {
+		t.Fatal("nothing runs before the confirmation")
+	}
+	tuitest.Drain(conf.Action)
+	if f.calls[2] != "reset order-summary end" {
+		t.Fatalf("%v", f.calls)
+	}
+	// Reset to start asks y/N only.
+	tuitest.Settle(m, tuitest.Key("R"))
+	msgs = tuitest.Settle(m, tuitest.Key("enter"))
+	if conf, ok := tuitest.Find[common.ConfirmMsg](msgs); !ok || conf.Typed != "" {
+		t.Fatalf("reset to start: %+v", msgs)
+	}
+	msgs = tuitest.Settle(m, tuitest.Key("enter"))
+	if o, ok := tuitest.Find[common.OpenSubMsg](msgs); !ok || o.Name != "order-summary" {
+		t.Fatalf("enter opens the detail: %+v", msgs)
+	}
+}
+
+func TestResetToCheckpointValidates(t *testing.T) {
+	t.Parallel()
+	m, _ := setup(t, false)
+	tuitest.Settle(m, tuitest.Key("R"))
+	tuitest.Settle(m, tuitest.Key("down"))
+	tuitest.Settle(m, tuitest.Key("down"))
+	tuitest.Settle(m, tuitest.Key("enter"))
+	for _, r := range "nope" {
+		tuitest.Settle(m, tuitest.Key(string(r)))
+	}
+	msgs := tuitest.Settle(m, tuitest.Key("enter"))
+	if _, ok := tuitest.Find[common.ConfirmMsg](msgs); ok || !strings.Contains(tuitest.Plain(m.View()), "TX:POS") {
+		t.Fatalf("a bad checkpoint must be refused in place:\n%s", tuitest.Plain(m.View()))
+	}
+	for range 4 {
+		tuitest.Settle(m, tuitest.Key("backspace"))
+	}
+	for _, r := range "9:50" {
+		tuitest.Settle(m, tuitest.Key(string(r)))
+	}
+	msgs = tuitest.Settle(m, tuitest.Key("enter"))
+	if conf, ok := tuitest.Find[common.ConfirmMsg](msgs); !ok || !strings.Contains(conf.Prompt, "checkpoint 9:50") {
+		t.Fatalf("%+v", msgs)
+	}
+}
+
+func TestReadOnlySaysWhy(t *testing.T) {
+	t.Parallel()
+	m, f := setup(t, true)
+	for _, k := range []string{"p", "R"} {
+		msgs := tuitest.Settle(m, tuitest.Key(k))
+		st, ok := tuitest.Find[common.StatusMsg](msgs)
+		if !ok || !strings.Contains(st.Text, "read-only") {
+			t.Fatalf("%s: %+v", k, msgs)
+		}
+	}
+	if m.reset != nil || len(f.calls) != 0 {
+		t.Fatal("read-only opened a dialog or ran an action")
+	}
+	if !strings.Contains(tuitest.Plain(m.View()), "read-only: actions disabled") {
+		t.Fatal("the view says it is read-only")
+	}
+}
+
+func TestFilterByName(t *testing.T) {
+	t.Parallel()
+	m, _ := setup(t, false)
+	tuitest.Settle(m, tuitest.Key("/"))
+	for _, r := range "sum" {
+		tuitest.Settle(m, tuitest.Key(string(r)))
+	}
+	if len(m.rows) != 1 || m.rows[0].s.Name != "order-summary" {
+		t.Fatalf("%+v", m.rows)
+	}
+	tuitest.Settle(m, tuitest.Key("esc"))
+	if len(m.rows) != 2 {
+		t.Fatal("esc clears")
+	}
+	if text, what, ok := m.CopyText(); !ok || text != "9:100" || !strings.Contains(what, "checkpoint") {
+		t.Fatalf("copy %q %q", text, what)
+	}
+}
