@@ -25,15 +25,20 @@ const (
 
 func newApp(t *testing.T, w *world, d Deps) *Model {
 	t.Helper()
+	return New(w.ctx, testCommon(), d)
+}
+
+// testCommon is tuitest.Common where debounces (short timers) fire at once
+// and polls and expiries never.
+func testCommon() common.Common {
 	c := tuitest.Common(goldenW, goldenH)
-	// Debounces (short timers) fire at once; polls and expiries never.
 	c.Tick = func(d time.Duration, fn func(time.Time) tea.Msg) tea.Cmd {
 		if d > 100*time.Millisecond {
 			return nil
 		}
 		return func() tea.Msg { return fn(tuitest.Now) }
 	}
-	return New(w.ctx, c, d)
+	return c
 }
 
 func start(t *testing.T, m *Model, wdt, h int) *teatest.TestModel {
