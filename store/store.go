@@ -201,19 +201,43 @@ func containsParam(conn, name string) bool {
 	return false
 }
 
-// EnsureSchema migrates when the database's schema is behind the binary's.
+// EnsureSchema migrates when any embedded migration is not applied yet
+// (not only when the newest is missing: a database migrated by a binary
+// that had 003 but not 002 must still get 002).
 func EnsureSchema(ctx context.Context, pool *pgxpool.Pool) error {
-	v, err := SchemaVersion(ctx, pool)
+	applied, err := appliedVersions(ctx, pool)
 	if err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
-	if v >= Latest() {
-		return nil
-	}
-	if _, err := Migrate(ctx, pool); err != nil {
-		return err
+	for _, m := range Migrations() {
+		if !applied[m.Version] {
+			_, err := Migrate(ctx, pool)
+			return err
+		}
 	}
 	return nil
+}
+
+func appliedVersions(ctx context.Context, q querier) (map[int]bool, error) {
+	rows, err := q.Query(ctx, `SELECT version FROM eventscope.schema_migrations`)
+	if err != nil {
+		if isUndefinedTable(err) {
+			return map[int]bool{}, nil
+		}
+		return nil, err
+	}
+	vs, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		if isUndefinedTable(err) {
+			return map[int]bool{}, nil
+		}
+		return nil, err
+	}
+	out := make(map[int]bool, len(vs))
+	for _, v := range vs {
+		out[v] = true
+	}
+	return out, nil
 }
 
 // New wraps an existing pool. Its connections must have been configured with

@@ -41,7 +41,7 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.As(err, &usage), errors.As(err, &invalid):
+	case errors.As(err, &usage), errors.As(err, &invalid), errors.Is(err, store.ErrInvalid):
 		return ExitBadInput
 	case errors.As(err, &conflict):
 		return ExitConflict
