@@ -105,6 +105,7 @@ func (tm *term) save(name, screen string) {
 	if tm.dir == "" {
 		return
 	}
+	_ = os.MkdirAll(tm.dir, 0o755)
 	_ = os.WriteFile(filepath.Join(tm.dir, fmt.Sprintf("%02d-%s.txt", tm.step, name)), []byte(screen), 0o644)
 }
 

@@ -51,11 +51,12 @@ type Model struct {
 	id  int64
 	seq int64
 
-	stats   store.Stats
-	loaded  bool
-	types   []store.TypeCount
-	typesOK bool
-	err     error
+	stats      store.Stats
+	loaded     bool
+	types      []store.TypeCount
+	typesOK    bool
+	typesAsked bool
+	err        error
 
 	rates      *common.Ring
 	bucketSum  float64
@@ -77,8 +78,10 @@ func (m *Model) Title() string { return "Overview" }
 // SetSize sets the area.
 func (m *Model) SetSize(w, h int) { m.c.SetSize(w, h) }
 
-// Init loads the counts first (fast), then the per-type counts.
-func (m *Model) Init() tea.Cmd { return tea.Batch(m.load(false), m.load(true)) }
+// Init loads the counts first (fast); the per-type counts (a scan of every
+// event) follow once they are in, so the two do not compete for the first
+// frame with data.
+func (m *Model) Init() tea.Cmd { return m.load(false) }
 
 func (m *Model) load(types bool) tea.Cmd {
 	m.seq++
@@ -123,6 +126,10 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			return tea.Batch(next, common.ErrCmd("overview: stats", msg.err))
 		}
 		m.err = nil
+		if !msg.types && !m.typesOK && !m.typesAsked {
+			m.typesAsked = true
+			next = tea.Batch(next, m.load(true))
+		}
 		if msg.types {
 			m.types, m.typesOK = msg.stats.Types, true
 		}

@@ -421,17 +421,27 @@ func (m *Model) search(seq int64) tea.Cmd {
 	return func() tea.Msg {
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		pre, err := src.ListStreams(cctx, store.ListStreamsOptions{Prefix: q, Category: cat, Limit: PrefixLimit})
-		if err != nil {
-			return matchMsg{id: id, seq: seq, query: q, category: cat, err: err}
+		// Both queries at once: the subsequence one may scan every stream.
+		type answer struct {
+			l   store.StreamList
+			err error
 		}
+		preCh := make(chan answer, 1)
+		go func() {
+			l, err := src.ListStreams(cctx, store.ListStreamsOptions{Prefix: q, Category: cat, Limit: PrefixLimit})
+			preCh <- answer{l, err}
+		}()
 		sub, err := src.ListStreams(cctx, store.ListStreamsOptions{Match: q, Category: cat, Limit: MaxCandidates})
+		pre := <-preCh
+		if err == nil {
+			err = pre.err
+		}
 		if err != nil {
 			return matchMsg{id: id, seq: seq, query: q, category: cat, err: err}
 		}
-		seen := make(map[string]bool, len(pre.Streams))
-		cands := make([]store.StreamInfo, 0, len(pre.Streams)+len(sub.Streams))
-		for _, s := range pre.Streams {
+		seen := make(map[string]bool, len(pre.l.Streams))
+		cands := make([]store.StreamInfo, 0, len(pre.l.Streams)+len(sub.Streams))
+		for _, s := range pre.l.Streams {
 			seen[s.StreamID] = true
 			cands = append(cands, s)
 		}
