@@ -176,6 +176,10 @@ func TestConsoleInTmux(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = tm.tmux("kill-server") })
+	// Let OSC 52 from the application set tmux's paste buffer, to check "y".
+	if _, err := tm.tmux("set-option", "-g", "set-clipboard", "on"); err != nil {
+		t.Fatal(err)
+	}
 
 	// Overview.
 	tm.waitFor("overview", "1 Overview", "Events ", "Top event types", "OrderPlaced", "Subscriptions  ")
@@ -190,6 +194,12 @@ func TestConsoleInTmux(t *testing.T) {
 	tm.waitFor("stream", "Streams › order-000100", "OrderPlaced", "showing v0–")
 	tm.send("Enter")
 	tm.waitFor("event", "order-000100 @ v0  OrderPlaced", "event id", "checkpoint", "Data", "Metadata")
+	// y copies the event as JSON through OSC 52.
+	tm.send("y")
+	tm.waitFor("event-copied", "copied event")
+	if buf, err := tm.tmux("show-buffer"); err != nil || !strings.Contains(buf, `"stream_id": "order-000100"`) || !strings.Contains(buf, `"type": "OrderPlaced"`) {
+		t.Fatalf("clipboard (tmux buffer) = %q, %v; want the event as JSON", buf, err)
+	}
 	// Time-travel, stepping.
 	tm.send("t")
 	tm.waitFor("time-travel-v0", "Order aggregate", "version 0 of", "State after v0", "Changes from the initial state")
