@@ -11,21 +11,37 @@
 // matches the filter reaches the handler, in global order, and rolled-back
 // events never do.
 //
-// A Handler is called at least once per event: the checkpoint moves after
-// the handler returned, once per batch, so a crash redelivers at most the
-// unfinished batch. A TxHandler runs in the transaction that moves the
-// checkpoint, so its effects on the same database happen exactly once.
+// A Runner reads the head of the log once for all its live subscriptions
+// (the shared log: the newest events, kept in memory, read with ReadAll
+// whenever a wake-up, the poll or the held-back watcher says there may be
+// more); a subscription behind it catches up with its own reads, a page of
+// up to ten batches ahead. When a read has caught up while committed events
+// are still held back behind an older open transaction (whose end may send
+// no wake-up), the held-back watcher checks the oldest running transaction
+// after 1 ms, 2 ms, 4 ms ... up to every 50 ms, and reads again as soon as
+// it has ended.
+//
+// A Handler is called at least once per event: its checkpoint moves after
+// the handler returned, at the latest every BatchSize events (while live,
+// also after at most 250 ms), so a crash redelivers at most one batch. A
+// Handler's checkpoint is written with synchronous_commit off (visible and
+// fenced at once, flushed to disk within about 0.6 s): only an unclean crash
+// of the server itself can lose one, and that redelivers events. A TxHandler
+// runs in the transaction that moves the checkpoint, so its effects on the
+// same database happen exactly once.
 //
 // # Leases
 //
 // At most one process holds a subscription: the holder owns a session
-// advisory lock (on one dedicated connection per process) and bumps the
-// row's lease_epoch when it takes the lease; every checkpoint write checks
-// the epoch, so a holder that lost its lease cannot move the checkpoint, and
-// it stops delivering as soon as it notices (at its next write, or at the
+// advisory lock (on one dedicated connection per process) and sets the
+// row's lease_epoch (from a sequence) when it takes the lease; every
+// checkpoint write checks the epoch, so a holder that lost its lease
+// cannot move the checkpoint, and it stops delivering as soon as it
+// notices (its lease connection fails, a fenced write is refused, or the
 // lease check it makes before a batch when its last confirmation is older
-// than 250 ms). Standbys try to take unheld leases every second, so a
-// standby takes over about a second after the holder's connection dies.
+// than 250 ms finds another epoch). Standbys try to take unheld leases
+// every second, so a standby takes over about a second after the holder's
+// connection dies.
 //
 // # Failures
 //
@@ -38,6 +54,11 @@
 //
 // Admin operations write the subscription's row and NOTIFY the holder on
 // the eventscope_control channel; the holder acts within a second (it also
-// polls the row's control version with its heartbeat). Monitor reads every
-// subscription's status in one query per tick.
+// compares the row's control version with its heartbeat). Monitor reads
+// every subscription's status in one query per tick; the holder writes
+// heartbeats, states and rates of all its subscriptions in one statement
+// per second.
+//
+// Follow is a plain reader of the live log (no row, no lease), for
+// `eventscope tail` and the console.
 package subscriptions

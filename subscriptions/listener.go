@@ -23,7 +23,7 @@ const (
 type target struct {
 	cats    []string // category filter; empty = all
 	name    string   // subscription name for control notifications ("" = none)
-	wake    func()   // new events may be readable
+	wake    func()   // new events may be readable (nil: control only)
 	control func()   // the subscription's row changed
 }
 
@@ -140,7 +140,9 @@ func (l *listener) wakeAll() {
 	// Only the data wake-up: control notifications missed meanwhile are
 	// caught by the holder's heartbeat, which compares control versions.
 	for _, t := range ts {
-		t.wake()
+		if t.wake != nil {
+			t.wake()
+		}
 	}
 }
 
@@ -161,7 +163,7 @@ func (l *listener) dispatch(channel, payload string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for t := range l.targets {
-		if wakes(t.cats, cats) {
+		if t.wake != nil && wakes(t.cats, cats) {
 			t.wake()
 		}
 	}

@@ -55,7 +55,7 @@ func TestMonitorAndMetrics(t *testing.T) {
 			t.Fatalf("snapshot = %+v, want all and orders", l)
 		}
 		all = l[0]
-		return all.State == StateLive && all.Lag == 0 && all.Rate > 0 && all.Checkpoint == all.Head && l[1].State == StateLive
+		return all.State == StateLive && all.Lag == 0 && all.Processed == 50 && all.Rate > 0 && all.Checkpoint == all.Head && l[1].State == StateLive
 	})
 	if all.Holder == nil || all.Holder.Instance != "mon" || all.Holder.PID == 0 || all.Heartbeat.IsZero() || all.Processed != 50 || all.LagEstimated {
 		t.Errorf("status of all = %+v", all)

@@ -71,6 +71,7 @@ type Runner struct {
 
 	lis       *listener
 	held      *heldWatcher
+	shared    *sharedLog
 	leaseKick signal
 	unlockMu  sync.Mutex
 	unlocks   []int64
@@ -103,6 +104,8 @@ func NewRunner(st *store.Store, o RunnerOptions) *Runner {
 	}
 	r.lis = newListener(st, o.Logf)
 	r.held = newHeldWatcher(st.Pool(), o.Logf)
+	r.shared = newSharedLog(st, r.held, o.Logf)
+	r.lis.add(r.shared.tgt)
 	if o.Registerer != nil {
 		if err := o.Registerer.Register(&collector{r: r}); err != nil {
 			o.Logf("subscriptions: registering metrics: %v", err)
@@ -158,8 +161,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.mu.Unlock()
 
 	var infra sync.WaitGroup
-	infra.Add(4)
+	infra.Add(5)
 	go func() { defer infra.Done(); r.lis.run(infraCtx) }()
+	go func() { defer infra.Done(); r.shared.run(infraCtx) }()
 	go func() { defer infra.Done(); r.held.run(infraCtx) }()
 	go func() { defer infra.Done(); r.leaseLoop(infraCtx) }()
 	go func() { defer infra.Done(); r.tickLoop(subCtx) }()
@@ -183,7 +187,6 @@ func (r *Runner) startSub(s *sub) {
 	go func() {
 		defer r.subsWG.Done()
 		defer r.lis.remove(s.tgt)
-		defer r.held.cancel(s.tgt)
 		s.run(r.runCtx)
 	}()
 	r.leaseKick.send()
@@ -349,8 +352,8 @@ func (r *Runner) tickLoop(ctx context.Context) {
 }
 
 // poll reads the head of the log (one query for every subscription) and
-// wakes the held subscriptions that are behind it: the fallback for lost
-// or missing wake-ups.
+// wakes the shared reader if it is behind: the fallback for lost or
+// missing wake-ups.
 func (r *Runner) poll(ctx context.Context) {
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -364,11 +367,8 @@ func (r *Runner) poll(ctx context.Context) {
 	r.headMu.Lock()
 	r.head = head
 	r.headMu.Unlock()
-	for _, s := range r.snapshot() {
-		p := s.public()
-		if p.active && p.cursor.Less(head) {
-			s.sig.send()
-		}
+	if to, ok := r.shared.head(); !ok || to.Less(head) {
+		r.shared.sig.send()
 	}
 }
 
@@ -390,7 +390,7 @@ UPDATE eventscope.subscriptions s
 RETURNING s.name, s.control_version`
 
 // heartbeat writes the heartbeat, state and rate of every held
-// subscription in one statement. It also persists checkpoints that moved
+// subscription in one statement. It also saves checkpoints that only moved
 // past events the filter skipped (forward only, and only if no reset
 // happened since), and notices control changes and lost leases that
 // notifications missed.
@@ -419,8 +419,8 @@ func (r *Runner) heartbeat(ctx context.Context) {
 		states = append(states, string(p.state))
 		rates = append(rates, p.rate)
 		rvs = append(rvs, p.resetVersion)
-		txs = append(txs, p.cursor.Tx)
-		poss = append(poss, p.cursor.Pos)
+		txs = append(txs, p.persistable.Tx)
+		poss = append(poss, p.persistable.Pos)
 	}
 	if len(held) == 0 {
 		return

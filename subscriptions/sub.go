@@ -14,15 +14,16 @@ import (
 )
 
 // sub is one subscription inside a Runner. One goroutine (run) does all its
-// work; the lease loop, the listener, the heartbeat and the held-back
-// watcher talk to it through atomics and signals.
+// work; the lease loop, the listener (control notifications), the heartbeat
+// and the shared log talk to it through atomics, signals and channels.
 type sub struct {
 	r    *Runner
 	def  Subscription
 	key  int64
 	tgt  *target
-	sig  signal // events may be readable
 	kick signal // lease, control or fencing news
+	// more is closed when the shared log has more (set when caught up with it)
+	more <-chan struct{}
 
 	// written by the lease loop
 	locked  atomic.Bool
@@ -47,6 +48,13 @@ type sub struct {
 	lastConfirmed time.Time
 	errBackoff    *backoff
 	retryTimer    *time.Timer
+	// A Handler's checkpoint while live is saved every BatchSize events or
+	// flushAfter, whichever comes first: cursor may be ahead of saved, with
+	// unsaved events processed since (see deliverPlain).
+	saved      store.Checkpoint
+	unsaved    int
+	dirtySince time.Time
+	flushTimer *time.Timer
 
 	mu      sync.Mutex
 	pub     pubState
@@ -60,6 +68,7 @@ type pubState struct {
 	resetVersion   int64
 	controlVersion int64
 	cursor         store.Checkpoint
+	persistable    store.Checkpoint // a checkpoint with no unsaved events before it: the heartbeat may write it
 	state          State
 	parked         int64
 	rate           float64
@@ -73,13 +82,11 @@ type rateSample struct {
 func newSub(r *Runner, s Subscription) *sub {
 	sb := &sub{
 		r: r, def: s, key: lockKey(s.Name),
-		sig: newSignal(), kick: newSignal(),
+		kick:       newSignal(),
 		errBackoff: newBackoff(100*time.Millisecond, 5*time.Second),
 	}
 	sb.tgt = &target{
-		cats: s.Categories,
-		name: s.Name,
-		wake: sb.sig.send,
+		name: s.Name, // control notifications only: data wakes the shared log
 		control: func() {
 			sb.ctrlPending.Store(true)
 			sb.kick.send()
@@ -135,6 +142,56 @@ func (s *sub) setCursor(cp store.Checkpoint) {
 	s.publish(func(p *pubState) { p.cursor = cp })
 }
 
+// flushAfter bounds how long a live Handler's checkpoint stays unsaved.
+const flushAfter = 250 * time.Millisecond
+
+// advance moves the cursor past n processed events (or past events the
+// filter skipped, n = 0) without saving the checkpoint; flush saves it.
+func (s *sub) advance(cp store.Checkpoint, n int) {
+	s.setCursor(cp)
+	s.unsaved += n
+	if s.unsaved == 0 {
+		// Only events the filter skipped: the heartbeat saves it (forward
+		// only, and not across a reset), one statement for all.
+		s.publish(func(p *pubState) { p.persistable = cp })
+		return
+	}
+	if s.dirtySince.IsZero() {
+		s.dirtySince = time.Now()
+		if s.flushTimer != nil {
+			s.flushTimer.Stop()
+		}
+		s.flushTimer = time.AfterFunc(flushAfter, s.kick.send)
+	}
+}
+
+// markSaved records a checkpoint write at cp that counted every unsaved event.
+func (s *sub) markSaved(cp store.Checkpoint) {
+	s.setCursor(cp)
+	s.publish(func(p *pubState) { p.persistable = cp })
+	s.saved, s.unsaved, s.dirtySince = cp, 0, time.Time{}
+	s.lastConfirmed = time.Now()
+}
+
+func (s *sub) dirty() bool { return !s.dirtySince.IsZero() }
+
+// flush saves an advanced cursor.
+func (s *sub) flush(ctx context.Context) bool {
+	if !s.dirty() || !s.active {
+		return true
+	}
+	fenced, err := s.writeCheckpoint(ctx, s.r.st.Pool(), s.cursor, s.unsaved)
+	if err != nil {
+		s.dbError(ctx, "saving the checkpoint", err)
+		return false
+	}
+	if !fenced {
+		return false
+	}
+	s.markSaved(s.cursor)
+	return true
+}
+
 // run is the subscription's goroutine.
 func (s *sub) run(ctx context.Context) {
 	bo := newBackoff(100*time.Millisecond, 5*time.Second)
@@ -160,8 +217,8 @@ func (s *sub) run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-		case <-s.sig:
 		case <-s.kick:
+		case <-s.more:
 		}
 	}
 }
@@ -198,7 +255,13 @@ func (s *sub) step(ctx context.Context) {
 	if s.needVerify.Swap(false) && !s.verify(ctx) {
 		return
 	}
-	if s.ctrlPending.Swap(false) && !s.reload(ctx) {
+	if s.ctrlPending.Swap(false) {
+		s.flush(ctx) // refused after a reset, which is right: the row wins
+		if !s.reload(ctx) {
+			return
+		}
+	}
+	if s.dirty() && time.Since(s.dirtySince) >= flushAfter && !s.flush(ctx) {
 		return
 	}
 	if s.paused || s.stopped || !s.active {
@@ -296,7 +359,7 @@ func (s *sub) apply(c rowControl) {
 	s.epoch, s.resetVersion = c.epoch, c.resetVersion
 	s.paused, s.stopped, s.retryPending = c.paused, c.stopped, c.retry
 	s.lastConfirmed = time.Now()
-	s.cursor = c.cursor
+	s.cursor, s.saved, s.unsaved, s.dirtySince = c.cursor, c.cursor, 0, time.Time{}
 	st := StateCatchingUp
 	if c.stopped {
 		st = StateStopped
@@ -310,7 +373,7 @@ func (s *sub) apply(c rowControl) {
 	s.publish(func(p *pubState) {
 		p.active = true
 		p.epoch, p.resetVersion, p.controlVersion = c.epoch, c.resetVersion, c.controlVersion
-		p.cursor = c.cursor
+		p.cursor, p.persistable = c.cursor, c.cursor
 		p.parked = c.parked
 		p.state = st
 	})
@@ -396,8 +459,12 @@ func (s *sub) deactivate(ctx context.Context, graceful bool) {
 	if !s.active {
 		return
 	}
+	if graceful {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		s.flush(fctx)
+		cancel()
+	}
 	s.active = false
-	s.r.held.cancel(s.tgt)
 	s.publish(func(p *pubState) { p.active = false; p.rate = 0 })
 	if graceful {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
@@ -416,72 +483,64 @@ func (s *sub) shutdown(ctx context.Context) {
 	if s.retryTimer != nil {
 		s.retryTimer.Stop()
 	}
+	if s.flushTimer != nil {
+		s.flushTimer.Stop()
+	}
 	s.deactivate(ctx, true)
 }
 
-// catchUp reads and delivers batches until it has caught up with what is
-// deliverable, then arranges to be woken: by a notification, a poll, or
-// the held-back watcher when committed events wait behind an older
-// transaction.
-//
-// While catching up (a full page), the next page is read ahead during the
-// delivery of the current one: reads have no effects, and a prefetched
-// page is used only if the checkpoint ends up exactly where it starts.
+// catchUp delivers batches until the subscription has caught up with the
+// runner's shared log, then leaves it to wait for more (s.more). Behind
+// the shared log it reads the database itself, a page ahead: while it
+// delivers one page it reads the next (reads have no effects; a prefetched
+// page is used only if the checkpoint ends up exactly where it starts).
 func (s *sub) catchUp(ctx context.Context) {
 	var ahead *readAhead
 	defer func() { ahead.discard() }()
+	s.more = nil
 	for s.canDeliver(ctx) {
 		if time.Since(s.lastConfirmed) > confirmAge && !s.verify(ctx) {
 			return
 		}
-		var (
-			page store.Page
-			err  error
-		)
-		if ahead != nil && ahead.after == s.cursor {
-			page, err = ahead.wait()
-		} else {
-			ahead.discard()
-			page, err = s.read(ctx, s.cursor)
-		}
-		ahead = nil
-		if err != nil {
-			s.dbError(ctx, "reading the log", err)
+		page, more, cached, behind := s.r.shared.page(s.cursor, s.def.Categories, s.def.Types, s.readLimit())
+		if !cached && !behind {
+			// ahead of the shared log (or it has not read yet): wait for it
+			s.more = more
+			s.r.shared.sig.send()
 			return
 		}
+		if !cached {
+			var err error
+			if ahead != nil && ahead.after == s.cursor {
+				page, err = ahead.wait()
+			} else {
+				ahead.discard()
+				page, err = s.read(ctx, s.cursor)
+			}
+			ahead = nil
+			if err != nil {
+				s.dbError(ctx, "reading the log", err)
+				return
+			}
+		}
 		full := page.Scanned >= s.readLimit()
-		if full {
+		if full && !cached {
 			ahead = s.readAhead(ctx, page.Next)
 		}
-		var (
-			beyond *uint64
-			known  bool
-		)
 		if len(page.Events) > 0 {
-			var ok bool
-			ok, beyond, known = s.deliverBatches(ctx, page)
-			if !ok {
+			if !s.deliverBatches(ctx, page, !full) {
 				return
 			}
 		} else if page.Next != s.cursor {
-			s.setCursor(page.Next) // the heartbeat persists it
+			s.advance(page.Next, 0)
 		}
 		s.errBackoff.reset()
-		if full {
+		if full || !cached {
 			s.setState(StateCatchingUp)
 			continue
 		}
-		if !known {
-			beyond, err = firstBeyond(ctx, s.r.st, s.cursor)
-			if err != nil {
-				s.dbError(ctx, "checking for held-back events", err)
-				return
-			}
-		}
 		s.setState(StateLive)
-		if beyond != nil {
-			s.r.held.wait(s.tgt, *beyond)
-		}
+		s.more = more
 		return
 	}
 }
@@ -502,7 +561,7 @@ func (s *sub) read(ctx context.Context, after store.Checkpoint) (store.Page, err
 // deliverBatches delivers a page in batches of BatchSize events, the
 // checkpoint moving after each (to the last event of the batch, and to the
 // page's Next after the last).
-func (s *sub) deliverBatches(ctx context.Context, page store.Page) (ok bool, beyond *uint64, known bool) {
+func (s *sub) deliverBatches(ctx context.Context, page store.Page, live bool) bool {
 	evs := page.Events
 	for len(evs) > 0 {
 		k := min(len(evs), s.def.BatchSize)
@@ -510,12 +569,12 @@ func (s *sub) deliverBatches(ctx context.Context, page store.Page) (ok bool, bey
 		if k < len(evs) {
 			batch.Next = evs[k-1].Checkpoint
 		}
-		if ok, beyond, known = s.deliver(ctx, batch); !ok {
-			return false, nil, false
+		if !s.deliver(ctx, batch, live && k == len(evs)) {
+			return false
 		}
 		evs = evs[k:]
 	}
-	return true, beyond, known
+	return true
 }
 
 // readAhead is a page being read in the background.
@@ -568,22 +627,21 @@ func firstBeyond(ctx context.Context, st *store.Store, cp store.Checkpoint) (*ui
 }
 
 // deliver hands a page to the handler and moves the checkpoint. It reports
-// whether the whole page was processed and, when known, the first
-// transaction beyond the new checkpoint.
-func (s *sub) deliver(ctx context.Context, page store.Page) (ok bool, beyond *uint64, known bool) {
+// whether the whole page was processed.
+func (s *sub) deliver(ctx context.Context, page store.Page, live bool) bool {
 	if s.def.TxHandler != nil {
 		return s.deliverTx(ctx, page)
 	}
-	return s.deliverPlain(ctx, page)
+	return s.deliverPlain(ctx, page, live)
 }
 
 // checkpointSQL moves the checkpoint, fenced by the lease epoch and the
-// reset version, and returns the first transaction beyond it.
+// reset version.
 const checkpointSQL = `
 UPDATE eventscope.subscriptions
    SET checkpoint_tx = $3, checkpoint_pos = $4, processed = processed + $5
  WHERE name = $1 AND lease_epoch = $2 AND reset_version = $6
-RETURNING (` + firstBeyondSQLInline + `)`
+RETURNING 1`
 
 // asyncCheckpointSQL is checkpointSQL for a Handler's checkpoint, written
 // in an autocommit statement with synchronous_commit off: the write is
@@ -597,29 +655,28 @@ UPDATE eventscope.subscriptions
    SET checkpoint_tx = $3, checkpoint_pos = $4, processed = processed + $5
  WHERE name = $1 AND lease_epoch = $2 AND reset_version = $6
    AND set_config('synchronous_commit', 'off', true) IS NOT NULL
-RETURNING (` + firstBeyondSQLInline + `)`
-
-const firstBeyondSQLInline = `SELECT e.tx_id FROM eventscope.events e WHERE (e.tx_id, e.position) > ($3::xid8, $4::bigint) ORDER BY e.tx_id, e.position LIMIT 1`
+RETURNING 1`
 
 // writeCheckpoint moves the checkpoint to cp, counting n more processed
 // events, on q (the pool, or the handler's transaction). fenced is false
 // when the write was refused: the lease or the control state changed
 // (needVerify is then set).
-func (s *sub) writeCheckpoint(ctx context.Context, q store.Executor, cp store.Checkpoint, n int) (beyond *uint64, fenced bool, err error) {
+func (s *sub) writeCheckpoint(ctx context.Context, q store.Executor, cp store.Checkpoint, n int) (fenced bool, err error) {
 	sql := checkpointSQL
 	if _, inTx := q.(pgx.Tx); !inTx {
 		sql = asyncCheckpointSQL
 	}
-	err = q.QueryRow(ctx, sql, s.def.Name, s.epoch, cp.Tx, cp.Pos, n, s.resetVersion).Scan(&beyond)
+	var one int
+	err = q.QueryRow(ctx, sql, s.def.Name, s.epoch, cp.Tx, cp.Pos, n, s.resetVersion).Scan(&one)
 	if errors.Is(err, pgx.ErrNoRows) {
 		s.needVerify.Store(true)
 		s.kick.send()
-		return nil, false, nil
+		return false, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return false, err
 	}
-	return beyond, true, nil
+	return true, nil
 }
 
 // outcome of delivering one event.
@@ -707,14 +764,18 @@ func (s *sub) recordFailure(ctx context.Context, e store.Event, err error, attem
 
 // deliverPlain runs a Handler over the page and moves the checkpoint once
 // at the end (and before retrying a failing event, so a crash during the
-// backoff does not redeliver the events before it).
-func (s *sub) deliverPlain(ctx context.Context, page store.Page) (bool, *uint64, bool) {
-	cp, n := s.cursor, 0
+// backoff does not redeliver the events before it). Live (the last page
+// of a catch-up), the write is deferred until BatchSize events are unsaved
+// or flushAfter has passed: at high rates a subscription then writes its
+// checkpoint about once per batch rather than once per wake-up, and a
+// crash still redelivers at most one batch.
+func (s *sub) deliverPlain(ctx context.Context, page store.Page, live bool) bool {
+	cp, n := s.cursor, 0 // n: events handled here, beyond s.unsaved
 	save := func(c context.Context) bool {
-		if n == 0 && cp == s.cursor {
+		if n == 0 && cp == s.cursor && !s.dirty() {
 			return true
 		}
-		_, fenced, err := s.writeCheckpoint(c, s.r.st.Pool(), cp, n)
+		fenced, err := s.writeCheckpoint(c, s.r.st.Pool(), cp, s.unsaved+n)
 		if err != nil {
 			s.dbError(ctx, "saving the checkpoint", err)
 			return false
@@ -722,17 +783,16 @@ func (s *sub) deliverPlain(ctx context.Context, page store.Page) (bool, *uint64,
 		if !fenced {
 			return false
 		}
-		s.setCursor(cp)
-		s.lastConfirmed = time.Now()
+		s.markSaved(cp)
 		n = 0
 		return true
 	}
 	// stop saves what was delivered, even when ctx is done (shutdown).
-	stop := func() (bool, *uint64, bool) {
+	stop := func() bool {
 		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
 		save(c)
-		return false, nil, false
+		return false
 	}
 	for _, e := range page.Events {
 		if !s.canDeliver(ctx) {
@@ -748,59 +808,48 @@ func (s *sub) deliverPlain(ctx context.Context, page store.Page) (bool, *uint64,
 			cp = e.Checkpoint
 		case exhausted:
 			if s.def.StopOnFailure {
-				s.stopAt(ctx, cp, n, e, herr)
-				return false, nil, false
+				s.stopAt(ctx, cp, s.unsaved+n, e, herr)
+				return false
 			}
-			if !s.park(ctx, e, n, attempts, herr) {
-				return false, nil, false
+			if !s.park(ctx, e, s.unsaved+n, attempts, herr) {
+				return false
 			}
 			n, cp = 0, e.Checkpoint
 		case aborted:
 			return stop()
 		}
 	}
-	beyond, fenced, err := s.writeCheckpoint(ctx, s.r.st.Pool(), page.Next, n)
-	if err != nil {
-		s.dbError(ctx, "saving the checkpoint", err)
-		return false, nil, false
+	if live && s.unsaved+n < s.def.BatchSize && (!s.dirty() || time.Since(s.dirtySince) < flushAfter) {
+		s.advance(page.Next, n)
+		return true
 	}
-	if !fenced {
-		return false, nil, false
-	}
-	s.setCursor(page.Next)
-	s.lastConfirmed = time.Now()
-	return true, beyond, true
+	cp = page.Next
+	return save(ctx)
 }
 
 // deliverTx runs a TxHandler over the page in as few transactions as it
 // can: the whole page in one, the checkpoint moving in the same
 // transaction. When an event fails, the events before it are committed in a
 // transaction of their own and the failing event is retried alone.
-func (s *sub) deliverTx(ctx context.Context, page store.Page) (bool, *uint64, bool) {
+func (s *sub) deliverTx(ctx context.Context, page store.Page) bool {
 	evs := page.Events
-	var (
-		beyond  *uint64
-		known   bool
-		failed  = -1 // index of an event that failed in a batch, retried alone next
-		failErr error
-	)
+	failed, failErr := -1, error(nil) // an event that failed in a batch, retried alone next
 	i, upto := 0, len(evs)
 	for i < len(evs) {
 		if !s.canDeliver(ctx) {
-			return false, nil, false
+			return false
 		}
 		if failed != i {
 			next := page.Next
 			if upto < len(evs) {
 				next = evs[upto-1].Checkpoint
 			}
-			failedAt, herr, bnd, ok := s.txBatch(ctx, evs[i:upto], next)
+			failedAt, herr, ok := s.txBatch(ctx, evs[i:upto], next)
 			if !ok {
-				return false, nil, false
+				return false
 			}
 			if failedAt < 0 {
 				i, upto = upto, len(evs)
-				beyond, known = bnd, true
 				continue
 			}
 			failed, failErr = i+failedAt, herr
@@ -816,41 +865,35 @@ func (s *sub) deliverTx(ctx context.Context, page store.Page) (bool, *uint64, bo
 		if i == len(evs)-1 {
 			cp = page.Next
 		}
-		var bnd *uint64
 		out, attempts, lastErr := s.attempt(ctx, e, func(ctx context.Context) error {
-			var err error
-			bnd, err = s.txOne(ctx, e, cp)
-			return err
+			return s.txOne(ctx, e, cp)
 		}, 1, failErr, nil)
 		switch out {
-		case delivered:
-			beyond, known = bnd, true
 		case exhausted:
 			if s.def.StopOnFailure {
 				s.stopAt(ctx, s.cursor, 0, e, lastErr)
-				return false, nil, false
+				return false
 			}
 			if !s.park(ctx, e, 0, attempts, lastErr) {
-				return false, nil, false
+				return false
 			}
-			known = false
 		case aborted:
-			return false, nil, false
+			return false
 		}
 		i, upto, failed = i+1, len(evs), -1
 	}
-	return true, beyond, known
+	return true
 }
 
 // txBatch runs the handler over evs in one transaction that moves the
 // checkpoint to next. failedAt is the index of a failing event (-1 when
 // all succeeded); ok is false when delivery must stop (lease, control,
 // database).
-func (s *sub) txBatch(ctx context.Context, evs []store.Event, next store.Checkpoint) (failedAt int, herr error, beyond *uint64, ok bool) {
+func (s *sub) txBatch(ctx context.Context, evs []store.Event, next store.Checkpoint) (failedAt int, herr error, ok bool) {
 	tx, err := s.r.st.Pool().Begin(ctx)
 	if err != nil {
 		s.dbError(ctx, "beginning a transaction", err)
-		return -1, nil, nil, false
+		return -1, nil, false
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after Commit
 	done := 0
@@ -860,69 +903,64 @@ func (s *sub) txBatch(ctx context.Context, evs []store.Event, next store.Checkpo
 		}
 		if err := callSafe(func() error { return s.def.TxHandler(ctx, tx, e) }); err != nil {
 			if ctx.Err() != nil {
-				return -1, nil, nil, false
+				return -1, nil, false
 			}
-			return j, err, nil, true
+			return j, err, true
 		}
 		done = j + 1
 	}
 	if done == 0 {
-		return -1, nil, nil, false
+		return -1, nil, false
 	}
 	if done < len(evs) {
 		next = evs[done-1].Checkpoint // interrupted: commit what was handled
 	}
-	beyond, fenced, err := s.writeCheckpoint(ctx, tx, next, done)
+	fenced, err := s.writeCheckpoint(ctx, tx, next, done)
 	if err != nil {
 		s.dbError(ctx, "saving the checkpoint", err)
-		return -1, nil, nil, false
+		return -1, nil, false
 	}
 	if !fenced {
-		return -1, nil, nil, false
+		return -1, nil, false
 	}
 	if err := tx.Commit(ctx); err != nil {
 		// The commit's outcome is unknown: take the checkpoint from the row.
 		s.ctrlPending.Store(true)
 		s.dbError(ctx, "committing", err)
-		return -1, nil, nil, false
+		return -1, nil, false
 	}
 	s.processed.Add(int64(done))
-	s.setCursor(next)
-	s.lastConfirmed = time.Now()
-	if done < len(evs) {
-		return -1, nil, nil, false
-	}
-	return -1, nil, beyond, true
+	s.markSaved(next)
+	return -1, nil, done == len(evs)
 }
 
 // txOne delivers one event in a transaction that moves the checkpoint to cp.
-func (s *sub) txOne(ctx context.Context, e store.Event, cp store.Checkpoint) (*uint64, error) {
+func (s *sub) txOne(ctx context.Context, e store.Event, cp store.Checkpoint) error {
 	tx, err := s.r.st.Pool().Begin(ctx)
 	if err != nil {
 		s.dbError(ctx, "beginning a transaction", err)
-		return nil, errAbort
+		return errAbort
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after Commit
 	if err := callSafe(func() error { return s.def.TxHandler(ctx, tx, e) }); err != nil {
-		return nil, err
+		return err
 	}
-	beyond, fenced, err := s.writeCheckpoint(ctx, tx, cp, 1)
+	fenced, err := s.writeCheckpoint(ctx, tx, cp, 1)
 	if err != nil {
 		s.dbError(ctx, "saving the checkpoint", err)
-		return nil, errAbort
+		return errAbort
 	}
 	if !fenced {
-		return nil, errAbort
+		return errAbort
 	}
 	if err := tx.Commit(ctx); err != nil {
 		s.ctrlPending.Store(true)
 		s.dbError(ctx, "committing", err)
-		return nil, errAbort
+		return errAbort
 	}
 	s.processed.Add(1)
-	s.setCursor(cp)
-	s.lastConfirmed = time.Now()
-	return beyond, nil
+	s.markSaved(cp)
+	return nil
 }
 
 // parkSQL moves the checkpoint past the event (with n events processed
@@ -953,8 +991,7 @@ func (s *sub) park(ctx context.Context, e store.Event, n, attempts int, herr err
 		return false
 	}
 	s.logf("parked %s after %d attempts: %s", describeEvent(e), attempts, msg)
-	s.setCursor(e.Checkpoint)
-	s.lastConfirmed = time.Now()
+	s.markSaved(e.Checkpoint)
 	s.publish(func(p *pubState) { p.parked++ })
 	return true
 }
@@ -978,7 +1015,7 @@ func (s *sub) stopAt(ctx context.Context, cp store.Checkpoint, n int, e store.Ev
 	}
 	s.logf("%s", msg)
 	s.stopped = true
-	s.setCursor(cp)
+	s.markSaved(cp)
 	s.setState(StateStopped)
 }
 

@@ -1,0 +1,175 @@
+package subscriptions
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+
+	"eventscope/store"
+)
+
+// sharedLog is the runner's one reader of the head of the global log: it
+// keeps the newest events in memory, so that live subscriptions take their
+// events from it instead of each reading the database on every wake-up
+// (ten live subscriptions cost one read per wake-up, not ten).
+//
+// It holds every event in (from, to], read with store.ReadAll (unfiltered)
+// and resumed from Page.Next, so it inherits the no-skip guarantee: no
+// event at or before `to` can become visible later. A subscription whose
+// checkpoint lies in [from, to] reads from it, filtering by category and
+// type as ReadAll does; one behind `from` catches up with its own reads.
+//
+// Handlers receive events that are shared between subscriptions: they must
+// not modify an event's Data or Metadata.
+type sharedLog struct {
+	st   *store.Store
+	held *heldWatcher
+	logf func(string, ...any)
+	max  int // events kept; the oldest half is dropped beyond
+	tgt  *target
+	sig  signal
+
+	mu      sync.Mutex
+	valid   bool
+	events  []store.Event
+	from    store.Checkpoint
+	to      store.Checkpoint
+	changed chan struct{} // closed (and replaced) when `to` moves
+}
+
+func newSharedLog(st *store.Store, held *heldWatcher, logf func(string, ...any)) *sharedLog {
+	l := &sharedLog{st: st, held: held, logf: logf, max: 10000, sig: newSignal(), changed: make(chan struct{})}
+	l.tgt = &target{wake: l.sig.send}
+	return l
+}
+
+// page returns the events after cursor, as ReadAll with this filter and
+// limit would (Scanned counts cached events looked at). ok is false when
+// cursor is not in [from, to]: behind (read the database) or ahead (wait
+// on changed). changed is closed when more events arrive.
+func (l *sharedLog) page(cursor store.Checkpoint, cats, types []string, limit int) (p store.Page, changed <-chan struct{}, ok, behind bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	changed = l.changed
+	if !l.valid {
+		return p, changed, false, false
+	}
+	if cursor.Less(l.from) {
+		return p, changed, false, true
+	}
+	if l.to.Less(cursor) {
+		return p, changed, false, false
+	}
+	i := sort.Search(len(l.events), func(i int) bool { return cursor.Less(l.events[i].Checkpoint) })
+	p.Next = cursor
+	for ; i < len(l.events) && p.Scanned < limit; i++ {
+		e := l.events[i]
+		p.Scanned++
+		p.Next = e.Checkpoint
+		if matchesCategory(cats, e.Category()) && matchesType(types, e.Type) {
+			p.Events = append(p.Events, e)
+		}
+	}
+	if p.Scanned < limit {
+		p.Next = l.to
+	}
+	return p, changed, true, false
+}
+
+func matchesType(types []string, t string) bool {
+	if len(types) == 0 {
+		return true
+	}
+	for _, x := range types {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+// head is the end of what the shared log holds (valid false before its first read).
+func (l *sharedLog) head() (store.Checkpoint, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.to, l.valid
+}
+
+func (l *sharedLog) add(evs []store.Event, next store.Checkpoint) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, evs...)
+	if len(l.events) > l.max {
+		cut := len(l.events) - l.max/2
+		l.from = l.events[cut-1].Checkpoint
+		l.events = append([]store.Event(nil), l.events[cut:]...)
+	}
+	if next != l.to {
+		l.to = next
+		close(l.changed)
+		l.changed = make(chan struct{})
+	}
+}
+
+// run reads the log whenever woken (notifications, the poll, the held-back
+// watcher, a subscription that caught up beyond it) until ctx is done.
+func (l *sharedLog) run(ctx context.Context) {
+	bo := newBackoff(100*time.Millisecond, 5*time.Second)
+	for {
+		if err := l.refresh(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			d := bo.next()
+			l.logf("subscriptions: reading the log: %v; retrying in %s", err, d)
+			if !sleepCtx(ctx, d) {
+				return
+			}
+			continue
+		}
+		bo.reset()
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.sig:
+		}
+	}
+}
+
+const sharedPage = 1000
+
+func (l *sharedLog) refresh(ctx context.Context) error {
+	to, valid := l.head()
+	if !valid {
+		h, err := l.st.Head(ctx)
+		if err != nil {
+			return err
+		}
+		l.mu.Lock()
+		l.from, l.to, l.valid = h, h, true
+		close(l.changed)
+		l.changed = make(chan struct{})
+		l.mu.Unlock()
+		to = h
+	}
+	for {
+		page, err := l.st.ReadAll(ctx, to, store.ReadAllOptions{Limit: sharedPage})
+		if err != nil {
+			return err
+		}
+		l.add(page.Events, page.Next)
+		to = page.Next
+		if page.Scanned < sharedPage {
+			break
+		}
+	}
+	beyond, err := firstBeyond(ctx, l.st, to)
+	if err != nil {
+		return err
+	}
+	if beyond != nil {
+		l.held.wait(l.tgt, *beyond)
+	}
+	return nil
+}
