@@ -291,19 +291,22 @@ func TestTabsBackAndMouse(t *testing.T) {
 	}
 }
 
-func TestTimeTravelDigitsDoNotSwitchTabs(t *testing.T) {
+func TestTimeTravelJumpAndBack(t *testing.T) {
 	t.Parallel()
 	m, _, _ := rootModel(t)
 	drive(m, common.OpenTimeTravelMsg{Stream: "order-42", Version: 0})
-	drive(m, tuitest.Key("2"), tuitest.Key("enter"))
-	if m.tab != 2 {
-		t.Fatalf("digit switched to tab %d", m.tab)
+	drive(m, tuitest.Key("@"))
+	drive(m, tuitest.Key("2"))
+	drive(m, tuitest.Key("enter"))
+	if m.tab != 2 || !strings.Contains(m.page().Title(), "order-42@2") {
+		t.Fatalf("tab %d title %q", m.tab, m.page().Title())
 	}
-	if !strings.Contains(m.page().Title(), "order-42@2") {
-		t.Fatalf("title %q", m.page().Title())
+	drive(m, tuitest.Key("4"))
+	if m.tab != 3 {
+		t.Fatalf("digits switch views in time-travel too: tab %d", m.tab)
 	}
-	drive(m, tuitest.Key("esc"))
-	if m.tab != 0 {
+	drive(m, tuitest.Key("3"), tuitest.Key("esc"))
+	if m.tab != 3 {
 		t.Fatalf("esc at a tab's root returns to the previous tab, at %d", m.tab)
 	}
 }

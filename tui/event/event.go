@@ -83,7 +83,9 @@ func lookup(meta json.RawMessage, keys []string) string {
 }
 
 // Title is the breadcrumb.
-func (m *Model) Title() string { return fmt.Sprintf("v%d %s", m.ev.Version, m.ev.Type) }
+func (m *Model) Title() string {
+	return fmt.Sprintf("%s@%d %s", m.ev.StreamID, m.ev.Version, m.ev.Type)
+}
 
 // Event is the event shown.
 func (m *Model) Event() store.Event { return m.ev }

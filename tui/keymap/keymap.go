@@ -73,7 +73,7 @@ func Default() *KeyMap {
 		BigForward:  b([]string{"shift+right", "L"}, "L", "+10 versions"),
 		First:       b([]string{"g", "home"}, "g", "first version"),
 		Last:        b([]string{"G", "end"}, "G", "last version"),
-		Jump:        b([]string{"@", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}, "0-9/@", "jump to version/time"),
+		Jump:        b([]string{"@", "/"}, "@", "jump to a version/time"),
 
 		Follow:     b([]string{"f"}, "f", "follow"),
 		TailFilter: b([]string{"/"}, "/", "filter cat:/type:"),

@@ -1,7 +1,7 @@
 // Package timetravel is the heart of the console: an aggregate's state at
 // version N beside the event that produced it, with the fields added or
 // changed since N-1 marked, and a timeline bar. ←/→ step, g/G go to the
-// first and last version, and a typed version or time jumps. States are
+// first and last version, and @ then a typed version or time jumps. States are
 // cached, so stepping back and forth costs no query; a step to an uncached
 // version is one StateAt (snapshot-backed in the domain package).
 package timetravel
@@ -145,26 +145,17 @@ func (m *Model) Init() tea.Cmd {
 	return m.goTo(m.target)
 }
 
-// ClaimsKey: the input takes every key; with a stream open, digits and @
-// start a jump (so number keys do not switch views here).
+// ClaimsKey: the jump input and the stream prompt take every key (an
+// empty prompt lets digits and tab through, to switch views).
 func (m *Model) ClaimsKey(msg tea.KeyMsg) bool {
 	if m.askingID {
-		// An empty prompt lets digits and tab through (switch views); once
-		// typing starts, every key is the input's.
 		s := msg.String()
 		if m.input.Value() == "" && (len(s) == 1 && s[0] >= '0' && s[0] <= '9' || s == "tab" || s == "shift+tab") {
 			return false
 		}
 		return true
 	}
-	if m.focused {
-		return true
-	}
-	if m.stream == "" {
-		return false
-	}
-	s := msg.String()
-	return s == "@" || (len(s) == 1 && s[0] >= '0' && s[0] <= '9')
+	return m.focused
 }
 
 // CopyText copies the state JSON.
@@ -341,13 +332,11 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	if cur < 0 && m.cur != nil {
 		cur = m.cur.Version
 	}
-	s := msg.String()
 	switch {
-	case s == "@" || (len(s) == 1 && s[0] >= '0' && s[0] <= '9'):
+	case key.Matches(msg, k.Jump):
 		m.focused = true
 		m.input.Placeholder = "version, +N/-N, time (10:00:03) or age (5m ago)"
-		m.input.SetValue(strings.TrimPrefix(s, "@"))
-		m.input.CursorEnd()
+		m.input.SetValue("")
 		m.input.Focus()
 		return nil
 	case key.Matches(msg, k.StepBack):
@@ -455,7 +444,7 @@ func (m *Model) View() string {
 	if m.focused {
 		jump = st.Accent.Render("jump to: ") + m.input.View()
 	} else {
-		jump = st.Faint.Render("←/→ step · H/L ±10 · g/G first/last · type a version or @time to jump · enter opens the event")
+		jump = st.Faint.Render("←/→ step · H/L ±10 · g/G first/last · @ jumps to a version or time · enter opens the event")
 	}
 	top := []string{common.Truncate(head.String(), w), m.timeline(w), jump, ""}
 

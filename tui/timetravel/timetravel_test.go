@@ -105,10 +105,10 @@ func TestTypedJump(t *testing.T) {
 	if cur(t, m) != 100 {
 		t.Fatal("-1 opens the last version")
 	}
-	if !m.ClaimsKey(tuitest.Key("4")) {
-		t.Fatal("digits belong to the jump, not the tabs")
+	if m.ClaimsKey(tuitest.Key("4")) {
+		t.Fatal("digits switch views; @ starts a jump")
 	}
-	for _, k := range []string{"4", "2", "enter"} {
+	for _, k := range []string{"@", "4", "2", "enter"} {
 		tuitest.Settle(m, tuitest.Key(k))
 	}
 	if cur(t, m) != 42 {
