@@ -123,8 +123,14 @@ func (l *sharedLog) run(ctx context.Context) {
 			}
 			d := bo.next()
 			l.logf("subscriptions: reading the log: %v; retrying in %s", err, d)
-			if !sleepCtx(ctx, d) {
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
 				return
+			case <-t.C:
+			case <-l.sig: // e.g. the listener is back: the server may be too
+				t.Stop()
 			}
 			continue
 		}

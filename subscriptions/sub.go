@@ -83,7 +83,7 @@ func newSub(r *Runner, s Subscription) *sub {
 	sb := &sub{
 		r: r, def: s, key: lockKey(s.Name),
 		kick:       newSignal(),
-		errBackoff: newBackoff(100*time.Millisecond, 5*time.Second),
+		errBackoff: newBackoff(100*time.Millisecond, 2*time.Second),
 	}
 	sb.tgt = &target{
 		name: s.Name, // control notifications only: data wakes the shared log
