@@ -44,11 +44,16 @@ func TestPauseResumeWhileLive(t *testing.T) {
 	if s := acknowledged(t, b, "s"); s.State != StatePaused || !s.Paused {
 		t.Fatalf("after pause: state %s, paused %v", s.State, s.Paused)
 	}
+	steps := r.byName["s"].steps.Load()
 	appendN(t, b.st, "p", 3, 10)
 	// Nothing may arrive while paused: wait for several polls and wake-ups.
 	time.Sleep(700 * time.Millisecond)
 	if n := rec.count(); n != 10 {
 		t.Fatalf("%d events delivered while paused, want none (10 before)", n-10)
+	}
+	// ... and the paused subscription sleeps rather than spins.
+	if n := r.byName["s"].steps.Load() - steps; n > 20 {
+		t.Errorf("the paused subscription woke %d times in 0.7 s", n)
 	}
 	must(t, b.adm.Resume(ctx, "s"))
 	waitFor(t, "delivery after resume", time.Minute, func() bool { return rec.count() == 20 })

@@ -32,9 +32,10 @@ type sub struct {
 	ctrlPending atomic.Bool // the row's control columns changed: reload
 	needVerify  atomic.Bool // a fenced write failed or the heartbeat missed the row: check the lease
 	deleted     atomic.Bool // the row was deleted: stop for good
-	// counters for metrics
+	// counters for metrics (and steps, for tests: the goroutine's wake-ups)
 	processed atomic.Int64
 	failures  atomic.Int64
+	steps     atomic.Int64
 
 	// owned by the goroutine
 	active        bool
@@ -249,6 +250,8 @@ func (s *sub) ensureRow(ctx context.Context) error {
 
 // step handles lease and control news, then delivers what there is.
 func (s *sub) step(ctx context.Context) {
+	s.steps.Add(1)
+	s.more = nil // waited on only when catchUp leaves it caught up
 	if !s.syncLease(ctx) || !s.active {
 		return
 	}
@@ -497,7 +500,6 @@ func (s *sub) shutdown(ctx context.Context) {
 func (s *sub) catchUp(ctx context.Context) {
 	var ahead *readAhead
 	defer func() { ahead.discard() }()
-	s.more = nil
 	for s.canDeliver(ctx) {
 		if time.Since(s.lastConfirmed) > confirmAge && !s.verify(ctx) {
 			return
