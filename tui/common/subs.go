@@ -120,3 +120,11 @@ func StateStyle(st *styles.Styles, state string) lipgloss.Style {
 	}
 	return st.StateStopped
 }
+
+// HeldBackAfter is how long a transaction must hold the global log back
+// before the console warns: every writing transaction holds it for its
+// few milliseconds, which is normal.
+const HeldBackAfter = time.Second
+
+// HeldBack reports whether b deserves the warning.
+func HeldBack(b *store.Blocker) bool { return b != nil && b.Age >= HeldBackAfter }

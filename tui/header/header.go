@@ -135,7 +135,7 @@ func (m *Model) View(w int) string {
 		parts = append(parts, common.Rate(m.rate))
 	}
 	right := st.HeaderInfo.Render(strings.Join(parts, " · "))
-	if m.blocker != nil {
+	if common.HeldBack(m.blocker) {
 		right += " " + st.HeldBack.Render(fmt.Sprintf("HELD BACK pid %d %s", m.blocker.PID, common.Age(m.blocker.Age)))
 	}
 	if m.readOnly {

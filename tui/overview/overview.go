@@ -39,8 +39,8 @@ type statsMsg struct {
 }
 
 type tickMsg struct {
-	id    int64
-	types bool
+	id, gen int64
+	types   bool
 }
 
 // Model is the overview.
@@ -51,12 +51,15 @@ type Model struct {
 	id  int64
 	seq int64
 
-	stats      store.Stats
-	loaded     bool
-	types      []store.TypeCount
-	typesOK    bool
-	typesAsked bool
-	err        error
+	stats     store.Stats
+	loaded    bool
+	types     []store.TypeCount
+	typesOK   bool
+	typesBusy bool  // a per-type count is in flight
+	typesAt   int64 // the event count when types were last counted
+	countsGen int64
+	typesGen  int64
+	err       error
 
 	rates      *common.Ring
 	bucketSum  float64
@@ -94,13 +97,18 @@ func (m *Model) load(types bool) tea.Cmd {
 	}
 }
 
+// tick schedules the next poll. Each result schedules one and only the
+// newest schedule counts (a refresh or an extra load must not start a
+// second polling chain).
 func (m *Model) tick(types bool) tea.Cmd {
 	d := StatsInterval
+	gen := &m.countsGen
 	if types {
-		d = TypesInterval
+		d, gen = TypesInterval, &m.typesGen
 	}
-	id := m.id
-	return m.c.Tick(d, func(time.Time) tea.Msg { return tickMsg{id: id, types: types} })
+	*gen++
+	id, g := m.id, *gen
+	return m.c.Tick(d, func(time.Time) tea.Msg { return tickMsg{id: id, gen: g, types: types} })
 }
 
 // Update handles keys and results.
@@ -108,12 +116,17 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case tea.KeyMsg:
 		if key.Matches(msg, m.c.Keys.Refresh) {
+			m.typesBusy = true
 			return tea.Batch(m.load(false), m.load(true), common.Status(common.Info, "refreshing overview…"))
 		}
 	case common.RefreshMsg:
+		m.typesBusy = true
 		return tea.Batch(m.load(false), m.load(true))
 	case tickMsg:
-		if msg.id == m.id {
+		if msg.id == m.id && (msg.types && msg.gen == m.typesGen || !msg.types && msg.gen == m.countsGen) {
+			if msg.types {
+				m.typesBusy = true
+			}
 			return m.load(msg.types)
 		}
 	case statsMsg:
@@ -126,12 +139,15 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			return tea.Batch(next, common.ErrCmd("overview: stats", msg.err))
 		}
 		m.err = nil
-		if !msg.types && !m.typesOK && !m.typesAsked {
-			m.typesAsked = true
-			next = tea.Batch(next, m.load(true))
-		}
 		if msg.types {
-			m.types, m.typesOK = msg.stats.Types, true
+			m.types, m.typesOK, m.typesBusy = msg.stats.Types, true, false
+			m.typesAt = msg.stats.Events
+		} else if !m.typesBusy && (!m.typesOK || msg.stats.Events > m.typesAt+m.typesAt/10+100) {
+			// The first per-type count comes after the first frame; later
+			// ones when the log grew by a tenth (a seed loading), else
+			// every TypesInterval.
+			m.typesBusy = true
+			next = tea.Batch(next, m.load(true))
 		}
 		// Counts from either load are current; keep the newest.
 		types := m.stats.Types
@@ -192,7 +208,7 @@ func (m *Model) View() string {
 	line(" " + st.Section.Render("Append rate") + st.Faint.Render(" last 10 min ") + spark)
 	line("")
 	// The transaction holding the global log back.
-	if m.loaded && m.stats.Blocker != nil {
+	if m.loaded && common.HeldBack(m.stats.Blocker) {
 		bl := m.stats.Blocker
 		who := fmt.Sprintf("pid %d", bl.PID)
 		if bl.Prepared != "" {
@@ -209,9 +225,6 @@ func (m *Model) View() string {
 			detail = fmt.Sprintf("application %q, database %q. ", bl.ApplicationName, bl.Database) + detail
 		}
 		line("   " + st.Faint.Render(common.Truncate(detail, w-4)))
-		line("")
-	} else if m.loaded && m.stats.Pending > 0 {
-		line(" " + st.Warning.Render(fmt.Sprintf("%s committed events are not deliverable yet (an older transaction is running).", common.Count(m.stats.Pending))))
 		line("")
 	}
 	// Subscriptions summary.

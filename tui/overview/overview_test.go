@@ -87,3 +87,52 @@ func TestRefreshKey(t *testing.T) {
 		t.Fatalf("r reloads: %+v", msgs)
 	}
 }
+
+func TestShortTransactionsAreNotWarnedAbout(t *testing.T) {
+	t.Parallel()
+	s := stats()
+	s.Pending = 3
+	s.Blocker = &store.Blocker{PID: 1, Age: 40 * time.Millisecond, State: "idle in transaction"}
+	m := New(context.Background(), tuitest.Common(140, 30), fakeStats{s})
+	m.SetSize(140, 30)
+	tuitest.Settle(m, tuitest.Drain(m.Init())...)
+	if v := tuitest.Plain(m.View()); strings.Contains(v, "held back") {
+		t.Fatalf("a 40 ms transaction is normal:\n%s", v)
+	}
+}
+
+type growing struct {
+	events int64
+	types  int
+}
+
+func (g *growing) Stats(_ context.Context, o store.StatsOptions) (store.Stats, error) {
+	if o.Types {
+		g.types++
+	}
+	return store.Stats{Events: g.events}, nil
+}
+
+func TestTypesRecountedWhenTheLogGrows(t *testing.T) {
+	t.Parallel()
+	g := &growing{events: 1000}
+	m := New(context.Background(), tuitest.Common(100, 20), g)
+	tuitest.Settle(m, tuitest.Drain(m.Init())...)
+	if g.types != 1 {
+		t.Fatalf("types counted %d times after the first frame", g.types)
+	}
+	tuitest.Settle(m, statsMsg{id: m.id, stats: store.Stats{Events: 1050}})
+	if g.types != 1 {
+		t.Fatal("5% growth is not worth a scan")
+	}
+	g.events = 5000
+	tuitest.Settle(m, statsMsg{id: m.id, stats: store.Stats{Events: 5000}})
+	if g.types != 2 {
+		t.Fatalf("a grown log is recounted: %d", g.types)
+	}
+	// A stale poll tick does nothing.
+	tuitest.Settle(m, tickMsg{id: m.id, gen: m.countsGen - 1})
+	if g.types != 2 {
+		t.Fatal("stale tick")
+	}
+}
