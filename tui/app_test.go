@@ -55,7 +55,7 @@ func waitFor(t *testing.T, tm *teatest.TestModel, text ...string) {
 			}
 		}
 		return true
-	}, teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(5*time.Millisecond))
+	}, teatest.WithDuration(20*time.Second), teatest.WithCheckInterval(5*time.Millisecond))
 }
 
 func keys(tm *teatest.TestModel, ks ...string) {
@@ -70,7 +70,7 @@ func finish(t *testing.T, tm *teatest.TestModel) *Model {
 	if err := tm.Quit(); err != nil {
 		t.Fatal(err)
 	}
-	m := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Model)
+	m := tm.FinalModel(t, teatest.WithFinalTimeout(20*time.Second)).(*Model)
 	golden.RequireEqual(t, []byte(tuitest.Plain(m.View())))
 	return m
 }
@@ -84,6 +84,7 @@ func setup(t *testing.T) (*world, Deps) {
 }
 
 func TestGoldenOverview(t *testing.T) {
+	t.Parallel()
 	w, d := setup(t)
 	w.blocker = &store.Blocker{PID: 4242, Age: 192 * time.Second, State: "idle in transaction", Query: "UPDATE accounts SET balance = 0", ApplicationName: "psql", Database: "shop"}
 	d.ReadOnly = true
@@ -93,6 +94,7 @@ func TestGoldenOverview(t *testing.T) {
 }
 
 func TestGoldenStreamsFilter(t *testing.T) {
+	t.Parallel()
 	_, d := setup(t)
 	w, _ := setup(t)
 	tm := start(t, newApp(t, w, d), goldenW, goldenH)
@@ -104,6 +106,7 @@ func TestGoldenStreamsFilter(t *testing.T) {
 }
 
 func TestGoldenStreamEventCausation(t *testing.T) {
+	t.Parallel()
 	w, d := setup(t)
 	tm := start(t, newApp(t, w, d), goldenW, goldenH)
 	keys(tm, ":")
@@ -123,6 +126,7 @@ func TestGoldenStreamEventCausation(t *testing.T) {
 }
 
 func TestGoldenCorrelated(t *testing.T) {
+	t.Parallel()
 	w, d := setup(t)
 	tm := start(t, newApp(t, w, d), goldenW, goldenH)
 	keys(tm, ":")
@@ -139,6 +143,7 @@ func TestGoldenCorrelated(t *testing.T) {
 }
 
 func TestGoldenTimeTravel(t *testing.T) {
+	t.Parallel()
 	w, d := setup(t)
 	tm := start(t, newApp(t, w, d), goldenW, goldenH)
 	keys(tm, ":")
@@ -153,6 +158,7 @@ func TestGoldenTimeTravel(t *testing.T) {
 }
 
 func TestGoldenTail(t *testing.T) {
+	t.Parallel()
 	w, d := setup(t)
 	tm := start(t, newApp(t, w, d), goldenW, goldenH)
 	keys(tm, "4")
@@ -163,6 +169,7 @@ func TestGoldenTail(t *testing.T) {
 }
 
 func TestGoldenSubscriptions(t *testing.T) {
+	t.Parallel()
 	w, d := setup(t)
 	tm := start(t, newApp(t, w, d), goldenW+40, goldenH)
 	keys(tm, "5")
@@ -176,6 +183,7 @@ func TestGoldenSubscriptions(t *testing.T) {
 }
 
 func TestGoldenSubDetail(t *testing.T) {
+	t.Parallel()
 	w, d := setup(t)
 	tm := start(t, newApp(t, w, d), goldenW+40, goldenH)
 	keys(tm, "5")
@@ -191,6 +199,7 @@ func TestGoldenSubDetail(t *testing.T) {
 }
 
 func TestGoldenPalette(t *testing.T) {
+	t.Parallel()
 	w, d := setup(t)
 	tm := start(t, newApp(t, w, d), goldenW, goldenH)
 	waitFor(t, tm, "Top event types")
@@ -200,6 +209,7 @@ func TestGoldenPalette(t *testing.T) {
 }
 
 func TestGoldenHelp(t *testing.T) {
+	t.Parallel()
 	w, d := setup(t)
 	tm := start(t, newApp(t, w, d), goldenW, goldenH)
 	keys(tm, "2")
@@ -210,6 +220,7 @@ func TestGoldenHelp(t *testing.T) {
 }
 
 func TestGoldenTooSmall(t *testing.T) {
+	t.Parallel()
 	w, d := setup(t)
 	tm := start(t, newApp(t, w, d), 50, 12)
 	waitFor(t, tm, "too small")
@@ -217,6 +228,7 @@ func TestGoldenTooSmall(t *testing.T) {
 }
 
 func TestGoldenConnectionLost(t *testing.T) {
+	t.Parallel()
 	w, d := setup(t)
 	tm := start(t, newApp(t, w, d), goldenW, goldenH)
 	waitFor(t, tm, "Top event types")

@@ -130,6 +130,7 @@ func run(t *testing.T, name string, args ...string) string {
 }
 
 func TestConsoleInTmux(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Skip("tmux is not installed: the end-to-end console test needs it (CI installs it)")
 	}

@@ -25,6 +25,7 @@ import (
 //
 //	E2E_TAIL_DB=postgres://... E2E_TAIL_LOAD=3m go test ./tui/e2e/ -run TestTailLoad -v -timeout 30m
 func TestTailLoad(t *testing.T) {
+	t.Parallel()
 	db, dur := os.Getenv("E2E_TAIL_DB"), os.Getenv("E2E_TAIL_LOAD")
 	if db == "" || dur == "" {
 		t.Skip("set E2E_TAIL_DB and E2E_TAIL_LOAD (e.g. 3m) to measure the tail under load")
