@@ -19,6 +19,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/term"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
@@ -52,6 +53,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if cfg.Store == nil {
 		return errors.New("tui: no store")
 	}
+	if !term.IsTerminal(os.Stdin.Fd()) || !term.IsTerminal(os.Stdout.Fd()) {
+		return ErrNoTerminal
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	d := DepsFor(ctx, cfg)
@@ -80,6 +84,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	return err
 }
+
+// ErrNoTerminal: the console needs a terminal on stdin and stdout.
+var ErrNoTerminal = errors.New("the console needs a terminal (stdin and stdout); for scripts use the subcommands, see eventscope --help")
 
 var lastPanic atomic.Pointer[string]
 

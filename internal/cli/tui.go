@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"errors"
+
 	"github.com/spf13/cobra"
 
 	"eventscope/domain"
@@ -11,6 +13,13 @@ import (
 func init() {
 	commandFactories = append(commandFactories, newTUICmd)
 	rootRun = func(cmd *cobra.Command, g *globals) error { return g.runConsole(cmd, false) }
+	// Opening the console without a terminal is a usage error (exit 2).
+	extraExitMappers = append(extraExitMappers, func(err error) (int, bool) {
+		if errors.Is(err, tui.ErrNoTerminal) {
+			return ExitBadInput, true
+		}
+		return 0, false
+	})
 }
 
 func newTUICmd(g *globals) *cobra.Command {
