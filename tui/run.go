@@ -53,8 +53,8 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if cfg.Store == nil {
 		return errors.New("tui: no store")
 	}
-	if !term.IsTerminal(os.Stdin.Fd()) || !term.IsTerminal(os.Stdout.Fd()) {
-		return ErrNoTerminal
+	if err := CheckTerminal(); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -87,6 +87,15 @@ func Run(ctx context.Context, cfg Config) (err error) {
 
 // ErrNoTerminal: the console needs a terminal on stdin and stdout.
 var ErrNoTerminal = errors.New("the console needs a terminal (stdin and stdout); for scripts use the subcommands, see eventscope --help")
+
+// CheckTerminal returns ErrNoTerminal unless stdin and stdout are a
+// terminal (callers check before connecting to anything).
+func CheckTerminal() error {
+	if !term.IsTerminal(os.Stdin.Fd()) || !term.IsTerminal(os.Stdout.Fd()) {
+		return ErrNoTerminal
+	}
+	return nil
+}
 
 var lastPanic atomic.Pointer[string]
 

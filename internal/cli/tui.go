@@ -44,6 +44,9 @@ Press ? in the console for every key binding, : for the command palette.`,
 }
 
 func (g *globals) runConsole(cmd *cobra.Command, readOnly bool) error {
+	if err := tui.CheckTerminal(); err != nil {
+		return err // before starting or connecting to anything
+	}
 	ctx := cmd.Context()
 	st, err := g.openStore(ctx)
 	if err != nil {
