@@ -192,10 +192,22 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	case tea.KeyMsg:
 		return m.key(msg)
 	case tea.MouseMsg:
-		m.tbl.Mouse(msg, msg.Y-2)
-		m.afterMove()
-		if msg.Button == tea.MouseButtonLeft && msg.Action == tea.MouseActionPress {
+		_, clicked := m.tbl.Mouse(msg, msg.Y-2)
+		switch {
+		case msg.Button == tea.MouseButtonWheelUp:
+			// Scrolling up pauses following, as k does.
+			m.follow = m.tbl.Cursor() >= m.rowsLen()-1 && m.follow
+		case clicked:
 			m.follow = m.tbl.Cursor() >= m.rowsLen()-1
+			if m.follow {
+				m.newCount = 0
+			}
+		case msg.Button == tea.MouseButtonWheelDown && m.tbl.AtBottom():
+			// Wheeling down to the end follows again.
+			m.follow, m.newCount = true, 0
+			m.tbl.ScrollToBottom()
+		default:
+			m.afterMove()
 		}
 	}
 	return nil

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	tea "github.com/charmbracelet/bubbletea"
+
 	"eventscope/store"
 	"eventscope/tui/common"
 	"eventscope/tui/tuitest"
@@ -70,6 +72,26 @@ func TestFollowPauseAndNewCount(t *testing.T) {
 	m.Update(tuitest.Key("j"))
 	if !m.Following() {
 		t.Fatal("reaching the bottom must follow")
+	}
+}
+
+func TestMouseWheelPausesAndResumes(t *testing.T) {
+	t.Parallel()
+	m := setup(t, 1000)
+	batch(m, 0, 100)
+	m.Update(tea.MouseMsg{Button: tea.MouseButtonWheelUp})
+	if m.Following() {
+		t.Fatal("wheel up must pause following")
+	}
+	batch(m, 100, 5)
+	if m.NewCount() != 5 {
+		t.Fatalf("new %d", m.NewCount())
+	}
+	for i := 0; i < 5; i++ {
+		m.Update(tea.MouseMsg{Button: tea.MouseButtonWheelDown})
+	}
+	if !m.Following() || m.NewCount() != 0 {
+		t.Fatal("wheeling back to the bottom follows again")
 	}
 }
 
