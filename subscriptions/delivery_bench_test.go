@@ -171,7 +171,10 @@ func notifyRoundTrips(b *testing.B, bd *bundle, n int) []time.Duration {
 // event reaches the handler within the poll interval plus a read. Events
 // are appended at random moments of the poll cycle.
 func BenchmarkPollOnly(b *testing.B) {
-	const interval = 200 * time.Millisecond
+	interval := 200 * time.Millisecond // EVENTSCOPE_BENCH_POLL overrides
+	if d, err := time.ParseDuration(os.Getenv("EVENTSCOPE_BENCH_POLL")); err == nil && d > 0 {
+		interval = d
+	}
 	bd := benchStore(b, store.Options{NoNotify: true})
 	ctx := context.Background()
 	n := b.N
@@ -339,10 +342,9 @@ func BenchmarkIdleSubscriptions(b *testing.B) {
 			}
 			return r.lis.connected.Load()
 		})
-		// A backend flushes its statistics when idle, at most every 10 s;
-		// closing the pool's connections flushes those of the start-up now.
-		bd.st.Pool().Reset()
-		time.Sleep(2 * time.Second)
+		// An idle backend flushes its statistics within 10 s: let those of
+		// the start-up arrive before counting.
+		time.Sleep(12 * time.Second)
 		read := func() (n int64) {
 			must(b, bd.st.Pool().QueryRow(ctx, `SELECT pg_stat_force_next_flush()`).Scan(new(any)))
 			must(b, bd.st.Pool().QueryRow(ctx, `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`).Scan(&n))
