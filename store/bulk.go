@@ -220,34 +220,15 @@ func (b *BulkLoader) Close() (int64, error) {
 	return b.total, err
 }
 
-// load commits one batch: COPY the events (position and tx_id come from
-// their column defaults: the sequence, and this transaction's id), create
-// or advance the streams rows, copy the attached rows.
+// load commits one batch: create or advance the streams rows, COPY the
+// events (position and tx_id come from their column defaults: the sequence,
+// and this transaction's id), copy the attached rows.
 func (b *BulkLoader) load(ctx context.Context, batch *bulkBatch) error {
 	tx, err := b.s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("bulk load: %w", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // after Commit this is a no-op
-
-	i := 0
-	src := pgx.CopyFromFunc(func() ([]any, error) {
-		if i >= len(batch.events) {
-			return nil, nil
-		}
-		e := batch.events[i]
-		var at any = e.RecordedAt
-		if e.RecordedAt.IsZero() {
-			at = time.Now()
-		}
-		row := []any{e.StreamID, batch.version[i], e.ID, e.Type, []byte(e.Data), []byte(e.Metadata), at}
-		i++
-		return row, nil
-	})
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"eventscope", "events"},
-		[]string{"stream_id", "version", "event_id", "type", "data", "metadata", "recorded_at"}, src); err != nil {
-		return bulkError(err)
-	}
 
 	// One streams row per stream of the batch: new streams are copied in,
 	// streams continued from an earlier batch are advanced.
@@ -304,6 +285,28 @@ func (b *BulkLoader) load(ctx context.Context, batch *bulkBatch) error {
 			return fmt.Errorf("bulk load: %d of %d streams continued from an earlier batch changed meanwhile", int64(len(contIDs))-tag.RowsAffected(), len(contIDs))
 		}
 	}
+	// The events go in after the streams rows, in the order Append takes its
+	// locks (stream row, then events), so a concurrent append to a stream
+	// being created here waits and then conflicts instead of deadlocking.
+	i := 0
+	src := pgx.CopyFromFunc(func() ([]any, error) {
+		if i >= len(batch.events) {
+			return nil, nil
+		}
+		e := batch.events[i]
+		var at any = e.RecordedAt
+		if e.RecordedAt.IsZero() {
+			at = time.Now()
+		}
+		row := []any{e.StreamID, batch.version[i], e.ID, e.Type, []byte(e.Data), []byte(e.Metadata), at}
+		i++
+		return row, nil
+	})
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"eventscope", "events"},
+		[]string{"stream_id", "version", "event_id", "type", "data", "metadata", "recorded_at"}, src); err != nil {
+		return bulkError(err)
+	}
+
 	for _, key := range batch.order {
 		r := batch.extra[key]
 		if _, err := tx.CopyFrom(ctx, r.table, r.columns, pgx.CopyFromRows(r.rows)); err != nil {

@@ -96,6 +96,11 @@ func translate(stream string, expected ExpectedVersion, err error) error {
 	if !errors.As(err, &pg) {
 		return err
 	}
+	if pg.Code == "23505" && pg.ConstraintName == "events_event_id_idx" {
+		// Two appends raced with the same event id (on different streams):
+		// the loser meets the unique index rather than the idempotency check.
+		return &DuplicateEventError{Stream: stream, Msg: "an event id of the batch was stored meanwhile by another append: " + pg.Detail}
+	}
 	switch pg.Code {
 	case "ES400":
 		var d struct {

@@ -227,8 +227,12 @@ func (s *Store) CheckpointAt(ctx context.Context, t time.Time) (Checkpoint, erro
 		c     Checkpoint
 		found bool
 	)
+	// Only events below the oldest running transaction count: a checkpoint
+	// past a running transaction's events would skip them when it commits.
 	err := s.pool.QueryRow(ctx, `
-		WITH first AS (SELECT e.tx_id, e.position FROM eventscope.events e WHERE e.recorded_at >= $1
+		WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+		     first AS (SELECT e.tx_id, e.position FROM eventscope.events e, horizon h
+		               WHERE e.recorded_at >= $1 AND e.tx_id < h.xmin
 		               ORDER BY e.tx_id, e.position LIMIT 1),
 		     prev AS (SELECT p.tx_id, p.position FROM eventscope.events p, first f
 		               WHERE (p.tx_id, p.position) < (f.tx_id, f.position)

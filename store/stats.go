@@ -89,7 +89,11 @@ func (s *Store) Stats(ctx context.Context, o StatsOptions) (Stats, error) {
 	}
 	err = s.pool.QueryRow(ctx, `SELECT
 		(SELECT last_value FROM eventscope.events_position_seq),
-		(SELECT count(*) FROM eventscope.events e WHERE e.tx_id >= (SELECT pg_snapshot_xmin(pg_current_snapshot()))),
+		-- ORDER BY ... LIMIT makes the planner walk the (tx_id, position) index:
+		-- it cannot see that the xmin bound leaves only the newest rows.
+		(SELECT count(*) FROM (SELECT 1 FROM eventscope.events e
+		  WHERE e.tx_id >= (SELECT pg_snapshot_xmin(pg_current_snapshot()))
+		  ORDER BY e.tx_id LIMIT 1000000000) pending),
 		current_setting('server_version')`).Scan(&st.LastPosition, &st.Pending, &st.ServerVersion)
 	if err != nil {
 		return st, fmt.Errorf("stats: %w", err)

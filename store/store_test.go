@@ -243,6 +243,32 @@ func TestIdempotentAppendByEventID(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
+	t.Run("same id twice in one batch", func(t *testing.T) {
+		id := uuid.New()
+		_, err := st.Append(ctx, "order-11", store.Any, store.NewEvent{ID: id, Type: "A", Data: json.RawMessage(`{}`)}, store.NewEvent{ID: id, Type: "A", Data: json.RawMessage(`{}`)})
+		if !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("same new id raced onto two streams", func(t *testing.T) {
+		for i := 0; i < 20; i++ {
+			id := uuid.New()
+			errs := make(chan error, 2)
+			for _, stream := range []string{fmt.Sprintf("race-a%d", i), fmt.Sprintf("race-b%d", i)} {
+				go func() {
+					_, err := st.Append(ctx, stream, store.Any, store.NewEvent{ID: id, Type: "A", Data: json.RawMessage(`{}`)})
+					errs <- err
+				}()
+			}
+			e1, e2 := <-errs, <-errs
+			if (e1 == nil) == (e2 == nil) {
+				t.Fatalf("want exactly one winner: %v, %v", e1, e2)
+			}
+			if lost := errors.Join(e1, e2); !errors.Is(lost, store.ErrDuplicateEvent) {
+				t.Fatalf("loser's error %v is not ErrDuplicateEvent", lost)
+			}
+		}
+	})
 	t.Run("stored id mixed with a new event", func(t *testing.T) {
 		_, err := st.Append(ctx, "order-9", store.Any, batch[0], store.NewEvent{ID: uuid.New(), Type: "X", Data: json.RawMessage(`{}`)})
 		if !errors.Is(err, store.ErrDuplicateEvent) {
@@ -253,8 +279,10 @@ func TestIdempotentAppendByEventID(t *testing.T) {
 	if len(evs) != 3 {
 		t.Fatalf("stream has %d events, want 3", len(evs))
 	}
-	if _, err := st.StreamInfo(ctx, "order-10"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatal("order-10 was created by a rejected append")
+	for _, s := range []string{"order-10", "order-11"} {
+		if _, err := st.StreamInfo(ctx, s); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("%s was created by a rejected append", s)
+		}
 	}
 }
 
@@ -342,6 +370,9 @@ func TestValidation(t *testing.T) {
 		{"sql: metadata array", "order-1", `[{"type":"A","data":{},"metadata":[]}]`, "metadata", nil},
 		{"sql: bad id", "order-1", `[{"id":"nope","type":"A","data":{}}]`, "id", nil},
 		{"sql: expected -3", "order-1", `[{"type":"A","data":{}}]`, "expected_version", ptr(int64(-3))},
+		{"sql: long type behind a newline", "order-1", `[{"type":"a\n` + strings.Repeat("b", 300) + `","data":{}}]`, "type", nil},
+		{"sql: no-break space in stream", "order\u00a01", `[{"type":"A","data":{}}]`, "stream_id", nil},
+		{"sql: id twice in a batch", "order-1", `[{"id":"0b6c1d1e-2f3a-4b5c-8d9e-0f1a2b3c4d5e","type":"A","data":{}},{"id":"0b6c1d1e-2f3a-4b5c-8d9e-0f1a2b3c4d5e","type":"A","data":{}}]`, "id", nil},
 	}
 	for _, c := range sqlCases {
 		t.Run(c.name, func(t *testing.T) {
@@ -352,6 +383,16 @@ func TestValidation(t *testing.T) {
 			}
 		})
 	}
+	// A highly compressible 3 MB event must not slip under the 1 MiB cap
+	// (the function's argument may arrive compressed).
+	t.Run("sql: compressed oversize event", func(t *testing.T) {
+		var v int64
+		err := st.Pool().QueryRow(ctx, `SELECT eventscope.append('order-1', NULL,
+			jsonb_build_array(jsonb_build_object('type', 'Big', 'data', jsonb_build_object('x', repeat('a', 3000000)))))`).Scan(&v)
+		if err == nil || !strings.Contains(err.Error(), "ES400") {
+			t.Fatalf("err = %v, want ES400", err)
+		}
+	})
 	evs, err := st.ReadStream(ctx, "order-1", store.ReadStreamOptions{})
 	if err != nil || len(evs) != 1 {
 		t.Fatalf("bad input changed order-1: %d events, %v", len(evs), err)

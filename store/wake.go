@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -22,12 +23,13 @@ type waker struct {
 	pool     *pgxpool.Pool
 	interval time.Duration
 
-	mu      sync.Mutex
-	pending map[string]struct{}
-	dirty   bool
-	signal  chan struct{}
-	done    chan struct{}
-	stopped chan struct{}
+	closeOnce sync.Once
+	mu        sync.Mutex
+	pending   map[string]struct{}
+	dirty     bool
+	signal    chan struct{}
+	done      chan struct{}
+	stopped   chan struct{}
 }
 
 func newWaker(pool *pgxpool.Pool, interval time.Duration) *waker {
@@ -69,7 +71,9 @@ func (w *waker) take() (string, bool) {
 	}
 	clear(w.pending)
 	w.dirty = false
-	if size > 4000 { // NOTIFY payloads are capped near 8 KB: wake everyone instead
+	// An empty payload wakes everyone: when the list would near NOTIFY's
+	// 8 KB cap, or when a category holds the separator.
+	if size > 4000 || slices.ContainsFunc(cats, func(c string) bool { return strings.Contains(c, ",") }) {
 		return "", true
 	}
 	sort.Strings(cats)
@@ -111,10 +115,6 @@ func (w *waker) send(payload string) {
 }
 
 func (w *waker) close() {
-	select {
-	case <-w.done:
-	default:
-		close(w.done)
-	}
+	w.closeOnce.Do(func() { close(w.done) })
 	<-w.stopped
 }

@@ -41,7 +41,7 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.As(err, &usage), errors.As(err, &invalid), errors.Is(err, store.ErrInvalid):
+	case errors.As(err, &usage), errors.As(err, &invalid), errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrDuplicateEvent):
 		return ExitBadInput
 	case errors.As(err, &conflict):
 		return ExitConflict

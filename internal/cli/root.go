@@ -81,6 +81,9 @@ DATABASE_URL, else an embedded private PostgreSQL in $EVENTSCOPE_HOME
 func wrapArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if err := v(cmd, args); err != nil {
+			if !cmd.HasParent() { // "eventscope: " is printed in front of every error already
+				return &UsageError{Msg: err.Error()}
+			}
 			return &UsageError{Msg: fmt.Sprintf("%s: %v", cmd.CommandPath(), err)}
 		}
 		return nil

@@ -82,7 +82,7 @@ BEGIN
         PERFORM eventscope.invalid('stream_id', NULL, 'must not be empty');
     ELSIF octet_length(p_stream) > 200 THEN
         PERFORM eventscope.invalid('stream_id', NULL, format('is %s bytes, at most 200 allowed', octet_length(p_stream)));
-    ELSIF p_stream ~ '[[:space:][:cntrl:]]' THEN
+    ELSIF p_stream ~ '[[:space:][:cntrl:]\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]' THEN
         PERFORM eventscope.invalid('stream_id', NULL, 'must not contain whitespace or control characters');
     END IF;
     IF expected_version IS NOT NULL AND expected_version < -2 THEN
@@ -100,10 +100,10 @@ BEGIN
     -- suspicious (or a large batch, or explicit ids) gets the detailed check,
     -- which names the first bad field exactly.
     IF events @? '$[*] ? (@.type() != "object" || !exists(@."type") || @."type".type() != "string"
-                          || @."type" == "" || @."type" like_regex "^.{50}" || !exists(@."data")
+                          || @."type" == "" || @."type" like_regex "^.{50}" flag "s" || !exists(@."data")
                           || @."data".type() != "object" || exists(@."id")
                           || (exists(@."metadata") && @."metadata".type() != "object" && @."metadata".type() != "null"))'
-       OR pg_column_size(events) > max_bytes / 8 THEN
+       OR octet_length(events::text) > max_bytes THEN
         SELECT e.ord - 1 AS idx,
                CASE
                  WHEN jsonb_typeof(e.v) <> 'object' THEN 'event|must be a JSON object'
@@ -131,6 +131,16 @@ BEGIN
             PERFORM eventscope.invalid(split_part(bad.why, '|', 1), bad.idx::int, split_part(bad.why, '|', 2));
         END IF;
         have_ids := events @? '$[*].id ? (@.type() == "string")';
+        IF have_ids THEN
+            SELECT min(e.ord) - 1 AS idx INTO bad
+              FROM jsonb_array_elements(events) WITH ORDINALITY AS e(v, ord)
+             WHERE jsonb_typeof(e.v->'id') = 'string'
+             GROUP BY (e.v->>'id')::uuid HAVING count(*) > 1
+             ORDER BY 1 LIMIT 1;
+            IF FOUND THEN
+                PERFORM eventscope.invalid('id', bad.idx::int, 'appears more than once in the batch');
+            END IF;
+        END IF;
     ELSE
         have_ids := false;
     END IF;
