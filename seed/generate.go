@@ -28,14 +28,15 @@ import (
 	"eventscope/store"
 )
 
-// Config sizes a seeded history. The zero value gets the defaults.
+// Config sizes a seeded history. Counts are taken as given; the optional
+// shape fields below get defaults when zero.
 type Config struct {
-	// Customers to register. Default 1,000.
+	// Customers to register, as given (the CLI defaults to DefaultCustomers).
 	Customers int
-	// Orders to place. Default 40,000 (about 175,000 events with the defaults).
+	// Orders to place, as given (the CLI defaults to DefaultOrders).
 	Orders int
 	// Seed makes the history: the same Config gives the same streams,
-	// types, versions, data and event ids. Default 1.
+	// types, versions, data and event ids. 0 is a seed like any other.
 	Seed uint64
 	// LongStreams is the number of key-account customers whose streams grow
 	// past LongStreamEvents, so time-travel has something to chew on.
@@ -54,22 +55,14 @@ type Config struct {
 	SnapshotEvery int
 }
 
-// Defaults used when a Config field is zero.
+// Defaults of the CLI's --customers and --orders. A Config takes its counts
+// as given: 0 orders means none, and seed 0 is a seed like any other.
 const (
 	DefaultCustomers = 1000
 	DefaultOrders    = 40_000
 )
 
 func (c Config) withDefaults() Config {
-	if c.Customers == 0 {
-		c.Customers = DefaultCustomers
-	}
-	if c.Orders == 0 {
-		c.Orders = DefaultOrders
-	}
-	if c.Seed == 0 {
-		c.Seed = 1
-	}
 	if c.LongStreams == 0 && c.Customers >= 10 {
 		c.LongStreams = 2
 	}
