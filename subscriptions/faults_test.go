@@ -271,3 +271,31 @@ func TestLeaseConnectionTerminated(t *testing.T) {
 	t.Logf("after the lease backend was terminated, %s holds the subscription", s.Holder)
 	checkDelivered(t, rec, committed, unknown, batch)
 }
+
+// TestListenerQuietPing: after quiet spells the listener pings its
+// connection, and the timeout that ends each wait leaves it working.
+func TestListenerQuietPing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	l := newListener(b.st, testLogf(t))
+	l.quiet = 30 * time.Millisecond
+	woken := newSignal()
+	l.add(&target{wake: woken.send})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); l.run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "the listener", time.Minute, func() bool { return l.connected.Load() })
+	<-woken                            // the wake-up every (re)connection sends
+	time.Sleep(300 * time.Millisecond) // about ten quiet spells and pings
+	_, err := b.st.Pool().Exec(context.Background(), `SELECT pg_notify($1, 'x')`, store.NotifyChannel)
+	must(t, err)
+	select {
+	case <-woken:
+	case <-time.After(time.Minute):
+		t.Fatal("no wake-up after the quiet spells")
+	}
+	if n := l.connects.Load(); n != 1 {
+		t.Errorf("the listener connected %d times, want once", n)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"eventscope/store"
 )
@@ -45,6 +46,7 @@ type listener struct {
 	received  atomic.Int64  // notifications received so far
 
 	retryMin time.Duration // first reconnection wait (tests lengthen it)
+	quiet    time.Duration // silence before a ping (tests shorten it)
 }
 
 func newListener(st *store.Store, logf func(string, ...any)) *listener {
@@ -54,6 +56,7 @@ func newListener(st *store.Store, logf func(string, ...any)) *listener {
 		targets:  map[*target]struct{}{},
 		byName:   map[string]*target{},
 		retryMin: 100 * time.Millisecond,
+		quiet:    listenerQuiet,
 	}
 }
 
@@ -121,14 +124,30 @@ func (l *listener) session(ctx context.Context) error {
 	l.connects.Add(1)
 	l.wakeAll()
 	for {
-		n, err := conn.WaitForNotification(ctx)
+		// After a quiet spell, check the connection: a peer that vanished
+		// without closing it would otherwise leave the listener deaf.
+		wctx, cancel := context.WithTimeout(ctx, l.quiet)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
 		if err != nil {
+			if ctx.Err() == nil && pgconn.Timeout(err) {
+				pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				err = conn.Ping(pctx)
+				cancel()
+				if err == nil {
+					continue
+				}
+			}
 			return err
 		}
 		l.received.Add(1)
 		l.dispatch(n.Channel, n.Payload)
 	}
 }
+
+// listenerQuiet is how long the listener waits for a notification before
+// it pings its connection.
+const listenerQuiet = 15 * time.Second
 
 func (l *listener) wakeAll() {
 	l.mu.Lock()
