@@ -121,7 +121,10 @@ func decodeLoose(b json.RawMessage) (any, error) {
 
 var identRE = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$-]*$`)
 
-func childPath(parent, key string) string {
+// ChildPath is the path of member key under parent, as Diff reports paths:
+// dotted identifiers (a.b), ["quoted"] for other keys. Views that mark
+// Diff's changes in a rendered document build their paths with it.
+func ChildPath(parent, key string) string {
 	if identRE.MatchString(key) {
 		if parent == "" {
 			return key
@@ -149,7 +152,7 @@ func diffValues(path string, b, a any, out *[]Change) {
 		for _, k := range keys {
 			bv, inB := bm[k]
 			av, inA := am[k]
-			p := childPath(path, k)
+			p := ChildPath(path, k)
 			switch {
 			case !inB:
 				*out = append(*out, Change{Path: p, Kind: Added, After: mustJSON(av)})

@@ -3,10 +3,10 @@ package timetravel
 import (
 	"bytes"
 	"encoding/json"
-	"regexp"
 	"strconv"
 	"strings"
 
+	"eventscope/domain"
 	"eventscope/tui/common"
 	"eventscope/tui/styles"
 )
@@ -61,21 +61,6 @@ func parseValue(dec *json.Decoder) (*node, error) {
 	}
 }
 
-var identRE = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$-]*$`)
-
-// childPath builds a member's path the way domain.Diff does: dotted
-// identifiers, ["quoted"] other keys, [i] array elements.
-func childPath(parent, key string) string {
-	if identRE.MatchString(key) {
-		if parent == "" {
-			return key
-		}
-		return parent + "." + key
-	}
-	q, _ := json.Marshal(key)
-	return parent + "[" + string(q) + "]"
-}
-
 func indexPath(parent string, i int) string { return parent + "[" + strconv.Itoa(i) + "]" }
 
 // renderTree renders n as indented JSON lines, each prefixed with a
@@ -125,7 +110,7 @@ func renderTree(n *node, marks map[string]string, st *styles.Styles) []string {
 			for i, c := range n.members {
 				var cp, pre string
 				if n.kind == '{' {
-					cp = childPath(path, n.keys[i])
+					cp = domain.ChildPath(path, n.keys[i])
 					kb, _ := json.Marshal(n.keys[i])
 					pre = st.JSONKey.Render(string(kb)) + st.JSONPunct.Render(": ")
 				} else {
