@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"eventscope/internal/pgserver"
 	"eventscope/internal/testdb"
@@ -297,5 +298,68 @@ func TestListenerQuietPing(t *testing.T) {
 	}
 	if n := l.connects.Load(); n != 1 {
 		t.Errorf("the listener connected %d times, want once", n)
+	}
+}
+
+// TestTxHandlerTransientErrors: a TxHandler whose transaction fails with
+// the database's errors (its backend terminated, a deadlock, a connection
+// error) is retried without counting attempts and without parking: the
+// events reach the read model, nothing is parked, no failure is recorded.
+func TestTxHandlerTransientErrors(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	_, err := b.st.Pool().Exec(ctx, `CREATE TABLE tx_seen (id uuid PRIMARY KEY)`)
+	must(t, err)
+	ids := appendN(t, b.st, "tr", 3, 20)
+	var mu sync.Mutex
+	calls := 0
+	handler := func(ctx context.Context, tx pgx.Tx, e store.Event) error {
+		mu.Lock()
+		calls++
+		c := calls
+		mu.Unlock()
+		switch c {
+		case 1: // the server shut the session down
+			return fmt.Errorf("projecting: %w", &pgconn.PgError{Severity: "FATAL", Code: "57P01", Message: "terminating connection due to administrator command"})
+		case 2: // really: the transaction's backend is terminated mid-handler
+			_, err := tx.Exec(ctx, `SELECT pg_terminate_backend(pg_backend_pid())`)
+			if err == nil {
+				_, err = tx.Exec(ctx, `SELECT 1`)
+			}
+			if err == nil {
+				t.Errorf("the terminated backend still answers")
+				return errors.New("not terminated")
+			}
+			return err
+		case 3:
+			return &pgconn.PgError{Code: "40P01", Message: "deadlock detected"}
+		case 4:
+			return &pgconn.PgError{Code: "08006", Message: "connection failure"}
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO tx_seen (id) VALUES ($1)`, e.EventID)
+		return err
+	}
+	r := NewRunner(b.st, RunnerOptions{Logf: testLogf(t)})
+	must(t, r.Add(Subscription{Name: "s", BatchSize: 5, Retry: RetryPolicy{Attempts: 2, Initial: time.Millisecond}, TxHandler: handler}))
+	run(t, r)
+	count := func() int {
+		var n int
+		_ = b.st.Pool().QueryRow(ctx, `SELECT count(*) FROM tx_seen`).Scan(&n)
+		return n
+	}
+	waitFor(t, "every event in the read model", time.Minute, func() bool { return count() >= len(ids) })
+	waitFor(t, "the checkpoint at the end", time.Minute, func() bool { return mustGet(t, b, "s").Processed >= int64(len(ids)) })
+	var parked int
+	must(t, b.st.Pool().QueryRow(ctx, `SELECT count(*) FROM eventscope.parked_events WHERE subscription = 's'`).Scan(&parked))
+	s := mustGet(t, b, "s")
+	if n := count(); n != len(ids) || parked != 0 || s.Failures != 0 || r.byName["s"].failures.Load() != 0 {
+		t.Fatalf("read model has %d of %d events, %d parked, %d failures recorded (%d counted); want all, 0, 0, 0",
+			n, len(ids), parked, s.Failures, r.byName["s"].failures.Load())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls < 4+len(ids) {
+		t.Fatalf("handler called %d times, want at least %d", calls, 4+len(ids))
 	}
 }

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"eventscope/store"
 )
@@ -907,6 +910,10 @@ func (s *sub) txBatch(ctx context.Context, evs []store.Event, next store.Checkpo
 			if ctx.Err() != nil {
 				return -1, nil, false
 			}
+			if transientTxError(tx, err) {
+				s.dbError(ctx, "handling "+describeEvent(e)+" (transient database error, retrying)", err)
+				return -1, nil, false
+			}
 			return j, err, true
 		}
 		done = j + 1
@@ -945,6 +952,10 @@ func (s *sub) txOne(ctx context.Context, e store.Event, cp store.Checkpoint) err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after Commit
 	if err := callSafe(func() error { return s.def.TxHandler(ctx, tx, e) }); err != nil {
+		if transientTxError(tx, err) {
+			s.dbError(ctx, "handling "+describeEvent(e)+" (transient database error, retrying)", err)
+			return errAbort
+		}
 		return err
 	}
 	fenced, err := s.writeCheckpoint(ctx, tx, cp, 1)
@@ -963,6 +974,41 @@ func (s *sub) txOne(ctx context.Context, e store.Event, cp store.Checkpoint) err
 	s.processed.Add(1)
 	s.markSaved(cp)
 	return nil
+}
+
+// transientTxError reports whether a TxHandler's error is the database's
+// rather than the handler's: the transaction's connection is gone, the
+// server is shutting down or cancelled the statement, or the transaction
+// lost a deadlock or serialization conflict. Such an error aborts the
+// delivery (retried later, no attempt counted, never parked), as a failed
+// Begin does: counting it would park events, and move the checkpoint past
+// them, whenever the server restarts.
+func transientTxError(tx pgx.Tx, err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	if tx != nil && tx.Conn() != nil && tx.Conn().IsClosed() {
+		return true
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		switch {
+		case len(pg.Code) == 5 && (pg.Code[:2] == "08" || pg.Code[:2] == "57"):
+			return true // connection exception; operator intervention (57P01 terminated, 57014 canceled)
+		case pg.Code == "40001", pg.Code == "40P01":
+			return true // serialization failure, deadlock
+		}
+		return false
+	}
+	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var ce *pgconn.ConnectError
+	return errors.As(err, &ce) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
 }
 
 // parkSQL moves the checkpoint past the event (with n events processed
@@ -1130,6 +1176,10 @@ func (s *sub) unpark(ctx context.Context, e store.Event) error {
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after Commit
 	if err := callSafe(func() error { return s.def.TxHandler(ctx, tx, e) }); err != nil {
+		if transientTxError(tx, err) {
+			s.dbError(ctx, "handling parked "+describeEvent(e)+" (transient database error, retrying)", err)
+			return errAbort
+		}
 		return err
 	}
 	var n int64

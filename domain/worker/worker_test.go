@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"eventscope/domain"
 	"eventscope/internal/testdb"
 	"eventscope/store"
@@ -40,7 +42,8 @@ func runWorkerProcess(url string) int {
 		return 1
 	}
 	defer st.Close()
-	w, err := New(st, Options{Runner: subscriptions.RunnerOptions{PollInterval: 200 * time.Millisecond}})
+	logf := func(f string, a ...any) { fmt.Fprintf(os.Stderr, "worker: "+f+"\n", a...) }
+	w, err := New(st, Options{Runner: subscriptions.RunnerOptions{PollInterval: 200 * time.Millisecond, Logf: logf}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		return 1
@@ -210,6 +213,18 @@ func TestWorkerKilledAndRestarted(t *testing.T) {
 		WHERE o.status <> (SELECT CASE e.type WHEN 'OrderApproved' THEN 'approved' ELSE 'rejected' END
 		                     FROM eventscope.events e WHERE e.stream_id = 'order-' || o.order_id AND e.version = 1)`).Scan(&mismatched); err != nil || mismatched != 0 {
 		t.Fatalf("read model disagrees with %d orders (%v)", mismatched, err)
+	}
+	// nothing parked by the sagas or the read model: a killed worker (or a
+	// terminated connection) must never make them skip an event
+	// (notifications may park: its handler is the user's, at least once).
+	var parked []string
+	rows, err := st.Pool().Query(ctx, `SELECT subscription || ': ' || last_error FROM eventscope.parked_events WHERE subscription = ANY($1)`,
+		[]string{domain.CustomerServiceName, domain.OrderServiceName, domain.OrderSummaryName})
+	if err == nil {
+		parked, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	}
+	if err != nil || len(parked) != 0 {
+		t.Fatalf("parked events of the sagas and the read model: %q (%v)", parked, err)
 	}
 	for _, id := range customers {
 		c := domain.NewCustomer(id)
