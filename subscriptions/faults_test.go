@@ -363,3 +363,20 @@ func TestTxHandlerTransientErrors(t *testing.T) {
 		t.Fatalf("handler called %d times, want at least %d", calls, 4+len(ids))
 	}
 }
+
+// TestDedicatedKeepalives: the lease and LISTEN connections ask the server
+// for short TCP keepalives, so a dead host's locks are freed in seconds.
+func TestDedicatedKeepalives(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	conn, err := pgx.ConnectConfig(ctx, dedicatedConfig(b.st, "keepalive-test"))
+	must(t, err)
+	defer conn.Close(ctx)
+	var idle, interval, count, user string
+	must(t, conn.QueryRow(ctx, `SELECT current_setting('tcp_keepalives_idle'), current_setting('tcp_keepalives_interval'),
+		current_setting('tcp_keepalives_count'), current_setting('tcp_user_timeout')`).Scan(&idle, &interval, &count, &user))
+	if idle != "1" || interval != "1" || count != "2" || user != "2000" {
+		t.Fatalf("keepalives idle %s interval %s count %s user timeout %s; want 1 1 2 2000", idle, interval, count, user)
+	}
+}

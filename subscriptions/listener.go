@@ -61,11 +61,26 @@ func newListener(st *store.Store, logf func(string, ...any)) *listener {
 }
 
 // dedicatedConfig is the store pool's connection config for a connection of
-// our own.
+// our own (the lease and the LISTEN connections). Its server-side TCP
+// keepalives and user timeout end the session about 2-3 s after the client
+// host dies or the network splits (instead of the kernel's default of
+// about two hours), so the server releases the holder's advisory locks and
+// a standby can take over. On a Unix socket the server accepts and ignores
+// them.
 func dedicatedConfig(st *store.Store, app string) *pgx.ConnConfig {
 	cfg := st.Pool().Config().ConnConfig.Copy()
 	cfg.RuntimeParams["application_name"] = app
+	for k, v := range dedicatedKeepalives {
+		cfg.RuntimeParams[k] = v
+	}
 	return cfg
+}
+
+var dedicatedKeepalives = map[string]string{
+	"tcp_keepalives_idle":     "1",
+	"tcp_keepalives_interval": "1",
+	"tcp_keepalives_count":    "2",
+	"tcp_user_timeout":        "2000",
 }
 
 func (l *listener) add(t *target) {
