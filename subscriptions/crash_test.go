@@ -95,6 +95,14 @@ func testCrash(t *testing.T, mode string) {
 	_, err := b.st.Pool().Exec(ctx, deliveriesTable)
 	must(t, err)
 	appendN(t, b.st, "crash", 7, crashEvents)
+	// The helper's first read must see every event, or its batches (and so
+	// the redeliveries counted below) are cut elsewhere: on the shared
+	// cluster another test's open transaction holds the global log's
+	// horizon back for a moment.
+	waitFor(t, "the global log to show every appended event", time.Minute, func() bool {
+		p, err := b.st.ReadAll(ctx, store.Checkpoint{}, store.ReadAllOptions{Limit: 2 * crashEvents})
+		return err == nil && len(p.Events) == crashEvents
+	})
 
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelper$", "-test.count=1")
 	cmd.Env = append(os.Environ(), crashHelperEnv+"="+mode, crashURLEnv+"="+b.url, crashBlockEnv+"="+strconv.Itoa(crashBlockAt))
