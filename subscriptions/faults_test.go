@@ -380,3 +380,44 @@ func TestDedicatedKeepalives(t *testing.T) {
 		t.Fatalf("keepalives idle %s interval %s count %s user timeout %s; want 1 1 2 2000", idle, interval, count, user)
 	}
 }
+
+// TestUnsavedAtMostBatch: a live Handler's deferred checkpoint counts
+// against the next page's first batch, so handled-but-unsaved events (what
+// a crash would redeliver) never exceed BatchSize.
+func TestUnsavedAtMostBatch(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	const batch = 10
+	var mu sync.Mutex
+	handled, worst := 0, 0
+	handler := func(ctx context.Context, e store.Event) error {
+		var saved int
+		if err := b.st.Pool().QueryRow(ctx, `SELECT processed FROM eventscope.subscriptions WHERE name = 's'`).Scan(&saved); err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		handled++
+		worst = max(worst, handled-saved) // redelivered if the process died now
+		return nil
+	}
+	r := NewRunner(b.st, RunnerOptions{Logf: testLogf(t)})
+	must(t, r.Add(Subscription{Name: "s", BatchSize: batch, Handler: handler}))
+	run(t, r)
+	appendN(t, b.st, "u", 1, 5)
+	get := func() int { mu.Lock(); defer mu.Unlock(); return handled }
+	waitFor(t, "the first events", time.Minute, func() bool { return get() >= 5 })
+	var evs []store.NewEvent
+	for i := range 3 * batch {
+		evs = append(evs, ev("Tested", i))
+	}
+	_, err := b.st.Append(ctx, "u-1", store.Any, evs...)
+	must(t, err)
+	waitFor(t, "every event", time.Minute, func() bool { return get() >= 5+3*batch })
+	mu.Lock()
+	defer mu.Unlock()
+	if worst > batch {
+		t.Fatalf("up to %d handled events were unsaved, want at most BatchSize (%d)", worst, batch)
+	}
+}

@@ -565,11 +565,20 @@ func (s *sub) read(ctx context.Context, after store.Checkpoint) (store.Page, err
 
 // deliverBatches delivers a page in batches of BatchSize events, the
 // checkpoint moving after each (to the last event of the batch, and to the
-// page's Next after the last).
+// page's Next after the last). The first batch is shortened by the events
+// a live Handler already handled without saving (s.unsaved), so a crash
+// never redelivers more than BatchSize events.
 func (s *sub) deliverBatches(ctx context.Context, page store.Page, live bool) bool {
 	evs := page.Events
 	for len(evs) > 0 {
-		k := min(len(evs), s.def.BatchSize)
+		room := s.def.BatchSize - s.unsaved
+		if room <= 0 {
+			if !s.flush(ctx) {
+				return false
+			}
+			room = s.def.BatchSize
+		}
+		k := min(len(evs), room)
 		batch := store.Page{Events: evs[:k], Next: page.Next, Scanned: k}
 		if k < len(evs) {
 			batch.Next = evs[k-1].Checkpoint
