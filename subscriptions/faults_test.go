@@ -220,6 +220,9 @@ func TestListenerTerminated(t *testing.T) {
 	if r.lis.pid.Load() == pid {
 		t.Fatal("the listener has the same backend pid after reconnecting")
 	}
+	if _, _, gen := r.shared.state(); gen == 0 {
+		t.Error("the shared log was not invalidated when the listener reconnected")
+	}
 	received := r.lis.received.Load()
 	appendN(t, b.st, "listen", 2, 5)
 	waitFor(t, "delivery after reconnecting", time.Minute, func() bool { mu.Lock(); defer mu.Unlock(); return afterRecovery == 5 })
@@ -419,5 +422,42 @@ func TestUnsavedAtMostBatch(t *testing.T) {
 	defer mu.Unlock()
 	if worst > batch {
 		t.Fatalf("up to %d handled events were unsaved, want at most BatchSize (%d)", worst, batch)
+	}
+}
+
+// TestSharedLogInvalidate: after invalidate the shared log holds nothing,
+// wakes its waiters, discards a read begun before, and starts again from
+// the head.
+func TestSharedLogInvalidate(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	appendN(t, b.st, "inv", 1, 3)
+	l := newSharedLog(b.st, newHeldWatcher(b.st.Pool(), testLogf(t)), testLogf(t))
+	must(t, l.refresh(ctx))
+	appendN(t, b.st, "inv", 1, 2)
+	must(t, l.refresh(ctx))
+	to, _, gen := l.state()
+	p, changed, ok, _ := l.page(to, nil, nil, 100)
+	if !ok || len(p.Events) != 0 {
+		t.Fatalf("page at the head: ok %v, %d events", ok, len(p.Events))
+	}
+	l.invalidate()
+	select {
+	case <-changed:
+	default:
+		t.Fatal("invalidate did not wake the waiters")
+	}
+	if _, _, ok, behind := l.page(to, nil, nil, 100); ok || behind {
+		t.Fatalf("page after invalidate: ok %v behind %v, want neither", ok, behind)
+	}
+	if l.add([]store.Event{{}}, store.Checkpoint{Tx: 1 << 60}, gen) {
+		t.Fatal("a read begun before invalidate was added")
+	}
+	must(t, l.refresh(ctx))
+	h, err := b.st.Head(ctx)
+	must(t, err)
+	if got, valid, _ := l.state(); !valid || got.Less(h) {
+		t.Fatalf("after refresh: valid %v to %v, want the head %v", valid, got, h)
 	}
 }

@@ -45,6 +45,10 @@ type listener struct {
 	connects  atomic.Int64  // successful connections so far
 	received  atomic.Int64  // notifications received so far
 
+	// reconnected runs when a connection is made after an earlier one was
+	// lost (set before run).
+	reconnected func()
+
 	retryMin time.Duration // first reconnection wait (tests lengthen it)
 	quiet    time.Duration // silence before a ping (tests shorten it)
 }
@@ -136,7 +140,9 @@ func (l *listener) session(ctx context.Context) error {
 	}
 	l.pid.Store(conn.PgConn().PID())
 	l.connected.Store(true)
-	l.connects.Add(1)
+	if l.connects.Add(1) > 1 && l.reconnected != nil {
+		l.reconnected()
+	}
 	l.wakeAll()
 	for {
 		// After a quiet spell, check the connection: a peer that vanished

@@ -106,6 +106,7 @@ func NewRunner(st *store.Store, o RunnerOptions) *Runner {
 	r.held = newHeldWatcher(st.Pool(), o.Logf)
 	r.shared = newSharedLog(st, r.held, o.Logf)
 	r.lis.add(r.shared.tgt)
+	r.lis.reconnected = r.shared.invalidate
 	if o.Registerer != nil {
 		if err := o.Registerer.Register(&collector{r: r}); err != nil {
 			o.Logf("subscriptions: registering metrics: %v", err)

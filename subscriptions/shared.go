@@ -31,6 +31,7 @@ type sharedLog struct {
 	sig  signal
 
 	mu      sync.Mutex
+	gen     uint64 // bumped by invalidate: a refresh begun before it is discarded
 	valid   bool
 	events  []store.Event
 	from    store.Checkpoint
@@ -96,9 +97,36 @@ func (l *sharedLog) head() (store.Checkpoint, bool) {
 	return l.to, l.valid
 }
 
-func (l *sharedLog) add(evs []store.Event, next store.Checkpoint) {
+// invalidate drops what the shared log holds: the listener lost its
+// connection, so the server may have crashed or restarted and what was read
+// before (from, to, the events) need not hold any more. The next refresh
+// starts again from the head, and subscriptions behind it read from their
+// own checkpoints.
+func (l *sharedLog) invalidate() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.gen++
+	l.valid, l.events = false, nil
+	l.from, l.to = store.Checkpoint{}, store.Checkpoint{}
+	close(l.changed)
+	l.changed = make(chan struct{})
+	l.sig.send()
+}
+
+func (l *sharedLog) state() (store.Checkpoint, bool, uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.to, l.valid, l.gen
+}
+
+// add appends a read's events; it reports false (and adds nothing) when
+// the log was invalidated since generation gen.
+func (l *sharedLog) add(evs []store.Event, next store.Checkpoint, gen uint64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if gen != l.gen {
+		return false
+	}
 	l.events = append(l.events, evs...)
 	if len(l.events) > l.max {
 		cut := len(l.events) - l.max/2
@@ -110,6 +138,7 @@ func (l *sharedLog) add(evs []store.Event, next store.Checkpoint) {
 		close(l.changed)
 		l.changed = make(chan struct{})
 	}
+	return true
 }
 
 // run reads the log whenever woken (notifications, the poll, the held-back
@@ -146,13 +175,17 @@ func (l *sharedLog) run(ctx context.Context) {
 const sharedPage = 1000
 
 func (l *sharedLog) refresh(ctx context.Context) error {
-	to, valid := l.head()
+	to, valid, gen := l.state()
 	if !valid {
 		h, err := l.st.Head(ctx)
 		if err != nil {
 			return err
 		}
 		l.mu.Lock()
+		if gen != l.gen {
+			l.mu.Unlock()
+			return nil // invalidated meanwhile: it signalled another refresh
+		}
 		l.from, l.to, l.valid = h, h, true
 		close(l.changed)
 		l.changed = make(chan struct{})
@@ -164,7 +197,9 @@ func (l *sharedLog) refresh(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		l.add(page.Events, page.Next)
+		if !l.add(page.Events, page.Next, gen) {
+			return nil
+		}
 		to = page.Next
 		if page.Scanned < sharedPage {
 			break
