@@ -461,3 +461,48 @@ func TestSharedLogInvalidate(t *testing.T) {
 		t.Fatalf("after refresh: valid %v to %v, want the head %v", valid, got, h)
 	}
 }
+
+// TestActivateNeedsTheLock: a process takes a lease epoch only while its
+// lease connection's backend holds the subscription's advisory lock.
+func TestActivateNeedsTheLock(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	r := NewRunner(b.st, RunnerOptions{Logf: testLogf(t)})
+	must(t, r.Add(Subscription{Name: "s", Handler: func(context.Context, store.Event) error { return nil }}))
+	s := r.byName["s"]
+	must(t, s.ensureRow(ctx))
+	epoch := func() (e *int64) {
+		must(t, b.st.Pool().QueryRow(ctx, `SELECT lease_epoch FROM eventscope.subscriptions WHERE name = 's'`).Scan(&e))
+		return e
+	}
+	before := epoch()
+
+	conn, err := pgx.ConnectConfig(ctx, dedicatedConfig(b.st, "lock-test"))
+	must(t, err)
+	defer conn.Close(ctx)
+	other, err := pgx.ConnectConfig(ctx, dedicatedConfig(b.st, "lock-test"))
+	must(t, err)
+	defer other.Close(ctx)
+	_, err = other.Exec(ctx, `SELECT pg_advisory_lock($1)`, s.key) // someone else holds it
+	must(t, err)
+
+	r.leasePID = conn.PgConn().PID() // our lease backend, without the lock
+	if err := s.activate(ctx, 1); !errors.Is(err, errLockNotHeld) || s.active {
+		t.Fatalf("activate without the lock: %v (active %v), want errLockNotHeld", err, s.active)
+	}
+	if e := epoch(); (e == nil) != (before == nil) || (e != nil && *e != *before) {
+		t.Fatalf("lease epoch moved from %v to %v without the lock", before, e)
+	}
+
+	_, err = other.Exec(ctx, `SELECT pg_advisory_unlock($1)`, s.key)
+	must(t, err)
+	_, err = conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, s.key)
+	must(t, err)
+	if err := s.activate(ctx, 1); err != nil || !s.active {
+		t.Fatalf("activate with the lock: %v (active %v)", err, s.active)
+	}
+	if e := epoch(); e == nil || *e != s.epoch {
+		t.Fatalf("lease epoch %v after activate, want %d", e, s.epoch)
+	}
+}

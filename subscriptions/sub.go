@@ -327,9 +327,17 @@ UPDATE eventscope.subscriptions
        state = 'catching-up', rate = 0, applied_control_version = control_version,
        categories = $5, types = $6
  WHERE name = $1
+   AND EXISTS (SELECT 1 FROM pg_locks l
+                WHERE l.locktype = 'advisory' AND l.pid = $7 AND l.granted
+                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                  AND l.classid::bigint = $8 AND l.objid::bigint = $9 AND l.objsubid = 1)
 RETURNING lease_epoch, reset_version, control_version, checkpoint_tx, checkpoint_pos, paused, stopped,
        EXISTS (SELECT 1 FROM eventscope.parked_events p WHERE p.subscription = $1 AND p.retry_requested),
        (SELECT count(*) FROM eventscope.parked_events p WHERE p.subscription = $1)`
+
+// errLockNotHeld: the lease connection's backend does not hold the
+// subscription's advisory lock (the connection died or was replaced).
+var errLockNotHeld = errors.New("the lease connection does not hold the subscription's lock")
 
 // rowControl is the row's control state as activate and reload read it.
 type rowControl struct {
@@ -341,11 +349,32 @@ type rowControl struct {
 
 // activate takes over the subscription: a new lease epoch fences out every
 // earlier holder, and the checkpoint is read after it.
+//
+// The new epoch is committed only while the lease connection's backend
+// (leasePID) really holds the subscription's advisory lock: a process whose
+// lease backend died (its lock perhaps already taken by another process)
+// but has not noticed yet must not fence out the real holder.
 func (s *sub) activate(ctx context.Context, gen uint64) error {
+	s.r.unlockMu.Lock()
+	leasePID := s.r.leasePID
+	s.r.unlockMu.Unlock()
+	if leasePID == 0 {
+		return errLockNotHeld
+	}
+	// A bigint advisory key is classid (high 32 bits), objid (low 32 bits), objsubid 1.
+	classid, objid := int64(uint64(s.key)>>32), int64(uint64(s.key)&0xffffffff)
 	var c rowControl
-	err := s.r.st.Pool().QueryRow(ctx, activateSQL, s.def.Name, s.r.host, s.r.pid, s.r.o.Instance, s.def.Categories, s.def.Types).
+	err := s.r.st.Pool().QueryRow(ctx, activateSQL, s.def.Name, s.r.host, s.r.pid, s.r.o.Instance, s.def.Categories, s.def.Types,
+		int64(leasePID), classid, objid).
 		Scan(&c.epoch, &c.resetVersion, &c.controlVersion, &c.cursor.Tx, &c.cursor.Pos, &c.paused, &c.stopped, &c.retry, &c.parked)
 	if errors.Is(err, pgx.ErrNoRows) {
+		var exists bool
+		if err := s.r.st.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM eventscope.subscriptions WHERE name = $1)`, s.def.Name).Scan(&exists); err != nil {
+			return err
+		}
+		if exists {
+			return errLockNotHeld // the lease loop will notice its connection is gone
+		}
 		s.markDeleted()
 		return nil
 	}
