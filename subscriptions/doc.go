@@ -41,14 +41,21 @@
 // lease check it makes before a batch when its last confirmation is older
 // than 250 ms finds another epoch). Standbys try to take unheld leases
 // every second, so a standby takes over about a second after the holder's
-// connection dies.
+// connection dies. The lease and LISTEN connections ask the server for
+// short TCP keepalives (2-3 s), so a holder whose host dies or is cut off
+// loses its locks in seconds too. A new epoch is taken only while the
+// lease connection's backend holds the lock.
 //
 // # Failures
 //
 // A failing event is retried with exponential backoff; after the last
 // attempt it is parked (recorded with its error) and the subscription moves
 // on, or, with StopOnFailure, the subscription stops at it until an
-// operator resumes or resets it.
+// operator resumes or resets it. A TxHandler's error that is the
+// database's rather than the handler's (its connection closed, SQLSTATE
+// class 08 or 57, a serialization failure or deadlock, a context or
+// network error) is no failure: the delivery is retried later without
+// counting an attempt, and the event is never parked for it.
 //
 // # Administration and monitoring
 //
