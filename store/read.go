@@ -156,14 +156,13 @@ func ReadAllWith(ctx context.Context, q querier, after Checkpoint, o ReadAllOpti
 		 WHERE (e.tx_id, e.position) > ($1::xid8, $2)
 		   AND e.tx_id < (SELECT pg_snapshot_xmin(pg_current_snapshot()))
 		 ORDER BY e.tx_id, e.position LIMIT $3)
-	SELECT ` + eventColumns + `, 0 AS kind FROM w JOIN eventscope.events e USING (stream_id, version)
+	SELECT ` + eventColumns + `, 0 AS kind FROM w JOIN eventscope.events e ON e.stream_id = w.stream_id AND e.version = w.version
 	 WHERE ` + strings.Join(conds, " AND ") + `
 	UNION ALL
 	(SELECT NULL, NULL, w.position, w.tx_id, NULL, NULL, NULL, NULL, NULL, count(*) OVER () FROM w ORDER BY w.tx_id DESC, w.position DESC LIMIT 1)
 	ORDER BY 10, 4, 3`
 	// (kind 0 rows are matches in order; the single last row carries the
 	// last scanned checkpoint and the window's size.)
-	sql = strings.ReplaceAll(sql, "w JOIN eventscope.events e USING (stream_id, version)", "w JOIN eventscope.events e ON e.stream_id = w.stream_id AND e.version = w.version")
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return page, fmt.Errorf("read all after %s: %w", after, err)

@@ -84,19 +84,29 @@ func (s *Store) Stats(ctx context.Context, o StatsOptions) (Stats, error) {
 			return st, fmt.Errorf("stats: %w", err)
 		}
 	}
-	if st.Head, err = s.Head(ctx); err != nil {
-		return st, err
+	// One round trip for the scalars (the console polls this every second):
+	// the head, the last position handed out, what waits behind the
+	// horizon, and the server's version.
+	var head struct {
+		tx  *uint64
+		pos *int64
 	}
-	err = s.pool.QueryRow(ctx, `SELECT
+	err = s.pool.QueryRow(ctx, `WITH h AS (SELECT e.tx_id, e.position FROM eventscope.events e
+		  WHERE e.tx_id < (SELECT pg_snapshot_xmin(pg_current_snapshot()))
+		  ORDER BY e.tx_id DESC, e.position DESC LIMIT 1)
+		SELECT (SELECT tx_id FROM h), (SELECT position FROM h),
 		(SELECT last_value FROM eventscope.events_position_seq),
 		-- ORDER BY ... LIMIT makes the planner walk the (tx_id, position) index:
 		-- it cannot see that the xmin bound leaves only the newest rows.
 		(SELECT count(*) FROM (SELECT 1 FROM eventscope.events e
 		  WHERE e.tx_id >= (SELECT pg_snapshot_xmin(pg_current_snapshot()))
 		  ORDER BY e.tx_id LIMIT 1000000000) pending),
-		current_setting('server_version')`).Scan(&st.LastPosition, &st.Pending, &st.ServerVersion)
+		current_setting('server_version')`).Scan(&head.tx, &head.pos, &st.LastPosition, &st.Pending, &st.ServerVersion)
 	if err != nil {
 		return st, fmt.Errorf("stats: %w", err)
+	}
+	if head.tx != nil {
+		st.Head = Checkpoint{Tx: *head.tx, Pos: *head.pos}
 	}
 	if st.Pending > 0 {
 		if st.Blocker, err = s.blocker(ctx); err != nil {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -187,18 +188,9 @@ func ConfigurePool(cfg *pgxpool.Config, opts Options) {
 	if _, ok := rp["application_name"]; !ok {
 		rp["application_name"] = "eventscope"
 	}
-	if !containsParam(cfg.ConnString(), "pool_max_conns") {
+	if !strings.Contains(cfg.ConnString(), "pool_max_conns=") {
 		cfg.MaxConns = opts.MaxConns
 	}
-}
-
-func containsParam(conn, name string) bool {
-	for i := 0; i+len(name) <= len(conn); i++ {
-		if conn[i:i+len(name)] == name {
-			return true
-		}
-	}
-	return false
 }
 
 // EnsureSchema migrates when any embedded migration is not applied yet

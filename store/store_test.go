@@ -626,6 +626,9 @@ func TestStatsNamesTheBlocker(t *testing.T) {
 	if len(p.Events) != 4 || s.Blocker != nil || s.Pending != 0 || s.ServerVersion == "" {
 		t.Fatalf("after rollback: %d events, %+v", len(p.Events), s)
 	}
+	if s.Head != p.Events[3].Checkpoint {
+		t.Fatalf("stats head %s, last event %s", s.Head, p.Events[3].Checkpoint)
+	}
 }
 
 // TestAppendInTransaction: AppendTx is atomic with the caller's transaction.

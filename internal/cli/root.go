@@ -3,7 +3,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -89,5 +88,3 @@ func wrapArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
 		return nil
 	}
 }
-
-var errNoDB = errors.New("no database")
