@@ -26,26 +26,17 @@ func (e *UsageError) Error() string { return e.Msg }
 // Usagef returns a UsageError.
 func Usagef(format string, args ...any) error { return &UsageError{Msg: fmt.Sprintf(format, args...)} }
 
-// NotFoundError marks a missing thing (exit code 4) in commands whose
-// packages have no error of their own for it.
-type NotFoundError struct{ Msg string }
-
-func (e *NotFoundError) Error() string { return e.Msg }
-
 // exitCode maps an error to the documented exit codes.
 func exitCode(err error) int {
 	var usage *UsageError
-	var nf *NotFoundError
-	var conflict *store.ConflictError
-	var invalid *store.ValidationError
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.As(err, &usage), errors.As(err, &invalid), errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrDuplicateEvent):
+	case errors.As(err, &usage), errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrDuplicateEvent):
 		return ExitBadInput
-	case errors.As(err, &conflict):
+	case errors.Is(err, store.ErrConflict):
 		return ExitConflict
-	case errors.As(err, &nf), errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		return ExitNotFound
 	case errors.Is(err, store.ErrStreamClosed):
 		return ExitClosed
