@@ -675,6 +675,10 @@ func TestRedactURL(t *testing.T) {
 		{"host=h user=u password=secret dbname=db", "host=h user=u password=xxxxx dbname=db"},
 		{"host=h password = 'it\\'s a secret' dbname=db", "host=h password = xxxxx dbname=db"},
 		{"password=secret", "password=xxxxx"},
+		{"host=h sslpassword=secret", "host=h sslpassword=xxxxx"},
+		{"postgres://h/db?sslpassword=secret", "postgres://h/db?sslpassword=xxxxx"},
+		{"postgres://u:p?x@h/db", "postgres://u:xxxxx@h/db"},
+		{"POSTGRES://u:secret@h/db", "POSTGRES://u:xxxxx@h/db"},
 		{"host=h dbname=db", "host=h dbname=db"},
 		{"", ""},
 	} {

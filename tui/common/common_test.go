@@ -22,7 +22,7 @@ func TestRedactURL(t *testing.T) {
 		{"postgresql://u:p%40ss@h/d", "postgresql://u:xxxxx@h/d"},
 		{"host=db user=app password=s3cret dbname=shop", "host=db user=app password=xxxxx dbname=shop"},
 		{"host=db password='it\\'s secret' dbname=shop", "host=db password=xxxxx dbname=shop"},
-		{"host=db PASSWORD = s3cret", "host=db PASSWORD=xxxxx"},
+		{"host=db PASSWORD = s3cret", "host=db PASSWORD = xxxxx"},
 		{"", ""},
 	}
 	for _, c := range cases {
