@@ -8,14 +8,13 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"eventscope/internal/pgserver"
 	"eventscope/store"
 )
 
@@ -59,10 +58,7 @@ func Setup(ctx context.Context, adminURL string) (*Env, error) {
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		return nil, fmt.Errorf("bench: create scratch database (the benchmark needs CREATE DATABASE rights): %w", err)
 	}
-	u, err := withDatabase(adminURL, name)
-	if err != nil {
-		return nil, err
-	}
+	u := pgserver.WithDatabase(adminURL, name)
 	env := &Env{URL: u}
 	env.drop = func() {
 		c, err := pgx.Connect(context.Background(), adminURL)
@@ -113,19 +109,6 @@ func (e *Env) Close() {
 func (e *Env) Truncate(ctx context.Context) error {
 	_, err := e.Raw.Exec(ctx, `TRUNCATE eventscope.events, eventscope.streams, bench_raw.events; CHECKPOINT`)
 	return err
-}
-
-// withDatabase returns url pointing at database db (URL or key=value form).
-func withDatabase(raw, db string) (string, error) {
-	if strings.HasPrefix(raw, "postgres://") || strings.HasPrefix(raw, "postgresql://") {
-		u, err := url.Parse(raw)
-		if err != nil {
-			return "", err
-		}
-		u.Path = "/" + db
-		return u.String(), nil
-	}
-	return raw + " dbname=" + db, nil
 }
 
 // Result is one measured run.

@@ -30,8 +30,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -88,7 +86,7 @@ func setup(t testing.TB) (*server, error) {
 		s.base = os.Getenv("DATABASE_URL")
 	}
 	if s.base != "" {
-		s.admin = withDatabase(s.base, "postgres")
+		s.admin = pgserver.WithDatabase(s.base, "postgres")
 	} else {
 		srv, err := pgserver.Ensure(ctx, pgserver.Options{Home: sharedHome(), Logf: t.Logf})
 		if err != nil {
@@ -143,7 +141,7 @@ func (s *server) ensureTemplate(ctx context.Context) error {
 	if _, err := conn.Exec(ctx, `CREATE DATABASE `+build+` TEMPLATE template0`); err != nil {
 		return err
 	}
-	mconn, err := pgx.Connect(ctx, withDatabase(s.base, build))
+	mconn, err := pgx.Connect(ctx, pgserver.WithDatabase(s.base, build))
 	if err != nil {
 		return err
 	}
@@ -223,7 +221,7 @@ func URL(t testing.TB) string {
 	}); err != nil {
 		t.Fatalf("testdb: create database %s from %s: %v", name, s.template, err)
 	}
-	url := withDatabase(s.base, name)
+	url := pgserver.WithDatabase(s.base, name)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("testdb: kept the failed test's database %s: %s", name, pgserver.RedactURL(url))
@@ -280,41 +278,4 @@ func randomSuffix() string {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return string(b)
-}
-
-var (
-	dbnameKV    = regexp.MustCompile(`(?i)(^|\s)dbname\s*=\s*('(?:[^'\\]|\\.)*'|\S*)`)
-	dbnameParam = regexp.MustCompile(`(?i)^dbname=`)
-)
-
-// withDatabase returns connString (a URL or a key=value DSN) naming database db.
-func withDatabase(connString, db string) string {
-	scheme, rest, isURL := strings.Cut(connString, "://")
-	if !isURL || (scheme != "postgres" && scheme != "postgresql") {
-		s := strings.TrimSpace(dbnameKV.ReplaceAllString(connString, ""))
-		if s == "" {
-			return "dbname=" + db
-		}
-		return s + " dbname=" + db
-	}
-	query := ""
-	if q := strings.IndexByte(rest, '?'); q >= 0 {
-		rest, query = rest[:q], rest[q+1:]
-	}
-	if slash := strings.IndexByte(rest, '/'); slash >= 0 {
-		rest = rest[:slash]
-	}
-	out := scheme + "://" + rest + "/" + db
-	if query != "" {
-		var keep []string
-		for _, p := range strings.Split(query, "&") {
-			if !dbnameParam.MatchString(p) {
-				keep = append(keep, p)
-			}
-		}
-		if len(keep) > 0 {
-			out += "?" + strings.Join(keep, "&")
-		}
-	}
-	return out
 }

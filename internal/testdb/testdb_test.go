@@ -151,7 +151,7 @@ func TestWithDatabase(t *testing.T) {
 		{"host=h", "host=h dbname=x"},
 		{"", "dbname=x"},
 	} {
-		if got := withDatabase(tc.in, "x"); got != tc.want {
+		if got := pgserver.WithDatabase(tc.in, "x"); got != tc.want {
 			t.Errorf("withDatabase(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
