@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"eventscope/store"
+	"eventscope/tui/common"
 )
 
 func init() {
@@ -314,7 +315,7 @@ func printEvents(w io.Writer, events []store.Event, asJSON, withStream bool) err
 		fmt.Fprintln(tw, "VERSION\tTYPE\tRECORDED\tCHECKPOINT\tDATA")
 	}
 	for _, e := range events {
-		data := preview(e.Data, 60)
+		data := common.Preview(e.Data, 60)
 		ts := e.RecordedAt.Local().Format("2006-01-02 15:04:05.000")
 		if withStream {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", e.Checkpoint, e.StreamID, e.Version, e.Type, ts, data)
@@ -323,14 +324,6 @@ func printEvents(w io.Writer, events []store.Event, asJSON, withStream bool) err
 		}
 	}
 	return tw.Flush()
-}
-
-func preview(b json.RawMessage, n int) string {
-	s := string(b)
-	if len(s) > n {
-		s = s[:n-1] + "…"
-	}
-	return s
 }
 
 func newStreamsCmd(g *globals) *cobra.Command {
@@ -446,12 +439,10 @@ func newStatsCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// oneLine collapses whitespace and cuts s to n cells (never inside a
+// character).
 func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > n {
-		s = s[:n-1] + "…"
-	}
-	return s
+	return common.Truncate(strings.Join(strings.Fields(s), " "), n)
 }
 
 func newCloseCmd(g *globals) *cobra.Command {

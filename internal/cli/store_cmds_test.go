@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"eventscope/internal/testdb"
 	"eventscope/store"
@@ -186,4 +187,21 @@ func FuzzParseBatch(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPrintEventsCutsWholeCharacters: the table preview of event data is cut
+// by display cells, never inside a multi-byte character.
+func TestPrintEventsCutsWholeCharacters(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	data := `{"text":"` + strings.Repeat("é", 80) + `"}`
+	if err := printEvents(&b, []store.Event{{StreamID: "x-1", Type: "Note", Data: []byte(data)}}, false, false); err != nil {
+		t.Fatal(err)
+	}
+	if !utf8.ValidString(b.String()) || !strings.Contains(b.String(), "é…") {
+		t.Fatalf("preview is not cut on a character boundary: %q", b.String())
+	}
+	if got := oneLine("a\n\tb  "+strings.Repeat("ü", 100), 20); !utf8.ValidString(got) || !strings.HasPrefix(got, "a b ü") {
+		t.Fatalf("oneLine = %q", got)
+	}
 }

@@ -167,7 +167,7 @@ func printStatusTable(w io.Writer, list []subscriptions.Status, now time.Time) e
 		}
 		lastErr := "-"
 		if s.LastError != "" {
-			lastErr = previewLine(json.RawMessage(s.LastError), 60)
+			lastErr = oneLine(s.LastError, 60)
 			if !s.LastErrorAt.IsZero() {
 				lastErr = s.LastErrorAt.Local().Format("15:04:05") + " " + lastErr
 			}
@@ -331,7 +331,7 @@ object per parked event: {"subscription", "event" (as read --json),
 					}
 					fmt.Fprintf(tw, "%s\t%s\t%s@%d\t%s\t%d\t%s\t%s%s\n", p.Event.EventID, p.Event.Checkpoint,
 						p.Event.StreamID, p.Event.Version, p.Event.Type, p.Attempts,
-						p.ParkedAt.Local().Format("2006-01-02 15:04:05"), previewLine(json.RawMessage(p.LastError), 80), retry)
+						p.ParkedAt.Local().Format("2006-01-02 15:04:05"), oneLine(p.LastError, 80), retry)
 				}
 				return tw.Flush()
 			})

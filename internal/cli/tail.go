@@ -10,6 +10,7 @@ import (
 
 	"eventscope/store"
 	"eventscope/subscriptions"
+	"eventscope/tui/common"
 )
 
 func init() { commandFactories = append(commandFactories, newTailCmd) }
@@ -115,15 +116,7 @@ whole log first), or a checkpoint TX:POS (the events after it).
 // CHECKPOINT  RECORDED  STREAM@VERSION  TYPE  DATA.
 func tailLine(e store.Event) string {
 	return fmt.Sprintf("%-16s %s  %s@%d  %s  %s", e.Checkpoint, e.RecordedAt.Local().Format("15:04:05.000"),
-		e.StreamID, e.Version, e.Type, previewLine(e.Data, 100))
-}
-
-func previewLine(b json.RawMessage, n int) string {
-	s := strings.Join(strings.Fields(string(b)), " ")
-	if r := []rune(s); len(r) > n {
-		s = string(r[:n-1]) + "…"
-	}
-	return s
+		e.StreamID, e.Version, e.Type, common.Preview(e.Data, 100))
 }
 
 // splitList flattens repeated, comma-separated flag values, rejecting
