@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -156,9 +155,9 @@ func (t ResetTarget) String() string {
 	}
 }
 
-// ParseResetTarget parses start, end, a checkpoint TX:POS, an RFC 3339
-// time (2024-05-01T12:00:00Z) or a time relative to now (-10m, -1h30m,
-// -2d).
+// ParseResetTarget parses start, end, a checkpoint TX:POS, or any time
+// store.ParseTime takes: RFC 3339 (2024-05-01T12:00:00Z), a local date and
+// time ("2024-05-01 10:00"), "now", or an age (-10m, -1h30m, -2d, "2h ago").
 func ParseResetTarget(s string) (ResetTarget, error) {
 	return parseResetTarget(s, time.Now())
 }
@@ -171,14 +170,7 @@ func parseResetTarget(s string, now time.Time) (ResetTarget, error) {
 	case "end", "head":
 		return ResetTarget{Kind: ResetEnd}, nil
 	case "":
-		return ResetTarget{}, &InvalidError{Field: "reset target", Reason: "is empty; want start, end, a checkpoint TX:POS, an RFC 3339 time or a relative time like -10m"}
-	}
-	if strings.HasPrefix(v, "-") {
-		d, err := parseRelative(v[1:])
-		if err != nil {
-			return ResetTarget{}, &InvalidError{Field: "reset target", Reason: fmt.Sprintf("%q is not a relative time like -10m, -1h30m or -2d: %v", s, err)}
-		}
-		return ResetTarget{Kind: ResetTime, Time: now.Add(-d)}, nil
+		return ResetTarget{}, &InvalidError{Field: "reset target", Reason: "is empty; want start, end, a checkpoint TX:POS, a time or an age like -10m"}
 	}
 	if strings.Contains(v, ":") && !strings.ContainsAny(v, "T-") {
 		cp, err := store.ParseCheckpoint(v)
@@ -187,39 +179,16 @@ func parseResetTarget(s string, now time.Time) (ResetTarget, error) {
 		}
 		return ResetTarget{Kind: ResetCheckpoint, Checkpoint: cp}, nil
 	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
-		if t, err := time.ParseInLocation(layout, v, time.Local); err == nil {
-			return ResetTarget{Kind: ResetTime, Time: t}, nil
+	t, err := store.ParseTime(v, now)
+	if err != nil {
+		reason := err.Error()
+		var ve *store.ValidationError
+		if errors.As(err, &ve) {
+			reason = ve.Reason
 		}
+		return ResetTarget{}, &InvalidError{Field: "reset target", Reason: "not start, end or a checkpoint TX:POS; as a time, " + reason}
 	}
-	return ResetTarget{}, &InvalidError{Field: "reset target", Reason: fmt.Sprintf("%q is not start, end, a checkpoint TX:POS, an RFC 3339 time or a relative time like -10m", s)}
-}
-
-// parseRelative parses a Go duration, also accepting days ("2d", "1d12h").
-func parseRelative(s string) (time.Duration, error) {
-	var days int64
-	if i := strings.IndexByte(s, 'd'); i > 0 {
-		n, err := strconv.ParseInt(s[:i], 10, 32)
-		if err != nil || n < 0 || n > 36500 {
-			return 0, fmt.Errorf("bad day count %q", s[:i])
-		}
-		days, s = n, s[i+1:]
-	}
-	var d time.Duration
-	if s != "" {
-		var err error
-		if d, err = time.ParseDuration(s); err != nil {
-			return 0, err
-		}
-		if d < 0 {
-			return 0, errors.New("negative duration after the minus sign")
-		}
-	}
-	total := time.Duration(days)*24*time.Hour + d
-	if total <= 0 && days == 0 && s == "" {
-		return 0, errors.New("empty duration")
-	}
-	return total, nil
+	return ResetTarget{Kind: ResetTime, Time: t}, nil
 }
 
 // Reset moves the subscription's checkpoint. The holder drops the batch in

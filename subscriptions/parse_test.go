@@ -28,6 +28,11 @@ func TestParseResetTarget(t *testing.T) {
 		{"-1d12h", ResetTarget{Kind: ResetTime, Time: now.Add(-36 * time.Hour)}},
 		{"2024-05-01T12:00:00Z", ResetTarget{Kind: ResetTime, Time: time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)}},
 		{"2024-05-01T12:00:00+02:00", ResetTarget{Kind: ResetTime, Time: time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)}},
+		// store.ParseTime's other forms: zone-less is local time.
+		{"2024-05-01 10:00", ResetTarget{Kind: ResetTime, Time: time.Date(2024, 5, 1, 10, 0, 0, 0, time.Local)}},
+		{"2024-05-01T10:00", ResetTarget{Kind: ResetTime, Time: time.Date(2024, 5, 1, 10, 0, 0, 0, time.Local)}},
+		{"2h ago", ResetTarget{Kind: ResetTime, Time: now.Add(-2 * time.Hour)}},
+		{"10m", ResetTarget{Kind: ResetTime, Time: now.Add(-10 * time.Minute)}},
 	} {
 		got, err := parseResetTarget(c.in, now)
 		if err != nil || got.Kind != c.want.Kind || got.Checkpoint != c.want.Checkpoint || !got.Time.Equal(c.want.Time) {

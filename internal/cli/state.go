@@ -34,8 +34,8 @@ patch (RFC 7396), labelled as such.
 --diff shows what the event at that version changed.
 
 TIME is RFC 3339 (2025-03-01T12:00:00Z), a date (2025-03-01), a date and
-time in UTC (2025-03-01 12:00[:05]), "now", or a duration ago (90m, 2h30m,
-3d, "2h ago").`,
+time in local time (2025-03-01 12:00[:05]), "now", or a duration ago (90m,
+-90m, 2h30m, 3d, "2h ago").`,
 		Example: `  eventscope state order-000042
   eventscope state order-000042 --version 1 --diff
   eventscope state customer-0001 --at 2h --json`,
@@ -59,7 +59,11 @@ time in UTC (2025-03-01 12:00[:05]), "now", or a duration ago (90m, 2h30m,
 				}
 			}
 			if at != "" {
-				if atTime, err = parseTimeFlag(at, time.Now()); err != nil {
+				if atTime, err = store.ParseTime(at, time.Now()); err != nil {
+					var ve *store.ValidationError
+					if errors.As(err, &ve) {
+						return Usagef("--at: %s", ve.Reason)
+					}
 					return Usagef("--at: %v", err)
 				}
 			}
@@ -204,54 +208,4 @@ func parseVersionFlag(s string) (int64, error) {
 		return 0, fmt.Errorf("%d is negative: versions start at 0", v)
 	}
 	return v, nil
-}
-
-// parseTimeFlag parses --at: RFC 3339, a date, a date and time (UTC),
-// "now", or a duration ago ("90m", "2h30m", "3d", "2h ago").
-func parseTimeFlag(s string, now time.Time) (time.Time, error) {
-	t := strings.TrimSpace(s)
-	if t == "" {
-		return time.Time{}, fmt.Errorf("empty time")
-	}
-	if strings.EqualFold(t, "now") {
-		return now, nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"} {
-		if v, err := time.Parse(layout, t); err == nil {
-			return v, nil
-		}
-	}
-	rel := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(strings.TrimSuffix(t, "ago")), " "))
-	rel = strings.TrimPrefix(rel, "-")
-	if d, ok := parseAgo(rel); ok {
-		return now.Add(-d), nil
-	}
-	return time.Time{}, fmt.Errorf("%q is not a time: use RFC 3339 (2025-03-01T12:00:00Z), a date (2025-03-01), \"2025-03-01 12:00\" (UTC), \"now\", or a duration ago (90m, 2h, 3d)", s)
-}
-
-// parseAgo parses a non-negative duration, also in days ("3d", "1d12h").
-func parseAgo(s string) (time.Duration, bool) {
-	if s == "" {
-		return 0, false
-	}
-	var days int64
-	if i := strings.IndexByte(s, 'd'); i > 0 {
-		n, err := strconv.ParseInt(s[:i], 10, 64)
-		if err != nil || n < 0 || n > 100_000 {
-			return 0, false
-		}
-		days, s = n, s[i+1:]
-	}
-	var d time.Duration
-	if s != "" {
-		var err error
-		if d, err = time.ParseDuration(s); err != nil || d < 0 {
-			return 0, false
-		}
-	}
-	total := d + time.Duration(days)*24*time.Hour
-	if total < d {
-		return 0, false // overflow
-	}
-	return total, true
 }

@@ -255,7 +255,8 @@ func newSubsResetCmd(g *globals) *cobra.Command {
   start        the beginning of the log: every event is delivered again
   end          the head of the log: only events appended from now on
   TX:POS       a checkpoint (as printed by read --all and subs list): events after it
-  TIME         an RFC 3339 time (2024-05-01T12:00:00Z) or relative (-10m, -1h30m, -2d):
+  TIME         an RFC 3339 time (2024-05-01T12:00:00Z), a local date and time
+               ("2024-05-01 10:00"), "now", or an age (-10m, -1h30m, -2d, "2h ago"):
                events recorded at or after it
 The holder drops the batch in flight and continues from there; a stop at a
 failing event (StopOnFailure) is cleared.`,
@@ -286,7 +287,7 @@ failing event (StopOnFailure) is cleared.`,
 			})
 		},
 	}
-	cmd.Flags().StringVar(&to, "to", "", "start, end, a checkpoint TX:POS, or a time (RFC 3339 or relative like -10m)")
+	cmd.Flags().StringVar(&to, "to", "", "start, end, a checkpoint TX:POS, or a time (RFC 3339, local \"2024-05-01 10:00\", or an age like -10m)")
 	return cmd
 }
 

@@ -29,6 +29,8 @@ func TestParse(t *testing.T) {
 		{"state order-42@17", common.OpenTimeTravelMsg{Stream: "order-42", Version: 17}},
 		{"state order-42", common.OpenTimeTravelMsg{Stream: "order-42", Version: -1}},
 		{"state order-42@2024-05-01T10:00:00Z", common.OpenTimeTravelMsg{Stream: "order-42", Version: -1, At: time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)}},
+		{"state order-42@2024-05-01T10:00", common.OpenTimeTravelMsg{Stream: "order-42", Version: -1, At: time.Date(2024, 5, 1, 10, 0, 0, 0, time.Local)}},
+		{"state order-42@90m", common.OpenTimeTravelMsg{Stream: "order-42", Version: -1, At: tuitest.Now.Add(-90 * time.Minute)}},
 		{"state", common.SwitchTabMsg{Tab: TabTimeTravel}},
 		{"sub order-summary", common.OpenSubMsg{Name: "order-summary"}},
 		{"quit", QuitMsg{}},

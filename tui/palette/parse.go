@@ -102,7 +102,7 @@ func Parse(line string, now time.Time) (tea.Msg, error) {
 			}
 			return common.OpenTimeTravelMsg{Stream: id, Version: n}, nil
 		}
-		t, err := parseTime(at, now)
+		t, err := store.ParseTime(at, now)
 		if err != nil {
 			return nil, fmt.Errorf(":state %s@%s: %v", id, at, err)
 		}
@@ -114,13 +114,4 @@ func Parse(line string, now time.Time) (tea.Msg, error) {
 		return common.OpenSubMsg{Name: arg}, nil
 	}
 	return nil, fmt.Errorf("unknown command %q: try overview, streams, stream, state, tail, subs, sub, help, quit", name)
-}
-
-func parseTime(s string, now time.Time) (time.Time, error) {
-	for _, l := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02"} {
-		if t, err := time.ParseInLocation(l, s, now.Location()); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("%q is neither a version nor a time (2024-05-01T10:00:00Z)", s)
 }

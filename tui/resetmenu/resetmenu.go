@@ -6,8 +6,6 @@ package resetmenu
 
 import (
 	"fmt"
-	"strings"
-	"time"
 
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
@@ -39,24 +37,6 @@ func New(c common.Common, act *action.Actions, name string) *Model {
 		{Value: "time", Label: "time", Hint: "the first event recorded at or after a time"},
 	})
 	return &Model{c: c, act: act, name: name, menu: p}
-}
-
-// ParseTime reads "2024-05-01T10:00:00Z", "2024-05-01 10:00[:05]" or an
-// age like "15m ago".
-func ParseTime(s string, now time.Time) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if d, ok := strings.CutSuffix(s, " ago"); ok {
-		dur, err := time.ParseDuration(strings.TrimSpace(d))
-		if err == nil && dur >= 0 {
-			return now.Add(-dur), nil
-		}
-	}
-	for _, l := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02"} {
-		if t, err := time.ParseInLocation(l, s, now.Location()); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("%q is not a time: use 2024-05-01 10:00, RFC 3339, or an age like 15m ago", s)
 }
 
 // Update handles a key; done closes the dialog, cmd may be a ConfirmMsg.
@@ -104,7 +84,7 @@ func (m *Model) Update(msg tea.Msg) (cmd tea.Cmd, done bool) {
 			}
 			t.Checkpoint = cp
 		} else {
-			at, err := ParseTime(v, m.c.Now())
+			at, err := store.ParseTime(v, m.c.Now())
 			if err != nil {
 				m.err = err.Error()
 				return nil, false

@@ -232,6 +232,7 @@ func TestCachedStepOutrunsAnswerInFlight(t *testing.T) {
 func TestParseTarget(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	ly, lm, ld := now.In(time.Local).Date() // a time of day is today, local
 	cases := []struct {
 		in   string
 		want Target
@@ -243,9 +244,14 @@ func TestParseTarget(t *testing.T) {
 		{"+5", Target{Version: 15}, false},
 		{"-20", Target{Version: 0}, false},
 		{"2024-05-01T10:00:00Z", Target{At: time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC), IsTime: true}, false},
-		{"2024-05-01 10:00", Target{At: time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC), IsTime: true}, false},
-		{"10:30", Target{At: time.Date(2024, 5, 1, 10, 30, 0, 0, time.UTC), IsTime: true}, false},
+		{"2024-05-01 10:00", Target{At: time.Date(2024, 5, 1, 10, 0, 0, 0, time.Local), IsTime: true}, false},
+		{"10:30", Target{At: time.Date(ly, lm, ld, 10, 30, 0, 0, time.Local), IsTime: true}, false},
+		{"10:30:05.5", Target{At: time.Date(ly, lm, ld, 10, 30, 5, 500_000_000, time.Local), IsTime: true}, false},
 		{"5m ago", Target{At: now.Add(-5 * time.Minute), IsTime: true}, false},
+		{"-2h", Target{At: now.Add(-2 * time.Hour), IsTime: true}, false},
+		{"3d", Target{At: now.Add(-72 * time.Hour), IsTime: true}, false},
+		{"-3", Target{Version: 7}, false},
+		{"+5m", Target{}, true},
 		{"", Target{}, true},
 		{"v", Target{}, true},
 		{"+x", Target{}, true},
