@@ -27,8 +27,13 @@ func ParseTarget(s string, cur int64, now time.Time) (Target, error) {
 	if s == "" {
 		return Target{}, fmt.Errorf("type a version, +N/-N, a time or an age (5m ago)")
 	}
-	if rest, ok := strings.CutPrefix(s, "v"); ok && rest != "" && rest[0] >= '0' && rest[0] <= '9' {
-		s = rest
+	if rest, ok := strings.CutPrefix(s, "v"); ok && rest != "" {
+		// "v12" is a version and nothing else ("v3d" is not an age).
+		n, err := strconv.ParseInt(rest, 10, 64)
+		if err != nil || n < 0 {
+			return Target{}, fmt.Errorf("%q: vN is a version number", s)
+		}
+		return Target{Version: n}, nil
 	}
 	if s[0] == '+' || s[0] == '-' {
 		n, err := strconv.ParseInt(s[1:], 10, 64)

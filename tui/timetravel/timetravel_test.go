@@ -254,6 +254,8 @@ func TestParseTarget(t *testing.T) {
 		{"+5m", Target{}, true},
 		{"", Target{}, true},
 		{"v", Target{}, true},
+		{"v3d", Target{}, true},
+		{"v-1", Target{}, true},
 		{"+x", Target{}, true},
 		{"yesterday", Target{}, true},
 	}
