@@ -495,11 +495,21 @@ func TestUnprivileged(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	cmd := exec.CommandContext(ctx, bin, "-test.run=^TestHelperEnsure$", "-test.count=1")
-	cmd.Dir = base
-	cmd.Env = append(childEnv(), helperHomeEnv+"="+home, "PGSERVER_TEST_HELPER_DESTROY=1", "HOME=/nonexistent")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody.uid, Gid: nobody.gid}}
-	out, err := cmd.CombinedOutput()
+	// A parallel test that forks while copyFile had the binary open for
+	// writing hands the child that descriptor until it execs; exec of the
+	// copy then fails with ETXTBSY for a moment. Retry that, and only that.
+	var out []byte
+	for attempt := 0; ; attempt++ {
+		cmd := exec.CommandContext(ctx, bin, "-test.run=^TestHelperEnsure$", "-test.count=1")
+		cmd.Dir = base
+		cmd.Env = append(childEnv(), helperHomeEnv+"="+home, "PGSERVER_TEST_HELPER_DESTROY=1", "HOME=/nonexistent")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody.uid, Gid: nobody.gid}}
+		out, err = cmd.CombinedOutput()
+		if !errors.Is(err, syscall.ETXTBSY) || attempt == 20 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	r := parseHelper(out)
 	if err != nil || r.error != "" {
 		t.Fatalf("Ensure as nobody: %v %s\n%s", err, r.error, out)
