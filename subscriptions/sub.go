@@ -821,6 +821,13 @@ func (s *sub) deliverPlain(ctx context.Context, page store.Page, live bool) bool
 		fenced, err := s.writeCheckpoint(c, s.r.st.Pool(), cp, s.unsaved+n)
 		if err != nil {
 			s.dbError(ctx, "saving the checkpoint", err)
+			// The n events were handled: count them as handled and unsaved,
+			// so this process never hands them to the handler again (the
+			// shared log can serve them without the database). The room
+			// rule in deliverBatches then holds delivery at one batch until
+			// a save succeeds; a lost lease reloads the stored checkpoint.
+			s.advance(cp, n)
+			n = 0
 			return false
 		}
 		if !fenced {
