@@ -19,19 +19,37 @@ import (
 // within a second (Status.ControlPending turns false when it has).
 type Admin struct {
 	st *store.Store
+	db lockBound
 }
 
-// NewAdmin returns an Admin over st.
-func NewAdmin(st *store.Store) *Admin { return &Admin{st: st} }
+// AdminOptions configure an Admin. The zero value is usable.
+type AdminOptions struct {
+	// LockTimeout bounds every lock wait of an operation (a subscription's
+	// row locked by a hung transaction, say): past it the operation fails
+	// with a *LockTimeoutError (errors.Is ErrLockTimeout), having changed
+	// nothing. Default 5s.
+	LockTimeout time.Duration
+}
+
+// NewAdmin returns an Admin over st with the default options.
+func NewAdmin(st *store.Store) *Admin { return NewAdminWith(st, AdminOptions{}) }
+
+// NewAdminWith returns an Admin over st.
+func NewAdminWith(st *store.Store, o AdminOptions) *Admin {
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = DefaultLockTimeout
+	}
+	return &Admin{st: st, db: lockBound{pool: st.Pool(), timeout: o.LockTimeout}}
+}
 
 // List returns the status of every subscription, by name.
 func (a *Admin) List(ctx context.Context) ([]Status, error) {
-	return queryStatus(ctx, a.st, nil)
+	return queryStatus(ctx, a.db, a.st, nil)
 }
 
 // Get returns one subscription's status.
 func (a *Admin) Get(ctx context.Context, name string) (Status, error) {
-	l, err := queryStatus(ctx, a.st, &name)
+	l, err := queryStatus(ctx, a.db, a.st, &name)
 	if err != nil {
 		return Status{}, err
 	}
@@ -48,7 +66,7 @@ func notFoundSub(name string) error {
 // control runs fn on the subscription's locked row, then bumps its control
 // version and notifies the holder, in one transaction.
 func (a *Admin) control(ctx context.Context, name string, fn func(tx pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, a.st.Pool(), func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, a.db, func(tx pgx.Tx) error {
 		var found bool
 		if err := tx.QueryRow(ctx, lockRowSQL, name).Scan(&found); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
@@ -94,7 +112,7 @@ func (a *Admin) Resume(ctx context.Context, name string) error {
 // it registered stop it (until they are restarted, when it is created anew
 // from its Start).
 func (a *Admin) Delete(ctx context.Context, name string) error {
-	err := pgx.BeginFunc(ctx, a.st.Pool(), func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, a.db, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, deleteSQL, name)
 		if err != nil {
 			return err
@@ -116,7 +134,7 @@ func (a *Admin) wrap(op, name string, err error) error {
 	if errors.As(err, &nf) {
 		return err
 	}
-	return fmt.Errorf("%s subscription %s: %w", op, name, err)
+	return fmt.Errorf("%s subscription %s: %w", op, name, lockErr(err, a.db.timeout))
 }
 
 // ResetKind is where a reset moves a subscription.
@@ -251,7 +269,7 @@ func (a *Admin) Parked(ctx context.Context, name string) ([]ParkedEvent, error) 
 	if err := a.exists(ctx, name); err != nil {
 		return nil, err
 	}
-	rows, err := a.st.Pool().Query(ctx, parkedSQL, name)
+	rows, err := a.db.Query(ctx, parkedSQL, name)
 	if err != nil {
 		return nil, fmt.Errorf("parked events of %s: %w", name, err)
 	}
@@ -288,7 +306,7 @@ func (a *Admin) Parked(ctx context.Context, name string) ([]ParkedEvent, error) 
 
 func (a *Admin) exists(ctx context.Context, name string) error {
 	var ok bool
-	err := a.st.Pool().QueryRow(ctx, rowExistsSQL, name).Scan(&ok)
+	err := a.db.QueryRow(ctx, rowExistsSQL, name).Scan(&ok)
 	if err != nil {
 		return fmt.Errorf("subscription %s: %w", name, err)
 	}

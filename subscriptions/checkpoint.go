@@ -76,7 +76,7 @@ func (s *sub) flush(ctx context.Context) bool {
 	if !s.cp.dirty() || !s.lease.active {
 		return true
 	}
-	fenced, err := s.writeCheckpoint(ctx, s.r.st.Pool(), s.cp.cursor, s.cp.unsaved)
+	fenced, err := s.writeCheckpoint(ctx, s.r.db, s.cp.cursor, s.cp.unsaved)
 	if err != nil {
 		s.dbError(ctx, "saving the checkpoint", err)
 		return false

@@ -234,7 +234,7 @@ func (s *sub) recordFailure(ctx context.Context, e store.Event, err error, attem
 	s.stats.failures.Add(1)
 	msg := fmt.Sprintf("%s (%s, attempt %d of %d)", errString(err), describeEvent(e), attempt, s.def.Retry.Attempts)
 	s.logf("%s", msg)
-	if _, err := s.r.st.Pool().Exec(ctx, recordFailureSQL, s.def.Name, s.lease.epoch, msg); err != nil && ctx.Err() == nil {
+	if _, err := s.r.db.Exec(ctx, recordFailureSQL, s.def.Name, s.lease.epoch, msg); err != nil && ctx.Err() == nil {
 		s.logf("recording the failure: %v", err)
 	}
 }
@@ -252,7 +252,7 @@ func (s *sub) deliverPlain(ctx context.Context, page store.Page, live bool) bool
 		if n == 0 && cp == s.cp.cursor && !s.cp.dirty() {
 			return true
 		}
-		fenced, err := s.writeCheckpoint(c, s.r.st.Pool(), cp, s.cp.unsaved+n)
+		fenced, err := s.writeCheckpoint(c, s.r.db, cp, s.cp.unsaved+n)
 		if err != nil {
 			s.dbError(ctx, "saving the checkpoint", err)
 			// The n events were handled: count them as handled and unsaved,

@@ -46,6 +46,22 @@
 // loses its locks in seconds too. A new epoch is taken only while the
 // lease connection's backend holds the lock.
 //
+// A holder that is alive to the network but stops working (its process
+// frozen by SIGSTOP or a debugger, or starved) loses its leases after
+// RunnerOptions.LeaseTimeout (5 s): the server ends its lease connection
+// once it has sent nothing for that long (idle_session_timeout; a working
+// runner uses it every second). Its TxHandler transaction, which would hold
+// back the global log of the whole cluster, ends after TxIdleTimeout
+// (10 s) idle. Monitoring shows such a holder as "unresponsive", naming it,
+// for as long as it still holds the lock (monitoring looks the lock up in
+// pg_locks), then the standby that took over.
+//
+// No operation waits unboundedly for a lock another session can take:
+// the runner's statements, TxHandler transactions and admin operations run
+// under lock_timeout (RunnerOptions.LockTimeout, AdminOptions.LockTimeout,
+// 5 s) and fail with a retryable *LockTimeoutError naming what they waited
+// for; the runner retries by itself.
+//
 // # Failures
 //
 // A failing event is retried with exponential backoff; after the last

@@ -35,7 +35,7 @@ func (f *handlerFailure) Unwrap() error { return f.err }
 // handler's transaction (never counted as the handler's failure: it would
 // park events whenever the server restarts), a refused fenced write, or ctx.
 func (s *sub) handleInTx(ctx context.Context, handle func(tx pgx.Tx) error, seal func(tx pgx.Tx) bool) (herr *handlerFailure, committed bool) {
-	tx, err := s.r.st.Pool().Begin(ctx)
+	tx, err := s.r.db.beginIdleBounded(ctx, s.r.o.TxIdleTimeout)
 	if err != nil {
 		s.dbError(ctx, "beginning a transaction", err)
 		return nil, false
@@ -155,6 +155,10 @@ func transientTxError(tx pgx.Tx, err error) bool {
 			return true // connection exception; operator intervention (57P01 terminated, 57014 canceled)
 		case pg.Code == "40001", pg.Code == "40P01":
 			return true // serialization failure, deadlock
+		case pg.Code == "55P03":
+			return true // lock_timeout: another session holds a lock; not the handler's failure
+		case pg.Code == "25P03":
+			return true // the transaction sat idle past TxIdleTimeout
 		}
 		return false
 	}

@@ -64,11 +64,11 @@ func (s *sub) activate(ctx context.Context, gen uint64) error {
 	}
 	// A bigint advisory key is classid (high 32 bits), objid (low 32 bits), objsubid 1.
 	classid, objid := int64(uint64(s.key)>>32), int64(uint64(s.key)&0xffffffff)
-	c, err := scanRowControl(s.r.st.Pool().QueryRow(ctx, activateSQL, s.def.Name, s.r.host, s.r.pid, s.r.o.Instance, s.def.Categories, s.def.Types,
-		int64(leasePID), classid, objid))
+	c, err := scanRowControl(s.r.db.QueryRow(ctx, activateSQL, s.def.Name, s.r.host, s.r.pid, s.r.o.Instance, s.def.Categories, s.def.Types,
+		int64(leasePID), classid, objid, s.key))
 	if errors.Is(err, pgx.ErrNoRows) {
 		var exists bool
-		if err := s.r.st.Pool().QueryRow(ctx, rowExistsSQL, s.def.Name).Scan(&exists); err != nil {
+		if err := s.r.db.QueryRow(ctx, rowExistsSQL, s.def.Name).Scan(&exists); err != nil {
 			return err
 		}
 		if exists {
@@ -93,7 +93,7 @@ func (s *sub) activate(ctx context.Context, gen uint64) error {
 // (applied_control_version). The checkpoint is taken from the row: a reset
 // moved it, and otherwise it equals what this holder wrote last.
 func (s *sub) reload(ctx context.Context) bool {
-	c, err := scanRowControl(s.r.st.Pool().QueryRow(ctx, reloadSQL, s.def.Name, s.lease.epoch))
+	c, err := scanRowControl(s.r.db.QueryRow(ctx, reloadSQL, s.def.Name, s.lease.epoch))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return s.verify(ctx)
 	}
@@ -113,7 +113,7 @@ func (s *sub) reload(ctx context.Context) bool {
 // holder's epoch. A control change it notices is left for reload.
 func (s *sub) verify(ctx context.Context) bool {
 	var epoch, rv, cv int64
-	err := s.r.st.Pool().QueryRow(ctx, verifySQL, s.def.Name).Scan(&epoch, &rv, &cv)
+	err := s.r.db.QueryRow(ctx, verifySQL, s.def.Name).Scan(&epoch, &rv, &cv)
 	if errors.Is(err, pgx.ErrNoRows) {
 		s.markDeleted()
 		return false
@@ -169,7 +169,7 @@ func (s *sub) deactivate(ctx context.Context, graceful bool) {
 	if graceful {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
-		if _, err := s.r.st.Pool().Exec(cctx, releaseSQL, s.def.Name, s.lease.epoch); err != nil {
+		if _, err := s.r.db.Exec(cctx, releaseSQL, s.def.Name, s.lease.epoch); err != nil {
 			s.logf("releasing the holder row: %v", err)
 		}
 	}

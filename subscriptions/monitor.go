@@ -15,8 +15,8 @@ import (
 // the difference of positions, an estimate over all events.
 const lagExactLimit = 10000
 
-func queryStatus(ctx context.Context, st *store.Store, name *string) ([]Status, error) {
-	rows, err := st.Pool().Query(ctx, statusSQL, name, freshHeartbeat.Seconds())
+func queryStatus(ctx context.Context, db lockBound, st *store.Store, name *string) ([]Status, error) {
+	rows, err := db.Query(ctx, statusSQL, name, freshHeartbeat.Seconds())
 	if err != nil {
 		return nil, fmt.Errorf("subscription status: %w", err)
 	}
@@ -48,13 +48,13 @@ func scanStatus(row pgx.CollectableRow) (Status, error) {
 		host, inst, lastE *string
 		pid               *int32
 		hb, lastAt        *time.Time
-		fresh             bool
+		fresh, held       bool
 		state             string
 	)
 	err := row.Scan(&s.Name, &s.Categories, &s.Types, &s.Checkpoint.Tx, &s.Checkpoint.Pos,
 		&s.Paused, &s.Stopped, &s.ControlPending,
 		&host, &pid, &inst, &hb, &fresh,
-		&state, &s.Rate, &s.Processed, &s.Failures, &lastE, &lastAt, &s.Parked)
+		&state, &s.Rate, &s.Processed, &s.Failures, &lastE, &lastAt, &s.Parked, &held)
 	if err != nil {
 		return s, err
 	}
@@ -67,13 +67,19 @@ func scanStatus(row pgx.CollectableRow) (Status, error) {
 	if lastAt != nil {
 		s.LastErrorAt = *lastAt
 	}
-	if fresh && host != nil {
+	// The holder is the process whose heartbeat is fresh, or whose lease
+	// backend still holds the lease's lock (alive but silent: frozen, say,
+	// until its lease times out).
+	if (fresh || held) && host != nil {
 		s.Holder = &Holder{Host: *host, Instance: deref(inst)}
 		if pid != nil {
 			s.Holder.PID = int(*pid)
 		}
-	} else {
+	}
+	if !fresh {
 		s.Rate = 0
+	}
+	if s.Holder == nil {
 		s.ControlPending = false // nobody to act on it; the next holder reads the row
 	}
 	switch {
@@ -83,6 +89,8 @@ func scanStatus(row pgx.CollectableRow) (Status, error) {
 		s.State = StateStopped
 	case s.Holder == nil:
 		s.State = StateNoHolder
+	case !fresh:
+		s.State = StateUnresponsive
 	default:
 		s.State = stateColumn(state)
 	}
@@ -101,6 +109,7 @@ func deref(p *string) string {
 // then the lags from the store), whatever the number of subscriptions.
 type Monitor struct {
 	st       *store.Store
+	db       lockBound
 	interval time.Duration
 }
 
@@ -110,12 +119,12 @@ func NewMonitor(st *store.Store, interval time.Duration) *Monitor {
 	if interval <= 0 {
 		interval = time.Second
 	}
-	return &Monitor{st: st, interval: interval}
+	return &Monitor{st: st, db: lockBound{pool: st.Pool(), timeout: DefaultLockTimeout}, interval: interval}
 }
 
 // Snapshot takes one snapshot now.
 func (m *Monitor) Snapshot(ctx context.Context) ([]Status, error) {
-	return queryStatus(ctx, m.st, nil)
+	return queryStatus(ctx, m.db, m.st, nil)
 }
 
 // Run calls fn with a snapshot at once and then every interval until ctx
@@ -127,7 +136,7 @@ func (m *Monitor) Run(ctx context.Context, fn func([]Status, error)) {
 	defer t.Stop()
 	for {
 		qctx, cancel := context.WithTimeout(ctx, max(m.interval, 5*time.Second))
-		list, err := queryStatus(qctx, m.st, nil)
+		list, err := queryStatus(qctx, m.db, m.st, nil)
 		cancel()
 		if ctx.Err() != nil {
 			return

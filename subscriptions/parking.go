@@ -16,7 +16,7 @@ import (
 func (s *sub) park(ctx context.Context, e store.Event, n, attempts int, herr error) bool {
 	msg := errString(herr)
 	var one int
-	err := s.r.st.Pool().QueryRow(ctx, parkSQL, s.def.Name, s.lease.epoch, e.Checkpoint.Tx, e.Checkpoint.Pos, n, s.lease.resetVersion, e.EventID, attempts, msg).Scan(&one)
+	err := s.r.db.QueryRow(ctx, parkSQL, s.def.Name, s.lease.epoch, e.Checkpoint.Tx, e.Checkpoint.Pos, n, s.lease.resetVersion, e.EventID, attempts, msg).Scan(&one)
 	if errors.Is(err, pgx.ErrNoRows) {
 		s.in.needVerify.Store(true)
 		return false
@@ -34,7 +34,7 @@ func (s *sub) park(ctx context.Context, e store.Event, n, attempts int, herr err
 // stopAt stops the subscription before a failing event (StopOnFailure).
 func (s *sub) stopAt(ctx context.Context, cp store.Checkpoint, n int, e store.Event, herr error) {
 	msg := fmt.Sprintf("%s (stopped at %s after %d attempts)", errString(herr), describeEvent(e), s.def.Retry.Attempts)
-	tag, err := s.r.st.Pool().Exec(ctx, stopAtSQL, s.def.Name, s.lease.epoch, cp.Tx, cp.Pos, n, s.lease.resetVersion, msg)
+	tag, err := s.r.db.Exec(ctx, stopAtSQL, s.def.Name, s.lease.epoch, cp.Tx, cp.Pos, n, s.lease.resetVersion, msg)
 	if err != nil {
 		s.dbError(ctx, "stopping", err)
 		return
@@ -58,7 +58,7 @@ type parkedForRetry struct {
 // readParkedForRetry reads up to retryBatch parked events to retry, in
 // global order; more reports whether there may be others.
 func (s *sub) readParkedForRetry(ctx context.Context) (list []parkedForRetry, more bool, err error) {
-	rows, err := s.r.st.Pool().Query(ctx, parkedForRetrySQL, s.def.Name, retryBatch)
+	rows, err := s.r.db.Query(ctx, parkedForRetrySQL, s.def.Name, retryBatch)
 	if err != nil {
 		return nil, false, err
 	}
@@ -109,7 +109,7 @@ func (s *sub) redeliverParked(ctx context.Context) bool {
 				s.publish(func(p *pubState) { p.parked-- })
 				s.logf("delivered parked %s on retry", describeEvent(e))
 			case exhausted:
-				if _, err := s.r.st.Pool().Exec(ctx, reparkSQL, s.def.Name, e.EventID, attempts, errString(herr)); err != nil {
+				if _, err := s.r.db.Exec(ctx, reparkSQL, s.def.Name, e.EventID, attempts, errString(herr)); err != nil {
 					s.dbError(ctx, "parking "+describeEvent(e)+" again", err)
 					return false
 				}
@@ -132,7 +132,7 @@ func (s *sub) unpark(ctx context.Context, e store.Event) error {
 		if err := callSafe(func() error { return s.def.Handler(ctx, e) }); err != nil {
 			return err
 		}
-		if !s.sealUnpark(ctx, s.r.st.Pool(), e) {
+		if !s.sealUnpark(ctx, s.r.db, e) {
 			return errAbort
 		}
 		return nil

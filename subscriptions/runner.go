@@ -34,6 +34,26 @@ type RunnerOptions struct {
 	// eventscope_subscription_{lag,rate,processed_total,parked,failures_total,holder}.
 	// Default: none.
 	Registerer prometheus.Registerer
+	// LeaseTimeout is how long a holder that stops answering (its process
+	// frozen, stopped in a debugger, or starved) keeps its leases: the
+	// server ends the runner's lease connection after this long without a
+	// statement (idle_session_timeout; a live runner uses it every second),
+	// which releases its advisory locks to a standby. Its later writes are
+	// fenced out by the standby's lease epoch. Default 5s; at least 2s.
+	LeaseTimeout time.Duration
+	// TxIdleTimeout ends a TxHandler's transaction that stays idle this long
+	// (idle_in_transaction_session_timeout): a handler waiting on something
+	// outside the database, or a frozen process, would otherwise hold back
+	// the global log for every reader of the cluster, and lock the
+	// subscription's row. The delivery is then retried (no attempt
+	// counted). Default 10s.
+	TxIdleTimeout time.Duration
+	// LockTimeout bounds every lock wait of the runner's statements and of
+	// TxHandler transactions (lock_timeout): a lock another session holds
+	// fails the statement after this long with a *LockTimeoutError, and
+	// the runner retries later. A TxHandler may raise it for its own
+	// statements with SET LOCAL lock_timeout. Default 5s.
+	LockTimeout time.Duration
 }
 
 // Timing of leases, heartbeats and lease confirmation.
@@ -58,6 +78,7 @@ const (
 // get, delivers events to their handlers, and stands by for the others.
 type Runner struct {
 	st   *store.Store
+	db   lockBound // the pool, for the package's tables: lock waits bounded
 	o    RunnerOptions
 	host string
 	pid  int
@@ -96,9 +117,20 @@ func NewRunner(st *store.Store, o RunnerOptions) *Runner {
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
+	if o.LeaseTimeout <= 0 {
+		o.LeaseTimeout = 5 * time.Second
+	}
+	o.LeaseTimeout = max(o.LeaseTimeout, 2*leaseInterval)
+	if o.TxIdleTimeout <= 0 {
+		o.TxIdleTimeout = 10 * time.Second
+	}
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = DefaultLockTimeout
+	}
 	host, _ := os.Hostname()
 	r := &Runner{
 		st: st, o: o, host: host, pid: os.Getpid(),
+		db:        lockBound{pool: st.Pool(), timeout: o.LockTimeout},
 		byName:    map[string]*sub{},
 		leaseKick: newSignal(),
 	}
@@ -225,6 +257,9 @@ func (r *Runner) requestUnlock(key int64) {
 // reconnects and tries again.
 func (r *Runner) leaseLoop(ctx context.Context) {
 	cfg := dedicatedConfig(r.st, leaseAppName)
+	// A runner that stops using its lease connection (frozen) loses it, and
+	// its locks with it, after LeaseTimeout.
+	cfg.RuntimeParams["idle_session_timeout"] = fmt.Sprint(r.o.LeaseTimeout.Milliseconds())
 	var conn *pgx.Conn
 	bo := newBackoff(100*time.Millisecond, leaseInterval)
 	tick := time.NewTicker(leaseInterval)
@@ -417,7 +452,7 @@ func (r *Runner) heartbeat(ctx context.Context) {
 	}
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	rows, err := r.st.Pool().Query(qctx, heartbeatSQL, names, epochs, states, rates, rvs, txs, poss)
+	rows, err := r.db.Query(qctx, heartbeatSQL, names, epochs, states, rates, rvs, txs, poss)
 	if err != nil {
 		if ctx.Err() == nil {
 			r.logf("subscriptions: heartbeat: %v", err)

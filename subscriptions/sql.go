@@ -26,11 +26,12 @@ const rowControlColumns = `lease_epoch, reset_version, control_version, checkpoi
        (SELECT count(*) FROM eventscope.parked_events p WHERE p.subscription = $1)`
 
 // activateSQL takes a new lease epoch, only while the lease backend ($7)
-// holds the advisory lock (classid $8, objid $9).
+// holds the advisory lock (classid $8, objid $9; key $10).
 const activateSQL = `
 UPDATE eventscope.subscriptions
    SET lease_epoch = nextval('eventscope.subscription_lease_seq'),
        holder_host = $2, holder_pid = $3, holder_instance = $4, heartbeat = now(),
+       holder_backend = $7, lease_key = $10,
        state = ` + sqlCatchingUp + `, rate = 0, applied_control_version = control_version,
        categories = $5, types = $6
  WHERE name = $1
@@ -53,6 +54,7 @@ const verifySQL = `SELECT lease_epoch, reset_version, control_version FROM event
 const releaseSQL = `
 UPDATE eventscope.subscriptions
    SET holder_host = NULL, holder_pid = NULL, holder_instance = NULL, heartbeat = NULL, rate = 0,
+       holder_backend = NULL,
        state = CASE WHEN stopped THEN ` + sqlStopped + ` ELSE ` + sqlCatchingUp + ` END
  WHERE name = $1 AND lease_epoch = $2`
 
@@ -145,15 +147,21 @@ UPDATE eventscope.subscriptions s
 RETURNING s.name, s.control_version`
 
 // statusSQL reads every subscription's row (or one, $1) for monitoring;
-// $2 is the age in seconds beyond which a heartbeat is stale. The lag
-// comes from the store (Backlogs).
+// $2 is the age in seconds beyond which a heartbeat is stale. The last
+// column tells whether the recorded holder's lease backend still holds the
+// lease's advisory lock. The lag comes from the store (Backlogs).
 const statusSQL = `
+WITH adv AS MATERIALIZED (
+    SELECT l.pid, (l.classid::bigint << 32) | l.objid::bigint AS key FROM pg_locks l
+     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))
 SELECT s.name, s.categories, s.types, s.checkpoint_tx, s.checkpoint_pos,
        s.paused, s.stopped, s.control_version <> s.applied_control_version,
        s.holder_host, s.holder_pid, s.holder_instance, s.heartbeat,
        coalesce(s.heartbeat > now() - make_interval(secs => $2), false),
        s.state, s.rate, s.processed, s.failures, s.last_error, s.last_error_at,
-       (SELECT count(*) FROM eventscope.parked_events p WHERE p.subscription = s.name)
+       (SELECT count(*) FROM eventscope.parked_events p WHERE p.subscription = s.name),
+       EXISTS (SELECT 1 FROM adv WHERE adv.pid = s.holder_backend AND adv.key = s.lease_key)
   FROM eventscope.subscriptions s
  WHERE $1::text IS NULL OR s.name = $1
  ORDER BY s.name`

@@ -6,20 +6,23 @@ package subscriptions
 type State string
 
 // The states. Paused and stopped are set by operators and StopOnFailure and
-// win over the others; no-holder means no process has sent a heartbeat for
-// 3 seconds.
+// win over the others; no-holder means no process holds the lease (none has
+// sent a heartbeat for 3 seconds, and no lease lock is held); unresponsive
+// means a process holds the lease but has sent no heartbeat for 3 seconds
+// (frozen or starved: it loses the lease after its RunnerOptions.LeaseTimeout).
 const (
-	StateCatchingUp State = "catching-up"
-	StateLive       State = "live"
-	StatePaused     State = "paused"
-	StateFailing    State = "failing"
-	StateStopped    State = "stopped"
-	StateNoHolder   State = "no-holder"
+	StateCatchingUp   State = "catching-up"
+	StateLive         State = "live"
+	StatePaused       State = "paused"
+	StateFailing      State = "failing"
+	StateStopped      State = "stopped"
+	StateNoHolder     State = "no-holder"
+	StateUnresponsive State = "unresponsive"
 )
 
 // States lists every state.
 func States() []State {
-	return []State{StateCatchingUp, StateLive, StatePaused, StateFailing, StateStopped, StateNoHolder}
+	return []State{StateCatchingUp, StateLive, StatePaused, StateFailing, StateStopped, StateNoHolder, StateUnresponsive}
 }
 
 // stateColumn reads the row's state column: what holders write there

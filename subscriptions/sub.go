@@ -124,7 +124,7 @@ func (s *sub) ensureRow(ctx context.Context) error {
 	start := s.def.Start
 	if s.def.StartAtEnd {
 		var exists bool
-		if err := s.r.st.Pool().QueryRow(ctx, rowExistsSQL, s.def.Name).Scan(&exists); err != nil {
+		if err := s.r.db.QueryRow(ctx, rowExistsSQL, s.def.Name).Scan(&exists); err != nil {
 			return err
 		}
 		if exists {
@@ -136,7 +136,7 @@ func (s *sub) ensureRow(ctx context.Context) error {
 		}
 		start = h
 	}
-	_, err := s.r.st.Pool().Exec(ctx, createRowSQL, s.def.Name, s.def.Categories, s.def.Types, start.Tx, start.Pos)
+	_, err := s.r.db.Exec(ctx, createRowSQL, s.def.Name, s.def.Categories, s.def.Types, start.Tx, start.Pos)
 	return err
 }
 

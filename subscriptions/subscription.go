@@ -191,8 +191,9 @@ type Status struct {
 	State      State    `json:"state"`
 	Categories []string `json:"categories"`
 	Types      []string `json:"types"`
-	// Holder is nil when no process holds the subscription (or its
-	// heartbeat is older than 3 seconds).
+	// Holder is nil when no process holds the subscription: none has sent
+	// a heartbeat for 3 seconds, and no lease lock is held by the last
+	// holder (one that holds it silently shows with State unresponsive).
 	Holder    *Holder   `json:"holder"`
 	Heartbeat time.Time `json:"heartbeat,omitzero"`
 	// Checkpoint is the last event processed (or scanned past); Head the
