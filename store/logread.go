@@ -34,6 +34,8 @@ func (s *Store) FirstAfter(ctx context.Context, cp Checkpoint) (first Checkpoint
 
 // EventsByID returns the stored events with these ids, keyed by id; ids
 // that name no event are left out. It reads the ids in pages of 1,000.
+// Data and metadata are passed on as stored, never decoded, so an event
+// that Go's JSON decoder refuses (nested deeper than 10,000) is read too.
 func (s *Store) EventsByID(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]Event, error) {
 	out := make(map[uuid.UUID]Event, len(ids))
 	for len(ids) > 0 {
@@ -42,7 +44,7 @@ func (s *Store) EventsByID(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]
 		if err != nil {
 			return nil, fmt.Errorf("events by id: %w", err)
 		}
-		evs, err := pgx.CollectRows(rows, scanEvent)
+		evs, err := pgx.CollectRows(rows, scanEventRaw)
 		if err != nil {
 			return nil, fmt.Errorf("events by id: %w", err)
 		}
@@ -52,6 +54,51 @@ func (s *Store) EventsByID(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]
 		ids = ids[n:]
 	}
 	return out, nil
+}
+
+// scanEventRaw scans eventColumns as scanEvent does, but takes data and
+// metadata as the bytes the server sent: pgx would run a json.RawMessage
+// destination through json.Unmarshal, which refuses JSON nested deeper
+// than 10,000 levels (PostgreSQL stores about 14,000).
+func scanEventRaw(row pgx.CollectableRow) (Event, error) {
+	var e Event
+	err := row.Scan(&e.StreamID, &e.Version, &e.Position, &e.Checkpoint.Tx, &e.EventID, &e.Type,
+		(*[]byte)(&e.Data), (*[]byte)(&e.Metadata), &e.RecordedAt)
+	e.Checkpoint.Pos = e.Position
+	return e, err
+}
+
+// EventRef is an event's identity and place in the global log, without
+// its data and metadata.
+type EventRef struct {
+	StreamID   string
+	Version    int64
+	EventID    uuid.UUID
+	Type       string
+	Checkpoint Checkpoint
+}
+
+// RefsAfter reads the refs of the first limit deliverable events after a
+// checkpoint, in global order: the events ReadAll would scan (whatever its
+// filter), without their data. A reader that cannot decode an event finds
+// which one it is here, to get past it.
+func (s *Store) RefsAfter(ctx context.Context, after Checkpoint, limit int) ([]EventRef, error) {
+	rows, err := s.pool.Query(ctx, `SELECT e.stream_id, e.version, e.event_id, e.type, e.tx_id, e.position FROM eventscope.events e
+		 WHERE (e.tx_id, e.position) > ($1::xid8, $2)
+		   AND e.tx_id < (SELECT pg_snapshot_xmin(pg_current_snapshot()))
+		 ORDER BY e.tx_id, e.position LIMIT $3`, after.Tx, after.Pos, limit)
+	if err != nil {
+		return nil, fmt.Errorf("refs after %s: %w", after, err)
+	}
+	refs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (EventRef, error) {
+		var r EventRef
+		err := row.Scan(&r.StreamID, &r.Version, &r.EventID, &r.Type, &r.Checkpoint.Tx, &r.Checkpoint.Pos)
+		return r, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("refs after %s: %w", after, err)
+	}
+	return refs, nil
 }
 
 // BacklogQuery asks how many events lie after a checkpoint, with a filter.

@@ -28,13 +28,14 @@ func (s *sub) catchUp(ctx context.Context) {
 			s.r.shared.sig.send()
 			return
 		}
+		var bad *unreadable // an event after the page that cannot be read
 		if !cached {
 			var err error
 			if ahead != nil && ahead.after == s.cp.cursor {
-				page, err = ahead.wait()
+				page, bad, err = ahead.wait()
 			} else {
 				ahead.discard()
-				page, err = s.read(ctx, s.cp.cursor)
+				page, bad, err = s.read(ctx, s.cp.cursor)
 			}
 			ahead = nil
 			if err != nil {
@@ -42,8 +43,8 @@ func (s *sub) catchUp(ctx context.Context) {
 				return
 			}
 		}
-		full := page.Scanned >= s.readLimit()
-		if full && !cached {
+		full := page.Scanned >= s.readLimit() || bad != nil
+		if full && !cached && bad == nil {
 			ahead = s.readAhead(ctx, page.Next)
 		}
 		if len(page.Events) > 0 {
@@ -52,6 +53,9 @@ func (s *sub) catchUp(ctx context.Context) {
 			}
 		} else if page.Next != s.cp.cursor {
 			s.advance(page.Next, 0)
+		}
+		if bad != nil && !s.passUnreadable(ctx, bad) {
+			return
 		}
 		s.errBackoff.reset()
 		if full || !cached {
@@ -71,10 +75,25 @@ func (s *sub) readLimit() int {
 	return max(s.def.BatchSize, min(10*s.def.BatchSize, 1000))
 }
 
-func (s *sub) read(ctx context.Context, after store.Checkpoint) (store.Page, error) {
-	return s.r.st.ReadAll(ctx, after, store.ReadAllOptions{
+// read reads the page after `after` (see readPast for bad).
+func (s *sub) read(ctx context.Context, after store.Checkpoint) (page store.Page, bad *unreadable, err error) {
+	return readPast(ctx, s.r.st, after, store.ReadAllOptions{
 		Limit: s.readLimit(), Categories: s.def.Categories, Types: s.def.Types,
 	})
+}
+
+// passUnreadable gets past an event the store cannot decode: no handler
+// can take it, so it is parked at once (the operator sees why, and can
+// retry it once it is readable, or skip it), or, with StopOnFailure, the
+// subscription stops before it. The cursor is just before it.
+func (s *sub) passUnreadable(ctx context.Context, bad *unreadable) bool {
+	err := fmt.Errorf("the event cannot be read: %w", bad.err)
+	s.stats.failures.Add(1)
+	if s.def.StopOnFailure {
+		s.stopAt(ctx, s.cp.cursor, s.cp.unsaved, bad.event, err)
+		return false
+	}
+	return s.park(ctx, bad.event, s.cp.unsaved, 0, err)
 }
 
 // deliverBatches delivers a page in batches of BatchSize events, the
@@ -111,6 +130,7 @@ type readAhead struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	page   store.Page
+	bad    *unreadable
 	err    error
 }
 
@@ -119,15 +139,15 @@ func (s *sub) readAhead(ctx context.Context, after store.Checkpoint) *readAhead 
 	a := &readAhead{after: after, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(a.done)
-		a.page, a.err = s.read(ctx, after)
+		a.page, a.bad, a.err = s.read(ctx, after)
 	}()
 	return a
 }
 
-func (a *readAhead) wait() (store.Page, error) {
+func (a *readAhead) wait() (store.Page, *unreadable, error) {
 	<-a.done
 	a.cancel()
-	return a.page, a.err
+	return a.page, a.bad, a.err
 }
 
 func (a *readAhead) discard() {

@@ -23,7 +23,8 @@ type FollowOptions struct {
 
 // Follow reads the global log after from and keeps following it live,
 // calling fn with each non-empty batch of matching events as soon as they
-// are deliverable, until ctx is done (it then returns nil) or fn returns
+// are deliverable (an event the store cannot decode comes alone, with nil
+// Data and Metadata), until ctx is done (it then returns nil) or fn returns
 // an error (which it returns). It is a reader, not a subscription: no row,
 // no lease, no checkpoint; it wakes like a Runner does (its own LISTEN
 // connection, the held-back watcher, a poll) and reconnects by itself.
@@ -57,7 +58,7 @@ func Follow(ctx context.Context, st *store.Store, from store.Checkpoint, o Follo
 	opts := store.ReadAllOptions{Limit: o.BatchSize, Categories: o.Categories, Types: o.Types}
 	for {
 		caughtUp, err := func() (bool, error) {
-			page, err := st.ReadAll(ctx, cursor, opts)
+			page, bad, err := readPast(ctx, st, cursor, opts)
 			if err != nil {
 				return false, err
 			}
@@ -67,6 +68,16 @@ func Follow(ctx context.Context, st *store.Store, from store.Checkpoint, o Follo
 				}
 			}
 			cursor = page.Next
+			if bad != nil {
+				// An event it cannot read: passed on without its data (nil
+				// Data and Metadata), so the reader sees it is there.
+				o.Logf("subscriptions: follow: %s cannot be read: %v", describeEvent(bad.event), bad.err)
+				if err := fn([]store.Event{bad.event}); err != nil {
+					return false, &callbackError{err}
+				}
+				cursor = bad.event.Checkpoint
+				return false, nil
+			}
 			if page.Scanned >= o.BatchSize {
 				return false, nil
 			}

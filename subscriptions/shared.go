@@ -141,6 +141,22 @@ func (l *sharedLog) add(evs []store.Event, next store.Checkpoint, gen uint64) bo
 	return true
 }
 
+// restartAfter drops what the log holds and starts it again at cp (a
+// reader behind cp reads the database); it reports false when the log was
+// invalidated since generation gen.
+func (l *sharedLog) restartAfter(cp store.Checkpoint, gen uint64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if gen != l.gen {
+		return false
+	}
+	l.events = nil
+	l.from, l.to = cp, cp
+	close(l.changed)
+	l.changed = make(chan struct{})
+	return true
+}
+
 // run reads the log whenever woken (notifications, the poll, the held-back
 // watcher, a subscription that caught up beyond it) until ctx is done.
 func (l *sharedLog) run(ctx context.Context) {
@@ -193,7 +209,7 @@ func (l *sharedLog) refresh(ctx context.Context) error {
 		to = h
 	}
 	for {
-		page, err := l.st.ReadAll(ctx, to, store.ReadAllOptions{Limit: sharedPage})
+		page, bad, err := readPast(ctx, l.st, to, store.ReadAllOptions{Limit: sharedPage})
 		if err != nil {
 			return err
 		}
@@ -201,6 +217,17 @@ func (l *sharedLog) refresh(ctx context.Context) error {
 			return nil
 		}
 		to = page.Next
+		if bad != nil {
+			// It cannot hold an event it cannot read, and must not skip it
+			// for the subscriptions it concerns: it starts again after it,
+			// and those behind read (and park) it themselves.
+			l.logf("subscriptions: shared log: %s cannot be read (%v); subscriptions it concerns park it", describeEvent(bad.event), bad.err)
+			if !l.restartAfter(bad.event.Checkpoint, gen) {
+				return nil
+			}
+			to = bad.event.Checkpoint
+			continue
+		}
 		if page.Scanned < sharedPage {
 			break
 		}

@@ -1,0 +1,142 @@
+package subscriptions
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"eventscope/store"
+)
+
+// insertDeep stores, as the schema's owner and past the SQL API, an event
+// whose data is nested deeper than Go's JSON decoder takes (10,000): what
+// the store held before the API refused such events.
+func insertDeep(t *testing.T, b *bundle, stream string) uuid.UUID {
+	t.Helper()
+	ctx := context.Background()
+	id := uuid.New()
+	const depth = 11000
+	_, err := b.st.Pool().Exec(ctx, `
+		INSERT INTO eventscope.events (stream_id, version, event_id, type, data, metadata)
+		VALUES ($1, 0, $2, 'Deep', ('{"a":' || repeat('[', $3) || repeat(']', $3) || '}')::jsonb, '{}')`, stream, id, depth)
+	must(t, err)
+	_, err = b.st.Pool().Exec(ctx, `INSERT INTO eventscope.streams (stream_id, category, version, event_count)
+		VALUES ($1, $2, 0, 1)`, stream, store.Category(stream))
+	must(t, err)
+	return id
+}
+
+// TestUndecodableEventStallsNoReader: an event the store holds but cannot
+// decode is parked by the subscriptions it concerns (a Handler's and a
+// TxHandler's, live and catching up); the others, and the live shared log,
+// keep going; Follow passes it on without its data; the parked event is
+// listed and can be retried.
+func TestUndecodableEventStallsNoReader(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	r := NewRunner(b.st, RunnerOptions{PollInterval: 100 * time.Millisecond, Logf: testLogf(t)})
+	okRec, allRec := newRecorder(), newRecorder()
+	must(t, r.Add(Subscription{Name: "ok", Categories: []string{"ok"}, Handler: okRec.handle}))
+	must(t, r.Add(Subscription{Name: "all", Handler: allRec.handle}))
+	var txMu sync.Mutex
+	txSeen := map[uuid.UUID]bool{}
+	must(t, r.Add(Subscription{Name: "all-tx", TxHandler: func(_ context.Context, _ pgx.Tx, e store.Event) error {
+		txMu.Lock()
+		txSeen[e.EventID] = true
+		txMu.Unlock()
+		return nil
+	}}))
+	run(t, r)
+	waitFor(t, "the subscriptions to be live", time.Minute, func() bool {
+		for _, n := range []string{"ok", "all", "all-tx"} {
+			if p := r.byName[n].public(); !p.active || p.state != StateLive {
+				return false
+			}
+		}
+		return true
+	})
+
+	var follow []store.Event
+	var fmu sync.Mutex
+	fctx, fcancel := context.WithCancel(ctx)
+	fdone := make(chan error, 1)
+	go func() {
+		fdone <- Follow(fctx, b.st, store.Start, FollowOptions{Categories: []string{"poison"}}, func(evs []store.Event) error {
+			fmu.Lock()
+			follow = append(follow, evs...)
+			fmu.Unlock()
+			return nil
+		})
+	}()
+	defer func() { fcancel(); <-fdone }()
+
+	appendN(t, b.st, "ok", 2, 5)
+	deep := insertDeep(t, b, "poison-1")
+	after := appendN(t, b.st, "ok", 2, 5)
+	later := appendN(t, b.st, "poison", 1, 1)[0]
+	b.st.Wake()
+
+	waitFor(t, "the other category's subscriber to get every event", time.Minute, func() bool { return okRec.distinct() == 10 })
+	waitFor(t, "the unfiltered subscribers to get past the undecodable event", time.Minute, func() bool {
+		txMu.Lock()
+		defer txMu.Unlock()
+		return allRec.distinct() == 11 && len(txSeen) == 11
+	})
+	if allRec.seen[deep] != 0 || !allRec.seenID(after[4]) || !allRec.seenID(later) {
+		t.Fatalf("unfiltered subscriber: deep delivered %d times, later events %v %v", allRec.seen[deep], allRec.seenID(after[4]), allRec.seenID(later))
+	}
+	for _, n := range []string{"all", "all-tx"} {
+		waitFor(t, n+" to park the undecodable event", time.Minute, func() bool {
+			s, err := b.adm.Get(ctx, n)
+			return err == nil && s.Parked == 1
+		})
+		parked, err := b.adm.Parked(ctx, n)
+		must(t, err)
+		if len(parked) != 1 || parked[0].Event.EventID != deep || !strings.Contains(parked[0].LastError, "cannot be read") ||
+			len(parked[0].Event.Data) < 11000 {
+			t.Fatalf("%s parked %+v", n, parked)
+		}
+	}
+
+	// A subscription added now catches up through it on its own reads.
+	late := newRecorder()
+	must(t, r.Add(Subscription{Name: "late", Categories: []string{"poison"}, Handler: late.handle}))
+	waitFor(t, "a catching-up subscriber to get past it", time.Minute, func() bool { return late.distinct() == 1 && late.seenID(later) })
+	waitFor(t, "the catching-up subscriber to park it", time.Minute, func() bool {
+		s, err := b.adm.Get(ctx, "late")
+		return err == nil && s.Parked == 1
+	})
+
+	// Retried, the parked event reaches the handler with its bytes as stored.
+	must(t, b.adm.Retry(ctx, "late", deep))
+	waitFor(t, "the retried event to be delivered", time.Minute, func() bool { return late.seenID(deep) })
+	late.mu.Lock()
+	got := late.order[len(late.order)-1]
+	late.mu.Unlock()
+	if got.EventID != deep || len(got.Data) < 11000 {
+		t.Fatalf("retried event %s with %d bytes of data", got.EventID, len(got.Data))
+	}
+
+	waitFor(t, "the follower to pass it on", time.Minute, func() bool {
+		fmu.Lock()
+		defer fmu.Unlock()
+		return len(follow) == 2
+	})
+	fmu.Lock()
+	defer fmu.Unlock()
+	if follow[0].EventID != deep || follow[0].Data != nil || follow[1].EventID != later {
+		t.Fatalf("follower got %s (%d bytes), %s", follow[0].EventID, len(follow[0].Data), follow[1].EventID)
+	}
+}
+
+func (r *recorder) seenID(id uuid.UUID) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.seen[id] > 0
+}
