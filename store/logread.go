@@ -101,6 +101,24 @@ func (s *Store) RefsAfter(ctx context.Context, after Checkpoint, limit int) ([]E
 	return refs, nil
 }
 
+// PageFit is how many events a ReadAll after a checkpoint, with o's filter,
+// may scan (its Limit: at least 1, at most o.Limit) for the events it
+// returns to hold at most maxBytes of data and metadata (as JSON text). A
+// reader that bounds its memory by bytes asks it before a read; an event
+// larger than maxBytes is read alone.
+func (s *Store) PageFit(ctx context.Context, after Checkpoint, o ReadAllOptions, maxBytes int64) (int, error) {
+	if o.Limit <= 0 {
+		o.Limit = 1000
+	}
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT eventscope.page_fit($1, $2, $3, $4, $5, $6)`,
+		after.Tx, after.Pos, o.Limit, maxBytes, nonNilStrings(o.Categories), nonNilStrings(o.Types)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("page fit after %s: %w", after, err)
+	}
+	return n, nil
+}
+
 // BacklogQuery asks how many events lie after a checkpoint, with a filter.
 type BacklogQuery struct {
 	After Checkpoint

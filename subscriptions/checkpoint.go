@@ -3,6 +3,7 @@ package subscriptions
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -89,16 +90,19 @@ func (s *sub) flush(ctx context.Context) bool {
 }
 
 // writeCheckpoint moves the checkpoint to cp, counting n more processed
-// events, on q (the pool, or the handler's transaction). fenced is false
+// events, on q (the runner's lockBound, or the handler's transaction; a
+// write outside a transaction goes to the pool as one statement). fenced is false
 // when the write was refused: the lease or the control state changed
 // (needVerify is then set).
 func (s *sub) writeCheckpoint(ctx context.Context, q store.Executor, cp store.Checkpoint, n int) (fenced bool, err error) {
-	sql := checkpointSQL
-	if _, inTx := q.(pgx.Tx); !inTx {
-		sql = asyncCheckpointSQL
-	}
 	var one int
-	err = q.QueryRow(ctx, sql, s.def.Name, s.lease.epoch, cp.Tx, cp.Pos, n, s.lease.resetVersion).Scan(&one)
+	if _, inTx := q.(pgx.Tx); inTx {
+		err = q.QueryRow(ctx, checkpointSQL, s.def.Name, s.lease.epoch, cp.Tx, cp.Pos, n, s.lease.resetVersion).Scan(&one)
+	} else {
+		err = s.r.st.Pool().QueryRow(ctx, asyncCheckpointSQL, s.def.Name, s.lease.epoch, cp.Tx, cp.Pos, n, s.lease.resetVersion,
+			fmt.Sprintf("%dms", s.r.db.timeout.Milliseconds())).Scan(&one)
+		err = lockErr(err, s.r.db.timeout)
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		s.in.needVerify.Store(true)
 		s.in.kick.send()

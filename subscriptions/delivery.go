@@ -29,13 +29,14 @@ func (s *sub) catchUp(ctx context.Context) {
 			return
 		}
 		var bad *unreadable // an event after the page that cannot be read
+		readFull := false   // a limit of the read (events or bytes) cut the page
 		if !cached {
 			var err error
 			if ahead != nil && ahead.after == s.cp.cursor {
-				page, bad, err = ahead.wait()
+				page, bad, readFull, err = ahead.wait()
 			} else {
 				ahead.discard()
-				page, bad, err = s.read(ctx, s.cp.cursor)
+				page, bad, readFull, err = s.read(ctx, s.cp.cursor)
 			}
 			ahead = nil
 			if err != nil {
@@ -43,7 +44,7 @@ func (s *sub) catchUp(ctx context.Context) {
 				return
 			}
 		}
-		full := page.Scanned >= s.readLimit() || bad != nil
+		full := page.Scanned >= s.readLimit() || readFull
 		if full && !cached && bad == nil {
 			ahead = s.readAhead(ctx, page.Next)
 		}
@@ -69,17 +70,18 @@ func (s *sub) catchUp(ctx context.Context) {
 }
 
 // readLimit is the page size: up to 10 batches, at most 1,000 events
-// (or one batch, if larger). Larger pages than a batch halve the cost of
+// (or one batch, if larger), and at most RunnerOptions.PageBytes. Larger pages than a batch halve the cost of
 // catching up with small batches; the checkpoint still moves every batch.
 func (s *sub) readLimit() int {
 	return max(s.def.BatchSize, min(10*s.def.BatchSize, 1000))
 }
 
-// read reads the page after `after` (see readPast for bad).
-func (s *sub) read(ctx context.Context, after store.Checkpoint) (page store.Page, bad *unreadable, err error) {
-	return readPast(ctx, s.r.st, after, store.ReadAllOptions{
+// read reads the page after `after`, bounded by RunnerOptions.PageBytes
+// too (see readPast for bad).
+func (s *sub) read(ctx context.Context, after store.Checkpoint) (page store.Page, bad *unreadable, full bool, err error) {
+	return readBounded(ctx, s.r.st, after, store.ReadAllOptions{
 		Limit: s.readLimit(), Categories: s.def.Categories, Types: s.def.Types,
-	})
+	}, s.r.o.PageBytes)
 }
 
 // passUnreadable gets past an event the store cannot decode: no handler
@@ -131,6 +133,7 @@ type readAhead struct {
 	done   chan struct{}
 	page   store.Page
 	bad    *unreadable
+	full   bool
 	err    error
 }
 
@@ -139,15 +142,15 @@ func (s *sub) readAhead(ctx context.Context, after store.Checkpoint) *readAhead 
 	a := &readAhead{after: after, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(a.done)
-		a.page, a.bad, a.err = s.read(ctx, after)
+		a.page, a.bad, a.full, a.err = s.read(ctx, after)
 	}()
 	return a
 }
 
-func (a *readAhead) wait() (store.Page, *unreadable, error) {
+func (a *readAhead) wait() (store.Page, *unreadable, bool, error) {
 	<-a.done
 	a.cancel()
-	return a.page, a.bad, a.err
+	return a.page, a.bad, a.full, a.err
 }
 
 func (a *readAhead) discard() {

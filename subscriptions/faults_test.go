@@ -433,7 +433,7 @@ func TestSharedLogInvalidate(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	appendN(t, b.st, "inv", 1, 3)
-	l := newSharedLog(b.st, newHeldWatcher(b.st.Pool(), testLogf(t)), testLogf(t))
+	l := newSharedLog(b.st, newHeldWatcher(b.st.Pool(), testLogf(t)), testLogf(t), DefaultPageBytes)
 	must(t, l.refresh(ctx))
 	appendN(t, b.st, "inv", 1, 2)
 	must(t, l.refresh(ctx))

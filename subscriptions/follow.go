@@ -15,6 +15,10 @@ type FollowOptions struct {
 	Types []string
 	// BatchSize is the number of events read (scanned) per read. Default 500.
 	BatchSize int
+	// MaxBytes bounds a read by bytes too (events' data and metadata, about):
+	// fn gets batches of at most this much, or one larger event alone.
+	// Default 16 MiB.
+	MaxBytes int64
 	// PollInterval is the fallback poll of the head of the log. Default 1s.
 	PollInterval time.Duration
 	// Logf receives connection errors (Follow retries by itself). Default: discarded.
@@ -32,6 +36,9 @@ type FollowOptions struct {
 func Follow(ctx context.Context, st *store.Store, from store.Checkpoint, o FollowOptions, fn func([]store.Event) error) error {
 	if o.BatchSize <= 0 {
 		o.BatchSize = 500
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultPageBytes
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = time.Second
@@ -58,7 +65,7 @@ func Follow(ctx context.Context, st *store.Store, from store.Checkpoint, o Follo
 	opts := store.ReadAllOptions{Limit: o.BatchSize, Categories: o.Categories, Types: o.Types}
 	for {
 		caughtUp, err := func() (bool, error) {
-			page, bad, err := readPast(ctx, st, cursor, opts)
+			page, bad, full, err := readBounded(ctx, st, cursor, opts, o.MaxBytes)
 			if err != nil {
 				return false, err
 			}
@@ -78,7 +85,7 @@ func Follow(ctx context.Context, st *store.Store, from store.Checkpoint, o Follo
 				cursor = bad.event.Checkpoint
 				return false, nil
 			}
-			if page.Scanned >= o.BatchSize {
+			if full {
 				return false, nil
 			}
 			beyond, err := firstBeyond(ctx, st, cursor)

@@ -95,3 +95,37 @@ func readPast(ctx context.Context, st *store.Store, after store.Checkpoint, o st
 		err:   readErr,
 	}, nil
 }
+
+// DefaultPageBytes is the default bound of one page read by a subscription
+// or a follower: about this many bytes of events' data and metadata.
+const DefaultPageBytes = 16 << 20
+
+// readBounded is readPast with the page bounded by bytes as well as by
+// o.Limit: when o.Limit events could exceed maxBytes (at the store's event
+// size cap), the store says how many fit first (PageFit, one more round
+// trip). full reports that a limit cut the page: more may follow at once.
+func readBounded(ctx context.Context, st *store.Store, after store.Checkpoint, o store.ReadAllOptions, maxBytes int64) (page store.Page, bad *unreadable, full bool, err error) {
+	if o.Limit <= 0 {
+		o.Limit = 1000
+	}
+	if o.Limit > smallPage(st, maxBytes) {
+		fit, err := st.PageFit(ctx, after, o, maxBytes)
+		if err != nil {
+			return store.Page{Next: after}, nil, false, err
+		}
+		o.Limit = fit
+	}
+	page, bad, err = readPast(ctx, st, after, o)
+	return page, bad, page.Scanned >= o.Limit || bad != nil, err
+}
+
+// smallPage is the page size that stays within maxBytes even if every event
+// is as large as the store allows: no need to ask PageFit.
+func smallPage(st *store.Store, maxBytes int64) int {
+	return int(max(1, maxBytes/int64(max(st.Options().MaxEventBytes, 1<<20))))
+}
+
+// eventBytes is what an event read holds in memory, about.
+func eventBytes(e store.Event) int64 {
+	return int64(len(e.Data) + len(e.Metadata) + len(e.StreamID) + len(e.Type) + 160)
+}

@@ -54,6 +54,11 @@ type RunnerOptions struct {
 	// the runner retries later. A TxHandler may raise it for its own
 	// statements with SET LOCAL lock_timeout. Default 5s.
 	LockTimeout time.Duration
+	// PageBytes bounds by bytes (of events' data and metadata) what a
+	// subscription reads at once, as BatchSize bounds it by count: a page,
+	// and the page read ahead while one is delivered. The runner's shared
+	// log of recent events holds at most 4×PageBytes. Default 16 MiB.
+	PageBytes int64
 }
 
 // Timing of leases, heartbeats and lease confirmation.
@@ -127,6 +132,9 @@ func NewRunner(st *store.Store, o RunnerOptions) *Runner {
 	if o.LockTimeout <= 0 {
 		o.LockTimeout = DefaultLockTimeout
 	}
+	if o.PageBytes <= 0 {
+		o.PageBytes = DefaultPageBytes
+	}
 	host, _ := os.Hostname()
 	r := &Runner{
 		st: st, o: o, host: host, pid: os.Getpid(),
@@ -136,7 +144,7 @@ func NewRunner(st *store.Store, o RunnerOptions) *Runner {
 	}
 	r.lis = newListener(st, o.Logf)
 	r.held = newHeldWatcher(st.Pool(), o.Logf)
-	r.shared = newSharedLog(st, r.held, o.Logf)
+	r.shared = newSharedLog(st, r.held, o.Logf, o.PageBytes)
 	r.lis.add(r.shared.tgt)
 	r.lis.reconnected = r.shared.invalidate
 	if o.Registerer != nil {

@@ -23,24 +23,28 @@ import (
 // Handlers receive events that are shared between subscriptions: they must
 // not modify an event's Data or Metadata.
 type sharedLog struct {
-	st   *store.Store
-	held *heldWatcher
-	logf func(string, ...any)
-	max  int // events kept; the oldest half is dropped beyond
-	tgt  *target
-	sig  signal
+	st        *store.Store
+	held      *heldWatcher
+	logf      func(string, ...any)
+	max       int   // events kept; the oldest half is dropped beyond
+	maxBytes  int64 // bytes of events kept; the oldest are dropped beyond, down to half
+	pageBytes int64 // bound of one read
+	tgt       *target
+	sig       signal
 
 	mu      sync.Mutex
 	gen     uint64 // bumped by invalidate: a refresh begun before it is discarded
 	valid   bool
 	events  []store.Event
+	bytes   int64 // eventBytes of events
 	from    store.Checkpoint
 	to      store.Checkpoint
 	changed chan struct{} // closed (and replaced) when `to` moves
 }
 
-func newSharedLog(st *store.Store, held *heldWatcher, logf func(string, ...any)) *sharedLog {
-	l := &sharedLog{st: st, held: held, logf: logf, max: 10000, sig: newSignal(), changed: make(chan struct{})}
+func newSharedLog(st *store.Store, held *heldWatcher, logf func(string, ...any), pageBytes int64) *sharedLog {
+	l := &sharedLog{st: st, held: held, logf: logf, max: 10000, maxBytes: 4 * pageBytes, pageBytes: pageBytes,
+		sig: newSignal(), changed: make(chan struct{})}
 	l.tgt = &target{wake: l.sig.send}
 	return l
 }
@@ -106,7 +110,7 @@ func (l *sharedLog) invalidate() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.gen++
-	l.valid, l.events = false, nil
+	l.valid, l.events, l.bytes = false, nil, 0
 	l.from, l.to = store.Checkpoint{}, store.Checkpoint{}
 	close(l.changed)
 	l.changed = make(chan struct{})
@@ -128,10 +132,23 @@ func (l *sharedLog) add(evs []store.Event, next store.Checkpoint, gen uint64) bo
 		return false
 	}
 	l.events = append(l.events, evs...)
-	if len(l.events) > l.max {
-		cut := len(l.events) - l.max/2
-		l.from = l.events[cut-1].Checkpoint
-		l.events = append([]store.Event(nil), l.events[cut:]...)
+	for _, e := range evs {
+		l.bytes += eventBytes(e)
+	}
+	if len(l.events) > l.max || l.bytes > l.maxBytes {
+		// Drop the oldest: down to half the count and half the bytes.
+		cut := max(len(l.events)-l.max/2, 0)
+		for _, e := range l.events[:cut] {
+			l.bytes -= eventBytes(e)
+		}
+		for cut < len(l.events) && l.bytes > l.maxBytes/2 {
+			l.bytes -= eventBytes(l.events[cut])
+			cut++
+		}
+		if cut > 0 {
+			l.from = l.events[cut-1].Checkpoint
+			l.events = append([]store.Event(nil), l.events[cut:]...)
+		}
 	}
 	if next != l.to {
 		l.to = next
@@ -150,7 +167,7 @@ func (l *sharedLog) restartAfter(cp store.Checkpoint, gen uint64) bool {
 	if gen != l.gen {
 		return false
 	}
-	l.events = nil
+	l.events, l.bytes = nil, 0
 	l.from, l.to = cp, cp
 	close(l.changed)
 	l.changed = make(chan struct{})
@@ -208,11 +225,16 @@ func (l *sharedLog) refresh(ctx context.Context) error {
 		l.mu.Unlock()
 		to = h
 	}
+	// The first read is small enough to need no PageFit (a wake-up brings
+	// few events: one round trip); the next ones, of up to sharedPage
+	// events, are bounded by bytes.
+	limit := min(sharedPage, smallPage(l.st, l.pageBytes))
 	for {
-		page, bad, err := readPast(ctx, l.st, to, store.ReadAllOptions{Limit: sharedPage})
+		page, bad, full, err := readBounded(ctx, l.st, to, store.ReadAllOptions{Limit: limit}, l.pageBytes)
 		if err != nil {
 			return err
 		}
+		limit = sharedPage
 		if !l.add(page.Events, page.Next, gen) {
 			return nil
 		}
@@ -228,7 +250,7 @@ func (l *sharedLog) refresh(ctx context.Context) error {
 			to = bad.event.Checkpoint
 			continue
 		}
-		if page.Scanned < sharedPage {
+		if !full {
 			break
 		}
 	}

@@ -78,11 +78,15 @@ RETURNING 1`
 // Only an unclean crash of the server itself can lose such a write, and
 // that redelivers the events after the previous checkpoint: still
 // at least once. A TxHandler's transaction keeps the server's setting.
+// It bounds its wait for the row's lock itself ($7, lock_timeout: set
+// while the row is scanned, before the update waits for the lock), the
+// hot path's one statement instead of lockBound's two.
 const asyncCheckpointSQL = `
 UPDATE eventscope.subscriptions
    SET checkpoint_tx = $3, checkpoint_pos = $4, processed = processed + $5
  WHERE name = $1 AND lease_epoch = $2 AND reset_version = $6
    AND set_config('synchronous_commit', 'off', true) IS NOT NULL
+   AND set_config('lock_timeout', $7, true) IS NOT NULL
 RETURNING 1`
 
 // parkSQL moves the checkpoint past the event (with n events processed
