@@ -173,7 +173,7 @@ func TestAdaptersOnPostgres(t *testing.T) {
 			t.Fatal(err)
 		}
 		snapshot(func(s common.SubStatus) bool { return s.State == "paused" })
-		if err := d.Admin.Pause(ctx, "nope"); !errors.Is(err, common.ErrSubNotFound) {
+		if err := d.Admin.Pause(ctx, "nope"); !common.IsNotFound(err) {
 			t.Fatalf("unknown subscription: %v", err)
 		}
 		p, err := d.SubDetail.Parked(ctx, "s1")
