@@ -18,12 +18,7 @@ func open(t *testing.T) (*store.Store, context.Context) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
-	st, err := store.Open(ctx, testdb.URL(t), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	return st, ctx
+	return testdb.Store(t), ctx
 }
 
 type row struct {

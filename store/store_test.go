@@ -19,13 +19,7 @@ import (
 // setup returns a Store on a fresh database of the test's own.
 func setup(t *testing.T) (*store.Store, context.Context) {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, testdb.URL(t), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	return st, ctx
+	return testdb.Store(t), context.Background()
 }
 
 // setupPrivate returns a Store on a private cluster of the test's own, for
@@ -33,14 +27,7 @@ func setup(t *testing.T) (*store.Store, context.Context) {
 // every database of a cluster) or assert on what holds it back.
 func setupPrivate(t *testing.T) (*store.Store, context.Context) {
 	t.Helper()
-	ctx := context.Background()
-	srv, _ := testdb.Private(t)
-	st, err := store.Open(ctx, srv.URL(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	return st, ctx
+	return testdb.PrivateStore(t), context.Background()
 }
 
 // visible waits until the global log shows n events. Any transaction open in

@@ -26,13 +26,7 @@ import (
 
 func openStore(t *testing.T) *store.Store {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, testdb.URL(t), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	return st
+	return testdb.Store(t)
 }
 
 func appendOne(t *testing.T, st *store.Store, stream, typ, data, meta string) store.Event {

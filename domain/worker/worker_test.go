@@ -93,11 +93,7 @@ func setup(t *testing.T) (string, *store.Store, *domain.Repository, context.Cont
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
 	url := testdb.URL(t)
-	st, err := store.Open(ctx, url, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
+	st := testdb.Open(t, url, store.Options{})
 	return url, st, domain.NewRepository(st, 0), ctx
 }
 
