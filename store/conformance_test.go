@@ -243,9 +243,12 @@ func TestFilteredReadUsesItsIndex(t *testing.T) {
 		{`SELECT * FROM eventscope.read_category($1)`, []any{"acct"}, "events_category_idx"},
 		{`SELECT * FROM eventscope.read_category($1, $2, $3, $4)`, []any{"acct", uint64(0), int64(0), 10}, "events_category_idx"},
 		{`SELECT * FROM eventscope.read_type($1)`, []any{"Opened"}, "events_type_idx"},
-		{store.FilteredSQL(false, false), []any{uint64(0), int64(0), 1000, 1 << 20, []string{"acct"}}, "events_category_idx"},
-		{store.FilteredSQL(true, false), []any{uint64(0), int64(0), 1000, 1 << 20, []string{"Opened"}}, "events_type_idx"},
-		{store.FilteredSQL(true, true), []any{uint64(0), int64(0), 1000, 1 << 20, []string{"Opened"}, []string{"acct"}}, "_idx on events"},
+		{store.FilteredSQL(false, false, false), []any{uint64(0), int64(0), 1000, 1 << 20, []string{"acct", "nothing"}}, "events_category_idx"},
+		{store.FilteredSQL(false, false, true), []any{uint64(0), int64(0), 1000, 1 << 20, "acct"}, "events_category_idx"},
+		{store.FilteredSQL(true, false, false), []any{uint64(0), int64(0), 1000, 1 << 20, []string{"Opened", "Nothing"}}, "events_type_idx"},
+		{store.FilteredSQL(true, false, true), []any{uint64(0), int64(0), 1000, 1 << 20, "Opened"}, "events_type_idx"},
+		{store.FilteredSQL(true, true, false), []any{uint64(0), int64(0), 1000, 1 << 20, []string{"Opened", "Closed"}, []string{"acct"}}, "_idx on events"},
+		{store.FilteredSQL(true, true, true), []any{uint64(0), int64(0), 1000, 1 << 20, "Opened", []string{"acct"}}, "_idx on events"},
 	} {
 		// Either index serves a read filtered on both. A prepared statement, so the generic plan is what EXPLAIN shows.
 		name := fmt.Sprintf("p%d", len(c.index)+len(c.sql))

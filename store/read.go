@@ -229,7 +229,7 @@ WHERE e.run - e.size < $4
 ORDER BY e.tx_id, e.position`
 
 // filteredSQL is a filtered page: for each value of $5 (categories, or
-// types), the index range after the checkpoint below the horizon, merged in
+// types; with single, $5 is one value), the index range after the checkpoint below the horizon, merged in
 // global order and cut at Limit and the byte budget; then one more row
 // (kind 1) carrying the newest deliverable checkpoint, from the same
 // snapshot, for Next when the reader has caught up.
@@ -240,7 +240,7 @@ ORDER BY e.tx_id, e.position`
 // order, so the planner cannot pick the global index and filter it (which
 // it prefers for a generic plan, and which walks the whole log for a rare
 // value).
-func filteredSQL(byType, alsoCategories bool) string {
+func filteredSQL(byType, alsoCategories, single bool) string {
 	key := `eventscope.category(e.stream_id)`
 	if byType {
 		key = `e.type`
@@ -248,6 +248,20 @@ func filteredSQL(byType, alsoCategories bool) string {
 	also := ""
 	if alsoCategories {
 		also = ` AND eventscope.category(e.stream_id) = ANY($6::text[])`
+	}
+	if single {
+		// One value (the common case): its index range directly, in order.
+		return `WITH h AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)
+(SELECT ` + eventColumns + `, e.run, 0 AS kind FROM (
+	SELECT e.*, sum` + storedSize + ` OVER (ORDER BY ` + key + `, e.tx_id, e.position ROWS UNBOUNDED PRECEDING) AS run, ` + storedSize + ` AS size
+	  FROM eventscope.events e
+	 WHERE (` + key + `, e.tx_id, e.position) > ($5::text, $1::xid8, $2::bigint)
+	   AND (` + key + `, e.tx_id) < ($5::text, (SELECT xmin FROM h))` + also + `
+	 ORDER BY ` + key + `, e.tx_id, e.position LIMIT $3) e
+ WHERE e.run - e.size < $4)
+UNION ALL
+` + headRow + `
+ORDER BY 11, 4, 3`
 	}
 	return `WITH h AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
 m AS MATERIALIZED (
@@ -261,11 +275,15 @@ m AS MATERIALIZED (
 r AS (SELECT e.*, sum` + storedSize + ` OVER (ORDER BY e.tx_id, e.position ROWS UNBOUNDED PRECEDING) AS run, ` + storedSize + ` AS size FROM m e)
 (SELECT ` + eventColumns + `, e.run, 0 AS kind FROM r e WHERE e.run - e.size < $4)
 UNION ALL
-(SELECT '', 0, e.position, e.tx_id, '00000000-0000-0000-0000-000000000000'::uuid, '', '{}'::jsonb, '{}'::jsonb, now(), 0, 1
-   FROM eventscope.events e WHERE e.tx_id < (SELECT xmin FROM h)
-  ORDER BY e.tx_id DESC, e.position DESC LIMIT 1)
+` + headRow + `
 ORDER BY 11, 4, 3`
 }
+
+// headRow is a filtered page's last row (kind 1): the newest deliverable
+// checkpoint, in the page's snapshot (h), with placeholders for the rest.
+const headRow = `(SELECT '', 0, e.position, e.tx_id, '00000000-0000-0000-0000-000000000000'::uuid, '', '{}'::jsonb, '{}'::jsonb, now(), 0, 1
+   FROM eventscope.events e WHERE e.tx_id < (SELECT xmin FROM h)
+  ORDER BY e.tx_id DESC, e.position DESC LIMIT 1)`
 
 // ReadAllWith is ReadAll on any querier.
 func ReadAllWith(ctx context.Context, q querier, after Checkpoint, o ReadAllOptions) (Page, error) {
@@ -284,11 +302,11 @@ func ReadAllWith(ctx context.Context, q querier, after Checkpoint, o ReadAllOpti
 	case len(o.Categories) == 0 && len(o.Types) == 0:
 		sql = readAllSQL
 	case len(o.Types) == 0:
-		sql, args = filteredSQL(false, false), append(args, o.Categories)
+		sql, args = filteredSQL(false, false, len(o.Categories) == 1), append(args, one(o.Categories))
 	case len(o.Categories) == 0:
-		sql, args = filteredSQL(true, false), append(args, o.Types)
+		sql, args = filteredSQL(true, false, len(o.Types) == 1), append(args, one(o.Types))
 	default:
-		sql, args = filteredSQL(true, true), append(args, o.Types, o.Categories)
+		sql, args = filteredSQL(true, true, len(o.Types) == 1), append(args, one(o.Types), o.Categories)
 	}
 	page := Page{Next: after}
 	rows, err := q.Query(ctx, sql, args...)
@@ -342,6 +360,14 @@ func ReadAllWith(ctx context.Context, q querier, after Checkpoint, o ReadAllOpti
 		page.Scanned = o.Limit
 	}
 	return page, nil
+}
+
+// one is a filter's argument: its value when it has one, else the list.
+func one(vs []string) any {
+	if len(vs) == 1 {
+		return vs[0]
+	}
+	return vs
 }
 
 // distinct drops repeated values (each value is one index range of a
