@@ -145,7 +145,7 @@ func ReadStreamWith(ctx context.Context, q querier, stream string, o ReadStreamO
 		return StreamPage{}, fmt.Errorf("read %s: %w", stream, err)
 	}
 	if len(evs) == 0 {
-		if _, err := streamExists(ctx, q, stream); err != nil {
+		if err := streamExists(ctx, q, stream); err != nil {
 			return StreamPage{}, err
 		}
 	}
@@ -153,15 +153,15 @@ func ReadStreamWith(ctx context.Context, q querier, stream string, o ReadStreamO
 }
 
 // streamExists is nil when the stream exists, a *NotFoundError when not.
-func streamExists(ctx context.Context, q querier, stream string) (bool, error) {
+func streamExists(ctx context.Context, q querier, stream string) error {
 	var exists bool
 	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM eventscope.streams WHERE stream_id = $1)`, stream).Scan(&exists); err != nil {
-		return false, fmt.Errorf("read %s: %w", stream, err)
+		return fmt.Errorf("read %s: %w", stream, err)
 	}
 	if !exists {
-		return false, &NotFoundError{What: "stream " + stream}
+		return &NotFoundError{What: "stream " + stream}
 	}
-	return true, nil
+	return nil
 }
 
 // ReadAllOptions select events of the global log.
@@ -332,7 +332,10 @@ func ReadAllWith(ctx context.Context, q querier, after Checkpoint, o ReadAllOpti
 			continue
 		}
 		if page.More {
-			continue // cut by the decoded size below: only the head row is still wanted
+			if sql == readAllSQL {
+				break // cut by the decoded size below; rows.Close discards the rest
+			}
+			continue // only the head row (the last) is still wanted
 		}
 		if run >= int64(o.MaxBytes) {
 			page.More = true
