@@ -20,7 +20,7 @@ func (s *Store) EventByID(ctx context.Context, id uuid.UUID) (Event, error) {
 	if err != nil {
 		return Event{}, fmt.Errorf("find event %s: %w", id, err)
 	}
-	e, err := pgx.CollectExactlyOneRow(rows, func(r pgx.CollectableRow) (Event, error) { return scanEvent(r) })
+	e, err := pgx.CollectExactlyOneRow(rows, scanEvent)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Event{}, &NotFoundError{What: "event " + id.String()}
 	}
@@ -28,24 +28,6 @@ func (s *Store) EventByID(ctx context.Context, id uuid.UUID) (Event, error) {
 		return Event{}, fmt.Errorf("find event %s: %w", id, err)
 	}
 	return e, nil
-}
-
-// EventsByID returns the stored events among ids, in global order; ids
-// that are not stored are left out. At most 1000 ids per call.
-func (s *Store) EventsByID(ctx context.Context, ids []uuid.UUID) ([]Event, error) {
-	if len(ids) > 1000 {
-		return nil, &ValidationError{Field: "ids", Index: -1, Reason: fmt.Sprintf("%d ids, at most 1000 per call", len(ids))}
-	}
-	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM eventscope.events e
-		WHERE e.event_id = ANY($1) ORDER BY e.tx_id, e.position`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("find events by id: %w", err)
-	}
-	evs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) { return scanEvent(r) })
-	if err != nil {
-		return nil, fmt.Errorf("find events by id: %w", err)
-	}
-	return evs, nil
 }
 
 // EventExists reports whether an event with id is stored (in any stream).
@@ -91,7 +73,7 @@ func (s *Store) Correlated(ctx context.Context, correlationID string, limit int)
 	if err != nil {
 		return nil, fmt.Errorf("correlated events of %s: %w", correlationID, err)
 	}
-	evs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) { return scanEvent(r) })
+	evs, err := pgx.CollectRows(rows, scanEvent)
 	if err != nil {
 		return nil, fmt.Errorf("correlated events of %s: %w", correlationID, err)
 	}

@@ -15,11 +15,14 @@ const DefaultMaxBytes = 8 << 20
 // the order scanEvent scans it. Only this file names it.
 const eventColumns = `e.stream_id, e.version, e.position, e.tx_id, e.event_id, e.type, e.data, e.metadata, e.recorded_at`
 
-// scanEvent scans eventColumns, then the extra destinations. Data and
+// scanEvent scans eventColumns (a pgx.RowToFunc).
+func scanEvent(row pgx.CollectableRow) (Event, error) { return scanEventWith(row) }
+
+// scanEventWith scans eventColumns, then the extra destinations. Data and
 // metadata are scanned as raw bytes: decoding them here (as pgx does when
 // scanning into json.RawMessage) would refuse JSON nested deeper than Go's
 // decoder takes, and stall every reader on one stored event.
-func scanEvent(row pgx.CollectableRow, extra ...any) (Event, error) {
+func scanEventWith(row pgx.CollectableRow, extra ...any) (Event, error) {
 	var e Event
 	dest := append([]any{&e.StreamID, &e.Version, &e.Position, &e.Checkpoint.Tx, &e.EventID, &e.Type,
 		(*[]byte)(&e.Data), (*[]byte)(&e.Metadata), &e.RecordedAt}, extra...)
@@ -47,7 +50,7 @@ func collectPage(rows pgx.Rows, maxBytes int) (evs []Event, full bool, err error
 	var used int
 	for rows.Next() {
 		var run int64
-		e, err := scanEvent(rows, &run)
+		e, err := scanEventWith(rows, &run)
 		if err != nil {
 			return nil, false, err
 		}
@@ -323,7 +326,7 @@ func ReadAllWith(ctx context.Context, q querier, after Checkpoint, o ReadAllOpti
 			run  int64
 			kind int
 		)
-		e, err := scanEvent(rows, &run, &kind)
+		e, err := scanEventWith(rows, &run, &kind)
 		if err != nil {
 			return page, fmt.Errorf("read all after %s: %w", after, err)
 		}
