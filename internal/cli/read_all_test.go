@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"eventscope/internal/testdb"
 	"eventscope/store"
@@ -31,6 +32,20 @@ func TestReadAllFiltersAndStreams(t *testing.T) {
 	for _, a := range []struct{ stream, typ string }{{"acct-1", "Opened"}, {"acct", "Opened"}, {"acct-b-1", "Moved"}, {"bank-1", "Opened"}, {"acct-1", "Closed"}} {
 		if _, err := st.Append(ctx, a.stream, store.Any, store.NewEvent{Type: a.typ, Data: []byte(`{}`)}); err != nil {
 			t.Fatal(err)
+		}
+	}
+	// Another test's open transaction holds the global log back a moment:
+	// wait until the last append is deliverable.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		p, err := st.ReadAll(ctx, store.Start, store.ReadAllOptions{Categories: []string{"acct"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Events) == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the appends are still held back: %d of 4 visible", len(p.Events))
 		}
 	}
 	lines := func(out string) []store.Event {
