@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 
@@ -139,7 +140,7 @@ func (r *Repository) Load(ctx context.Context, typ AggregateType, stream string)
 	agg := typ.New(EntityID(stream))
 	version := int64(-1)
 	if r.every > 0 {
-		v, state, ok, err := latestSnapshot(ctx, r.st.Pool(), stream, typ.SchemaVersion)
+		v, state, ok, err := latestSnapshot(ctx, r.st.Pool(), stream, typ.SchemaVersion, math.MaxInt64)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -150,20 +151,22 @@ func (r *Repository) Load(ctx context.Context, typ AggregateType, stream string)
 		}
 	}
 	for {
-		evs, err := r.st.ReadStream(ctx, stream, store.ReadStreamOptions{From: version + 1, Limit: 1000})
+		// Pages end at 1,000 events or the store's byte budget: go on while
+		// the store says more follow.
+		p, err := r.st.ReadStreamPage(ctx, stream, store.ReadStreamOptions{From: version + 1, Limit: 1000})
 		if errors.Is(err, store.ErrNotFound) {
 			return agg, -1, nil
 		}
 		if err != nil {
 			return nil, 0, err
 		}
-		for _, e := range evs {
+		for _, e := range p.Events {
 			if err := ApplyStored(agg, e); err != nil {
 				return nil, 0, err
 			}
 			version = e.Version
 		}
-		if len(evs) < 1000 {
+		if !p.More {
 			return agg, version, nil
 		}
 	}

@@ -115,9 +115,7 @@ var errUnknownCustomer = errors.New("unknown customer")
 // saga's events with the same derived ids) quickly. It is only a shortcut:
 // without it the append itself would be a no-op.
 func (s *Saga) handled(ctx context.Context, e store.Event, handler string) (bool, error) {
-	var done bool
-	err := s.Repo.Store().Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM eventscope.events WHERE event_id = $1)`,
-		DerivedID(e.EventID, handler)).Scan(&done)
+	done, err := s.Repo.Store().EventExists(ctx, DerivedID(e.EventID, handler))
 	if err != nil {
 		return false, fmt.Errorf("%s: check %s of %s: %w", handler, e.Type, e.StreamID, err)
 	}
@@ -201,14 +199,7 @@ func OrderSummary(ctx context.Context, tx pgx.Tx, e store.Event) error {
 		if err := json.Unmarshal(e.Data, &p); err != nil {
 			return fmt.Errorf("%s: decode OrderPlaced: %w", e.StreamID, err)
 		}
-		_, err := tx.Exec(ctx, `WITH ins AS (
-			INSERT INTO eventscope.order_summary (order_id, customer_id, status, total, lines, version, placed_at, updated_at)
-			VALUES ($1, $2, 'pending', $3, $4, $5, $6, $6) ON CONFLICT (order_id) DO NOTHING
-			RETURNING customer_id, total)
-			INSERT INTO eventscope.customer_totals AS c (customer_id, orders, pending, placed_total)
-			SELECT customer_id, 1, 1, total FROM ins
-			ON CONFLICT (customer_id) DO UPDATE SET orders = c.orders + 1, pending = c.pending + 1,
-			       placed_total = c.placed_total + EXCLUDED.placed_total`,
+		_, err := tx.Exec(ctx, orderPlacedSQL,
 			orderID, p.CustomerID, p.Total, len(p.Lines), e.Version, e.RecordedAt)
 		if err != nil {
 			return fmt.Errorf("order-summary %s: %w", e.StreamID, err)
@@ -231,26 +222,7 @@ func OrderSummary(ctx context.Context, tx pgx.Tx, e store.Event) error {
 	default:
 		return nil
 	}
-	_, err := tx.Exec(ctx, `WITH old AS (
-		SELECT order_id, customer_id, status, total FROM eventscope.order_summary
-		 WHERE order_id = $1 AND version < $2 FOR UPDATE),
-		upd AS (
-		UPDATE eventscope.order_summary o SET status = $3, reason = $4, version = $2, updated_at = $5
-		  FROM old WHERE o.order_id = old.order_id
-		RETURNING old.customer_id, old.status AS was, old.total)
-		UPDATE eventscope.customer_totals c SET
-		  pending   = c.pending   + ($3 = 'pending')::int   - (u.was = 'pending')::int,
-		  approved  = c.approved  + ($3 = 'approved')::int  - (u.was = 'approved')::int,
-		  rejected  = c.rejected  + ($3 = 'rejected')::int  - (u.was = 'rejected')::int,
-		  cancelled = c.cancelled + ($3 = 'cancelled')::int - (u.was = 'cancelled')::int,
-		  shipped   = c.shipped   + ($3 = 'shipped')::int   - (u.was = 'shipped')::int,
-		  approved_total = c.approved_total
-		      + CASE WHEN $3 IN ('approved', 'shipped') THEN u.total ELSE 0 END
-		      - CASE WHEN u.was IN ('approved', 'shipped') THEN u.total ELSE 0 END,
-		  shipped_total = c.shipped_total
-		      + CASE WHEN $3 = 'shipped' THEN u.total ELSE 0 END
-		      - CASE WHEN u.was = 'shipped' THEN u.total ELSE 0 END
-		  FROM upd u WHERE c.customer_id = u.customer_id`,
+	_, err := tx.Exec(ctx, orderStatusSQL,
 		orderID, e.Version, string(status), reason, e.RecordedAt)
 	if err != nil {
 		return fmt.Errorf("order-summary %s: %w", e.StreamID, err)

@@ -3,11 +3,8 @@ package domain
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"eventscope/store"
 )
@@ -134,14 +131,12 @@ func (t *TimeTravel) StateAtTime(ctx context.Context, stream string, at time.Tim
 
 // VersionAt is the version of the stream's last event recorded at or before at.
 func (t *TimeTravel) VersionAt(ctx context.Context, stream string, at time.Time) (int64, error) {
-	var v int64
-	err := t.st.Pool().QueryRow(ctx, `SELECT version FROM eventscope.events
-		WHERE stream_id = $1 AND recorded_at <= $2 ORDER BY version DESC LIMIT 1`, stream, at).Scan(&v)
-	if err == nil {
-		return v, nil
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
+	v, ok, err := t.st.VersionAt(ctx, stream, at)
+	if err != nil {
 		return 0, fmt.Errorf("state of %s at %s: %w", stream, at.Format(time.RFC3339), err)
+	}
+	if ok {
+		return v, nil
 	}
 	first, ferr := t.st.ReadStream(ctx, stream, store.ReadStreamOptions{Limit: 1})
 	if ferr != nil {
@@ -185,21 +180,20 @@ func (t *TimeTravel) head(ctx context.Context, stream string, typ AggregateType,
 	if registered && t.o.SnapshotEvery > 0 {
 		schema = typ.SchemaVersion
 	}
-	var snapVer *int64
-	err := t.st.Pool().QueryRow(ctx, `SELECT s.version, p.version, p.state
-		  FROM eventscope.streams s
-		  LEFT JOIN LATERAL (SELECT version, state FROM eventscope.snapshots
-		                      WHERE stream_id = s.stream_id AND schema_version = $2 AND version <= $3
-		                      ORDER BY version DESC LIMIT 1) p ON true
-		 WHERE s.stream_id = $1`, stream, schema, atMost).Scan(&h.last, &snapVer, &h.snapJSON)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return h, &store.NotFoundError{What: "stream " + stream}
+	last, err := t.st.StreamVersion(ctx, stream)
+	if err != nil {
+		return h, err
 	}
+	h.last = last
+	if schema < 0 {
+		return h, nil
+	}
+	v, state, ok, err := latestSnapshot(ctx, t.st.Pool(), stream, schema, atMost)
 	if err != nil {
 		return h, fmt.Errorf("state of %s: %w", stream, err)
 	}
-	if snapVer != nil {
-		h.snapVer = *snapVer
+	if ok {
+		h.snapVer, h.snapJSON = v, state
 	}
 	return h, nil
 }

@@ -17,12 +17,7 @@ func setup(t testing.TB) (*store.Store, context.Context) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	st, err := store.Open(ctx, testdb.URL(t), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	return st, ctx
+	return testdb.Store(t), ctx
 }
 
 // loadCustomerHistory bulk-loads a customer stream of n events: registered,

@@ -149,7 +149,6 @@ type orderSim struct {
 	agg          *domain.Order
 	version      int64
 	placeCmd     uuid.UUID
-	fate         int // 0 stays open, 1 ship, 2 cancel
 }
 
 type queue []*action

@@ -28,6 +28,7 @@ type ConflictError struct {
 	Stream   string
 	Expected ExpectedVersion
 	Actual   int64
+	err      error // the server's error (*pgconn.PgError), when it raised this
 }
 
 func (e *ConflictError) Error() string {
@@ -41,8 +42,14 @@ func (e *ConflictError) Error() string {
 // Is makes errors.Is(err, ErrConflict) true.
 func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
 
+// Unwrap is the server's *pgconn.PgError, when the server raised the error.
+func (e *ConflictError) Unwrap() error { return e.err }
+
 // StreamClosedError is returned when appending to a closed stream.
-type StreamClosedError struct{ Stream string }
+type StreamClosedError struct {
+	Stream string
+	err    error
+}
 
 func (e *StreamClosedError) Error() string {
 	return fmt.Sprintf("append to %s: stream is closed", e.Stream)
@@ -51,12 +58,16 @@ func (e *StreamClosedError) Error() string {
 // Is makes errors.Is(err, ErrStreamClosed) true.
 func (e *StreamClosedError) Is(target error) bool { return target == ErrStreamClosed }
 
+// Unwrap is the server's *pgconn.PgError, when the server raised the error.
+func (e *StreamClosedError) Unwrap() error { return e.err }
+
 // ValidationError names the field that was wrong. Index is the event's index
 // in the batch, or -1 when the field is not an event's.
 type ValidationError struct {
 	Field  string
 	Index  int
 	Reason string
+	err    error // the server's error (*pgconn.PgError) when the SQL API refused the input
 }
 
 func (e *ValidationError) Error() string {
@@ -69,12 +80,17 @@ func (e *ValidationError) Error() string {
 // Is makes errors.Is(err, ErrInvalid) true.
 func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
 
+// Unwrap is the server's *pgconn.PgError when the SQL API refused the input
+// (nil when the Go client did).
+func (e *ValidationError) Unwrap() error { return e.err }
+
 // DuplicateEventError: the event id is stored already with other content (or
 // in another stream, or the batch mixes stored and new events).
 type DuplicateEventError struct {
 	Stream  string
 	EventID uuid.UUID
 	Msg     string
+	err     error
 }
 
 func (e *DuplicateEventError) Error() string { return fmt.Sprintf("append to %s: %s", e.Stream, e.Msg) }
@@ -82,7 +98,11 @@ func (e *DuplicateEventError) Error() string { return fmt.Sprintf("append to %s:
 // Is makes errors.Is(err, ErrDuplicateEvent) true.
 func (e *DuplicateEventError) Is(target error) bool { return target == ErrDuplicateEvent }
 
-// NotFoundError names what was not found.
+// Unwrap is the server's *pgconn.PgError (a unique violation or ES422).
+func (e *DuplicateEventError) Unwrap() error { return e.err }
+
+// NotFoundError names what was not found: the one not-found error of every
+// package (subscriptions and the console use it too).
 type NotFoundError struct{ What string }
 
 func (e *NotFoundError) Error() string { return e.What + " not found" }
@@ -99,7 +119,7 @@ func translate(stream string, expected ExpectedVersion, err error) error {
 	if pg.Code == "23505" && pg.ConstraintName == "events_event_id_idx" {
 		// Two appends raced with the same event id (on different streams):
 		// the loser meets the unique index rather than the idempotency check.
-		return &DuplicateEventError{Stream: stream, Msg: "an event id of the batch was stored meanwhile by another append: " + pg.Detail}
+		return &DuplicateEventError{Stream: stream, Msg: "an event id of the batch was stored meanwhile by another append: " + pg.Detail, err: err}
 	}
 	switch pg.Code {
 	case "ES400":
@@ -109,7 +129,7 @@ func translate(stream string, expected ExpectedVersion, err error) error {
 			Reason string `json:"reason"`
 		}
 		_ = json.Unmarshal([]byte(pg.Detail), &d)
-		ve := &ValidationError{Field: d.Field, Index: -1, Reason: d.Reason}
+		ve := &ValidationError{Field: d.Field, Index: -1, Reason: d.Reason, err: err}
 		if d.Index != nil {
 			ve.Index = *d.Index
 		}
@@ -119,16 +139,16 @@ func translate(stream string, expected ExpectedVersion, err error) error {
 			Actual int64 `json:"actual"`
 		}
 		_ = json.Unmarshal([]byte(pg.Detail), &d)
-		return &ConflictError{Stream: stream, Expected: expected, Actual: d.Actual}
+		return &ConflictError{Stream: stream, Expected: expected, Actual: d.Actual, err: err}
 	case "ES410":
-		return &StreamClosedError{Stream: stream}
+		return &StreamClosedError{Stream: stream, err: err}
 	case "ES422":
 		var d struct {
 			EventID string `json:"event_id"`
 		}
 		_ = json.Unmarshal([]byte(pg.Detail), &d)
 		id, _ := uuid.Parse(d.EventID)
-		return &DuplicateEventError{Stream: stream, EventID: id, Msg: pg.Message}
+		return &DuplicateEventError{Stream: stream, EventID: id, Msg: pg.Message, err: err}
 	}
 	return err
 }

@@ -3,20 +3,69 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
 
-// eventColumns is the select list every event read scans with scanEvent.
+// DefaultMaxBytes is the default byte budget of one read page (8 MiB).
+const DefaultMaxBytes = 8 << 20
+
+// eventColumns is the select list of every event read in this package, in
+// the order scanEvent scans it. Only this file names it.
 const eventColumns = `e.stream_id, e.version, e.position, e.tx_id, e.event_id, e.type, e.data, e.metadata, e.recorded_at`
 
-func scanEvent(row pgx.CollectableRow) (Event, error) {
+// scanEvent scans eventColumns (a pgx.RowToFunc).
+func scanEvent(row pgx.CollectableRow) (Event, error) { return scanEventWith(row) }
+
+// scanEventWith scans eventColumns, then the extra destinations. Data and
+// metadata are scanned as raw bytes: decoding them here (as pgx does when
+// scanning into json.RawMessage) would refuse JSON nested deeper than Go's
+// decoder takes, and stall every reader on one stored event.
+func scanEventWith(row pgx.CollectableRow, extra ...any) (Event, error) {
 	var e Event
-	err := row.Scan(&e.StreamID, &e.Version, &e.Position, &e.Checkpoint.Tx, &e.EventID, &e.Type, &e.Data, &e.Metadata, &e.RecordedAt)
+	dest := append([]any{&e.StreamID, &e.Version, &e.Position, &e.Checkpoint.Tx, &e.EventID, &e.Type,
+		(*[]byte)(&e.Data), (*[]byte)(&e.Metadata), &e.RecordedAt}, extra...)
+	err := row.Scan(dest...)
 	e.Checkpoint.Pos = e.Position
 	return e, err
+}
+
+// storedSize is an event's size as stored (compressed, out of line or not),
+// which Postgres knows without reading a TOASTed value. The page budgets
+// use it in SQL, so events past the budget are never read out; the Go side
+// counts the decoded bytes as well (see collectPage).
+const storedSize = `(pg_column_size(e.data) + pg_column_size(e.metadata))`
+
+// eventBytes is what an event costs a reader's memory, roughly.
+func eventBytes(e *Event) int {
+	return len(e.Data) + len(e.Metadata) + len(e.StreamID) + len(e.Type) + 64
+}
+
+// collectPage scans event rows whose last extra column is the running
+// stored size, up to maxBytes of decoded events (at least one). full
+// reports that the page stopped at its byte budget: more events may follow.
+func collectPage(rows pgx.Rows, maxBytes int) (evs []Event, full bool, err error) {
+	defer rows.Close()
+	var used int
+	for rows.Next() {
+		var run int64
+		e, err := scanEventWith(rows, &run)
+		if err != nil {
+			return nil, false, err
+		}
+		if run >= int64(maxBytes) {
+			full = true // the stored sizes reached the budget here
+		}
+		used += eventBytes(&e)
+		evs = append(evs, e)
+		if used >= maxBytes {
+			// Compressed events decode larger than stored: stop now.
+			// Rows still in flight are discarded, not kept.
+			return evs, true, nil
+		}
+	}
+	return evs, full, rows.Err()
 }
 
 // ReadStreamOptions select a slice of a stream.
@@ -31,18 +80,43 @@ type ReadStreamOptions struct {
 	Backward bool
 	// Limit caps the events returned. Default 1000.
 	Limit int
+	// MaxBytes caps the page's size in bytes (data and metadata; at least
+	// one event is returned). Default DefaultMaxBytes (8 MiB). A page may
+	// therefore end before Limit: a caller that pages continues from the
+	// last version it got until a page is empty (StreamPage.More says
+	// whether to).
+	MaxBytes int
+}
+
+// StreamPage is one read of a stream.
+type StreamPage struct {
+	// Events in version order (reverse order when reading backward).
+	Events []Event
+	// More is true when the page stopped at Limit or MaxBytes: events may
+	// follow the last one (precede it, backward).
+	More bool
 }
 
 // ReadStream reads a stream's events in version order (or reverse), keyset
 // paged by version. It returns ErrNotFound when the stream does not exist.
+// The page ends at Limit events or MaxBytes, whichever comes first.
 func (s *Store) ReadStream(ctx context.Context, stream string, o ReadStreamOptions) ([]Event, error) {
+	p, err := ReadStreamWith(ctx, s.pool, stream, o)
+	return p.Events, err
+}
+
+// ReadStreamPage is ReadStream, also saying whether more events follow.
+func (s *Store) ReadStreamPage(ctx context.Context, stream string, o ReadStreamOptions) (StreamPage, error) {
 	return ReadStreamWith(ctx, s.pool, stream, o)
 }
 
-// ReadStreamWith is ReadStream on any querier (a pool, a conn or a transaction).
-func ReadStreamWith(ctx context.Context, q querier, stream string, o ReadStreamOptions) ([]Event, error) {
+// ReadStreamWith is ReadStreamPage on any querier (a pool, a conn or a transaction).
+func ReadStreamWith(ctx context.Context, q querier, stream string, o ReadStreamOptions) (StreamPage, error) {
 	if o.Limit <= 0 {
 		o.Limit = 1000
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
 	}
 	var sql string
 	from := o.From
@@ -50,39 +124,58 @@ func ReadStreamWith(ctx context.Context, q querier, stream string, o ReadStreamO
 		if o.FromEnd || from < 0 {
 			from = 1<<63 - 1
 		}
-		sql = `SELECT ` + eventColumns + ` FROM eventscope.events e WHERE e.stream_id = $1 AND e.version <= $2 ORDER BY e.version DESC LIMIT $3`
+		sql = `SELECT ` + eventColumns + `, e.run FROM (
+			SELECT e.*, sum` + storedSize + ` OVER (ORDER BY e.version DESC ROWS UNBOUNDED PRECEDING) AS run, ` + storedSize + ` AS size
+			  FROM eventscope.events e WHERE e.stream_id = $1 AND e.version <= $2
+			 ORDER BY e.version DESC LIMIT $3) e
+		WHERE e.run - e.size < $4 ORDER BY e.version DESC`
 	} else {
 		if from < 0 {
 			from = 0
 		}
-		sql = `SELECT ` + eventColumns + ` FROM eventscope.events e WHERE e.stream_id = $1 AND e.version >= $2 ORDER BY e.version LIMIT $3`
+		sql = `SELECT ` + eventColumns + `, e.run FROM (
+			SELECT e.*, sum` + storedSize + ` OVER (ORDER BY e.version ROWS UNBOUNDED PRECEDING) AS run, ` + storedSize + ` AS size
+			  FROM eventscope.events e WHERE e.stream_id = $1 AND e.version >= $2
+			 ORDER BY e.version LIMIT $3) e
+		WHERE e.run - e.size < $4 ORDER BY e.version`
 	}
-	rows, err := q.Query(ctx, sql, stream, from, o.Limit)
+	rows, err := q.Query(ctx, sql, stream, from, o.Limit, o.MaxBytes)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", stream, err)
+		return StreamPage{}, fmt.Errorf("read %s: %w", stream, err)
 	}
-	evs, err := pgx.CollectRows(rows, scanEvent)
+	evs, full, err := collectPage(rows, o.MaxBytes)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", stream, err)
+		return StreamPage{}, fmt.Errorf("read %s: %w", stream, err)
 	}
 	if len(evs) == 0 {
-		var exists bool
-		if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM eventscope.streams WHERE stream_id = $1)`, stream).Scan(&exists); err != nil {
-			return nil, fmt.Errorf("read %s: %w", stream, err)
-		}
-		if !exists {
-			return nil, &NotFoundError{What: "stream " + stream}
+		if err := streamExists(ctx, q, stream); err != nil {
+			return StreamPage{}, err
 		}
 	}
-	return evs, nil
+	return StreamPage{Events: evs, More: full || len(evs) == o.Limit}, nil
+}
+
+// streamExists is nil when the stream exists, a *NotFoundError when not.
+func streamExists(ctx context.Context, q querier, stream string) error {
+	var exists bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM eventscope.streams WHERE stream_id = $1)`, stream).Scan(&exists); err != nil {
+		return fmt.Errorf("read %s: %w", stream, err)
+	}
+	if !exists {
+		return &NotFoundError{What: "stream " + stream}
+	}
+	return nil
 }
 
 // ReadAllOptions select events of the global log.
 type ReadAllOptions struct {
-	// Limit caps the events scanned in global order (filtered-out events
-	// count too, so a page's cost is bounded). Default 1000.
+	// Limit caps the events returned. Default 1000.
 	Limit int
-	// Categories keeps only events of these stream categories. Default all.
+	// MaxBytes caps the page's size in bytes (data and metadata; at least
+	// one event is returned). Default DefaultMaxBytes (8 MiB).
+	MaxBytes int
+	// Categories keeps only events of these stream categories (the part of
+	// the stream id before the first "-", see Category). Default all.
 	Categories []string
 	// Types keeps only events of these types. Default all.
 	Types []string
@@ -93,12 +186,19 @@ type Page struct {
 	// Events are the events after the checkpoint that matched the filter, in
 	// global order.
 	Events []Event
-	// Next is the checkpoint to resume from: the last event scanned, which
-	// may be past the last event returned when a filter is set. It equals
-	// the after checkpoint when nothing was scanned.
+	// Next is the checkpoint to resume from. When More is false it is the
+	// newest deliverable event's checkpoint (with a filter, possibly past
+	// the last event returned: nothing matching lies in between), or the
+	// after checkpoint when the log is empty.
 	Next Checkpoint
-	// Scanned is the number of events scanned; Scanned < Limit means the
-	// reader has caught up with what is deliverable now.
+	// More is true when the page stopped at Limit or MaxBytes: read again
+	// from Next at once. False: the reader has caught up with what is
+	// deliverable now.
+	More bool
+	// Scanned is Limit when More is true, else the number of events
+	// returned: Scanned < Limit exactly when the reader has caught up.
+	//
+	// Deprecated: use More.
 	Scanned int
 }
 
@@ -111,85 +211,183 @@ type Page struct {
 // stream's versions; rolled-back events never are. A long-running
 // transaction that holds a transaction id holds delivery back (see Stats'
 // Blocker).
+//
+// A filter on categories or types is served by an index in the same global
+// order (events_category_idx, events_type_idx): a page costs what it
+// returns, however sparse the matches are in the log. With both filters
+// the type index is used and categories are checked on its matches.
 func (s *Store) ReadAll(ctx context.Context, after Checkpoint, o ReadAllOptions) (Page, error) {
 	return ReadAllWith(ctx, s.pool, after, o)
 }
+
+// readAllSQL is the unfiltered page: the window after the checkpoint below
+// the horizon, cut at the byte budget by stored size.
+const readAllSQL = `SELECT ` + eventColumns + `, e.run, 0 FROM (
+	SELECT e.*, sum` + storedSize + ` OVER (ORDER BY e.tx_id, e.position ROWS UNBOUNDED PRECEDING) AS run, ` + storedSize + ` AS size
+	  FROM eventscope.events e
+	 WHERE (e.tx_id, e.position) > ($1::xid8, $2::bigint)
+	   AND e.tx_id < (SELECT pg_snapshot_xmin(pg_current_snapshot()))
+	 ORDER BY e.tx_id, e.position LIMIT $3) e
+WHERE e.run - e.size < $4
+ORDER BY e.tx_id, e.position`
+
+// filteredSQL is a filtered page: for each value of $5 (categories, or
+// types; with single, $5 is one value), the index range after the checkpoint below the horizon, merged in
+// global order and cut at Limit and the byte budget; then one more row
+// (kind 1) carrying the newest deliverable checkpoint, from the same
+// snapshot, for Next when the reader has caught up.
+//
+// The range is written as two row comparisons on the index's columns
+// (key, tx_id, position), between (v, after) and (v, horizon), ordered by
+// all three, rather than as key = v: only the filter's index can serve that
+// order, so the planner cannot pick the global index and filter it (which
+// it prefers for a generic plan, and which walks the whole log for a rare
+// value).
+func filteredSQL(byType, alsoCategories, single bool) string {
+	key := `eventscope.category(e.stream_id)`
+	if byType {
+		key = `e.type`
+	}
+	also := ""
+	if alsoCategories {
+		also = ` AND eventscope.category(e.stream_id) = ANY($6::text[])`
+	}
+	if single {
+		// One value (the common case): its index range directly, in order.
+		return `WITH h AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)
+(SELECT ` + eventColumns + `, e.run, 0 AS kind FROM (
+	SELECT e.*, sum` + storedSize + ` OVER (ORDER BY ` + key + `, e.tx_id, e.position ROWS UNBOUNDED PRECEDING) AS run, ` + storedSize + ` AS size
+	  FROM eventscope.events e
+	 WHERE (` + key + `, e.tx_id, e.position) > ($5::text, $1::xid8, $2::bigint)
+	   AND (` + key + `, e.tx_id) < ($5::text, (SELECT xmin FROM h))` + also + `
+	 ORDER BY ` + key + `, e.tx_id, e.position LIMIT $3) e
+ WHERE e.run - e.size < $4)
+UNION ALL
+` + headRow + `
+ORDER BY 11, 4, 3`
+	}
+	return `WITH h AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+m AS MATERIALIZED (
+	SELECT x.* FROM unnest($5::text[]) AS f(v)
+	CROSS JOIN LATERAL (
+		SELECT e.* FROM eventscope.events e
+		 WHERE (` + key + `, e.tx_id, e.position) > (f.v, $1::xid8, $2::bigint)
+		   AND (` + key + `, e.tx_id) < (f.v, (SELECT xmin FROM h))` + also + `
+		 ORDER BY ` + key + `, e.tx_id, e.position LIMIT $3) x
+	ORDER BY x.tx_id, x.position LIMIT $3),
+r AS (SELECT e.*, sum` + storedSize + ` OVER (ORDER BY e.tx_id, e.position ROWS UNBOUNDED PRECEDING) AS run, ` + storedSize + ` AS size FROM m e)
+(SELECT ` + eventColumns + `, e.run, 0 AS kind FROM r e WHERE e.run - e.size < $4)
+UNION ALL
+` + headRow + `
+ORDER BY 11, 4, 3`
+}
+
+// headRow is a filtered page's last row (kind 1): the newest deliverable
+// checkpoint, in the page's snapshot (h), with placeholders for the rest.
+const headRow = `(SELECT '', 0, e.position, e.tx_id, '00000000-0000-0000-0000-000000000000'::uuid, '', '{}'::jsonb, '{}'::jsonb, now(), 0, 1
+   FROM eventscope.events e WHERE e.tx_id < (SELECT xmin FROM h)
+  ORDER BY e.tx_id DESC, e.position DESC LIMIT 1)`
 
 // ReadAllWith is ReadAll on any querier.
 func ReadAllWith(ctx context.Context, q querier, after Checkpoint, o ReadAllOptions) (Page, error) {
 	if o.Limit <= 0 {
 		o.Limit = 1000
 	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	o.Categories, o.Types = distinct(o.Categories), distinct(o.Types)
+	var (
+		sql  string
+		args = []any{after.Tx, after.Pos, o.Limit, o.MaxBytes}
+	)
+	switch {
+	case len(o.Categories) == 0 && len(o.Types) == 0:
+		sql = readAllSQL
+	case len(o.Types) == 0:
+		sql, args = filteredSQL(false, false, len(o.Categories) == 1), append(args, one(o.Categories))
+	case len(o.Categories) == 0:
+		sql, args = filteredSQL(true, false, len(o.Types) == 1), append(args, one(o.Types))
+	default:
+		sql, args = filteredSQL(true, true, len(o.Types) == 1), append(args, one(o.Types), o.Categories)
+	}
 	page := Page{Next: after}
-	const window = `SELECT ` + eventColumns + ` FROM eventscope.events e
-		 WHERE (e.tx_id, e.position) > ($1::xid8, $2)
-		   AND e.tx_id < (SELECT pg_snapshot_xmin(pg_current_snapshot()))
-		 ORDER BY e.tx_id, e.position LIMIT $3`
-	if len(o.Categories) == 0 && len(o.Types) == 0 {
-		rows, err := q.Query(ctx, window, after.Tx, after.Pos, o.Limit)
-		if err != nil {
-			return page, fmt.Errorf("read all after %s: %w", after, err)
-		}
-		evs, err := pgx.CollectRows(rows, scanEvent)
-		if err != nil {
-			return page, fmt.Errorf("read all after %s: %w", after, err)
-		}
-		page.Events, page.Scanned = evs, len(evs)
-		if len(evs) > 0 {
-			page.Next = evs[len(evs)-1].Checkpoint
-		}
-		return page, nil
-	}
-	// Filtered: scan a window in global order, return the matches plus the
-	// last scanned checkpoint so the reader moves past non-matching events.
-	var conds []string
-	args := []any{after.Tx, after.Pos, o.Limit}
-	if len(o.Categories) > 0 {
-		args = append(args, o.Categories)
-		conds = append(conds, fmt.Sprintf(`eventscope.category(e.stream_id) = ANY($%d)`, len(args)))
-	}
-	if len(o.Types) > 0 {
-		args = append(args, o.Types)
-		conds = append(conds, fmt.Sprintf(`e.type = ANY($%d)`, len(args)))
-	}
-	sql := `WITH w AS MATERIALIZED (SELECT e.stream_id, e.version, e.position, e.tx_id, e.type FROM eventscope.events e
-		 WHERE (e.tx_id, e.position) > ($1::xid8, $2)
-		   AND e.tx_id < (SELECT pg_snapshot_xmin(pg_current_snapshot()))
-		 ORDER BY e.tx_id, e.position LIMIT $3)
-	SELECT ` + eventColumns + `, 0 AS kind FROM w JOIN eventscope.events e ON e.stream_id = w.stream_id AND e.version = w.version
-	 WHERE ` + strings.Join(conds, " AND ") + `
-	UNION ALL
-	(SELECT NULL, NULL, w.position, w.tx_id, NULL, NULL, NULL, NULL, NULL, count(*) OVER () FROM w ORDER BY w.tx_id DESC, w.position DESC LIMIT 1)
-	ORDER BY 10, 4, 3`
-	// (kind 0 rows are matches in order; the single last row carries the
-	// last scanned checkpoint and the window's size.)
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return page, fmt.Errorf("read all after %s: %w", after, err)
 	}
 	defer rows.Close()
+	var (
+		used int
+		head *Checkpoint
+	)
 	for rows.Next() {
 		var (
-			e    Event
-			sid  *string
-			ver  *int64
-			kind int64
-			typ  *string
-			at   *time.Time
+			run  int64
+			kind int
 		)
-		if err := rows.Scan(&sid, &ver, &e.Position, &e.Checkpoint.Tx, &e.EventID, &typ, &e.Data, &e.Metadata, &at, &kind); err != nil {
+		e, err := scanEventWith(rows, &run, &kind)
+		if err != nil {
 			return page, fmt.Errorf("read all after %s: %w", after, err)
 		}
-		e.Checkpoint.Pos = e.Position
-		if sid == nil {
-			page.Next = e.Checkpoint
-			page.Scanned = int(kind)
+		if kind == 1 {
+			head = &e.Checkpoint
 			continue
 		}
-		e.StreamID, e.Version, e.Type, e.RecordedAt = *sid, *ver, *typ, *at
+		if page.More {
+			if sql == readAllSQL {
+				break // cut by the decoded size below; rows.Close discards the rest
+			}
+			continue // only the head row (the last) is still wanted
+		}
+		if run >= int64(o.MaxBytes) {
+			page.More = true
+		}
 		page.Events = append(page.Events, e)
+		used += eventBytes(&e)
+		if used >= o.MaxBytes {
+			page.More = true
+		}
 	}
-	return page, rows.Err()
+	if err := rows.Err(); err != nil {
+		return Page{Next: after}, fmt.Errorf("read all after %s: %w", after, err)
+	}
+	if len(page.Events) == o.Limit {
+		page.More = true
+	}
+	if n := len(page.Events); n > 0 {
+		page.Next = page.Events[n-1].Checkpoint
+	}
+	if !page.More && head != nil && head.Compare(page.Next) > 0 {
+		page.Next = *head
+	}
+	page.Scanned = len(page.Events)
+	if page.More {
+		page.Scanned = o.Limit
+	}
+	return page, nil
+}
+
+// one is a filter's argument: its value when it has one, else the list.
+func one(vs []string) any {
+	if len(vs) == 1 {
+		return vs[0]
+	}
+	return vs
+}
+
+// distinct drops repeated values (each value is one index range of a
+// filtered read; a repeated one would return its events twice).
+func distinct(vs []string) []string {
+	seen := make(map[string]bool, len(vs))
+	out := vs[:0:0]
+	for _, v := range vs {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // ReadCategory reads the global log after a checkpoint, keeping one

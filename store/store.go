@@ -1,9 +1,17 @@
 // Package store is eventscope's event store on PostgreSQL: schema migrations,
-// append, reads of streams and of the global log, stream listing and stats.
+// append, reads of streams and of the global log, look-ups, stream listing
+// and stats. It is the only package that names the events schema's tables
+// (eventscope.events, eventscope.streams) in SQL.
 //
-// The Go client is a thin, typed layer over the SQL API in the eventscope
-// schema (eventscope.append, eventscope.read_all, ...), so services in any
-// language can use the same store from plain SQL.
+// Writes go through the SQL API in the eventscope schema (eventscope.append,
+// eventscope.close), so a service in any language writes from plain SQL
+// exactly as this client does; bulk loads use COPY. Reads are this
+// package's own statements (they add what a set-returning SQL function
+// cannot: byte budgets, a caught-up checkpoint, several filters at once),
+// and the SQL read functions (read_stream, read_all, read_category,
+// read_type) are held to the same results by one conformance test
+// (TestReadsConformance): one definition of the global order and of a
+// category (Category).
 package store
 
 import (

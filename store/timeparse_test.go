@@ -6,6 +6,8 @@ import (
 	"time"
 )
 
+// TestParseTime is the one table of the time forms: --at, subs reset --to
+// and the console's reset dialog all call ParseTime.
 func TestParseTime(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)

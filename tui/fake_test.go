@@ -278,7 +278,7 @@ func (w *world) Get(_ context.Context, n string) (common.SubStatus, error) {
 			return s, nil
 		}
 	}
-	return common.SubStatus{}, common.ErrSubNotFound
+	return common.SubStatus{}, &store.NotFoundError{What: "subscription " + n}
 }
 func (w *world) Parked(context.Context, string) ([]common.ParkedEvent, error) { return w.parked, nil }
 func (w *world) setState(n, state string) {

@@ -21,7 +21,6 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/term"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"eventscope/domain"
 	"eventscope/store"
@@ -122,8 +121,8 @@ func DepsFor(ctx context.Context, cfg Config) Deps {
 		Streams:     st,
 		Stream:      st,
 		Event:       st,
-		Events:      eventFinder{st},
-		Related:     eventFinder{st},
+		Events:      st,
+		Related:     st,
 		Tail:        tailStarter{st},
 		ReadOnly:    cfg.ReadOnly,
 		DatabaseURL: cfg.DatabaseURL,
@@ -139,56 +138,6 @@ func DepsFor(ctx context.Context, cfg Config) Deps {
 		d.SubsFeed = startMonitor(ctx, cfg.Monitor)
 	}
 	return d
-}
-
-// eventFinder looks an event up by id (the events table has a unique
-// index on event_id; the store has no call for it yet).
-type eventFinder struct{ st *store.Store }
-
-func (f eventFinder) EventByID(ctx context.Context, id uuid.UUID) (store.Event, error) {
-	var (
-		stream  string
-		version int64
-	)
-	err := f.st.Pool().QueryRow(ctx, `SELECT stream_id, version FROM eventscope.events WHERE event_id = $1`, id).Scan(&stream, &version)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Event{}, &store.NotFoundError{What: "event " + id.String()}
-	}
-	if err != nil {
-		return store.Event{}, fmt.Errorf("find event %s: %w", id, err)
-	}
-	evs, err := f.st.ReadStream(ctx, stream, store.ReadStreamOptions{From: version, Limit: 1})
-	if err != nil {
-		return store.Event{}, err
-	}
-	if len(evs) == 0 {
-		return store.Event{}, &store.NotFoundError{What: "event " + id.String()}
-	}
-	return evs[0], nil
-}
-
-// Correlated lists the events whose metadata holds correlationID under
-// one of the usual keys, in global order. No index covers metadata, so
-// this scans the events table: it is run only when asked (O), bounded by
-// limit and the caller's timeout.
-func (f eventFinder) Correlated(ctx context.Context, correlationID string, limit int) ([]store.Event, error) {
-	rows, err := f.st.Pool().Query(ctx, `SELECT e.stream_id, e.version, e.position, e.tx_id, e.event_id, e.type, e.data, e.metadata, e.recorded_at
-		FROM eventscope.events e
-		WHERE e.metadata->>'correlationId' = $1 OR e.metadata->>'correlation_id' = $1 OR e.metadata->>'$correlationId' = $1
-		ORDER BY e.tx_id, e.position LIMIT $2`, correlationID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("correlated events of %s: %w", correlationID, err)
-	}
-	evs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Event, error) {
-		var e store.Event
-		err := r.Scan(&e.StreamID, &e.Version, &e.Position, &e.Checkpoint.Tx, &e.EventID, &e.Type, &e.Data, &e.Metadata, &e.RecordedAt)
-		e.Checkpoint.Pos = e.Position
-		return e, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("correlated events of %s: %w", correlationID, err)
-	}
-	return evs, nil
 }
 
 // tailStarter follows the global log from its head with
@@ -275,13 +224,6 @@ func convState(s domain.State) timetravel.State {
 // admin adapts subscriptions.Admin to the action layer and the views.
 type admin struct{ a *subscriptions.Admin }
 
-func subErr(err error) error {
-	if errors.Is(err, subscriptions.ErrNotFound) {
-		return fmt.Errorf("%w: %w", common.ErrSubNotFound, err)
-	}
-	return err
-}
-
 func convStatus(s subscriptions.Status) common.SubStatus {
 	out := common.SubStatus{
 		Name: s.Name, State: string(s.State), Categories: s.Categories, Types: s.Types,
@@ -312,13 +254,13 @@ func (a admin) List(ctx context.Context) ([]common.SubStatus, error) {
 
 func (a admin) Get(ctx context.Context, name string) (common.SubStatus, error) {
 	s, err := a.a.Get(ctx, name)
-	return convStatus(s), subErr(err)
+	return convStatus(s), err
 }
 
 func (a admin) Parked(ctx context.Context, name string) ([]common.ParkedEvent, error) {
 	l, err := a.a.Parked(ctx, name)
 	if err != nil {
-		return nil, subErr(err)
+		return nil, err
 	}
 	out := make([]common.ParkedEvent, len(l))
 	for i, p := range l {
@@ -327,24 +269,24 @@ func (a admin) Parked(ctx context.Context, name string) ([]common.ParkedEvent, e
 	return out, nil
 }
 
-func (a admin) Pause(ctx context.Context, name string) error  { return subErr(a.a.Pause(ctx, name)) }
-func (a admin) Resume(ctx context.Context, name string) error { return subErr(a.a.Resume(ctx, name)) }
+func (a admin) Pause(ctx context.Context, name string) error  { return a.a.Pause(ctx, name) }
+func (a admin) Resume(ctx context.Context, name string) error { return a.a.Resume(ctx, name) }
 
 func (a admin) Reset(ctx context.Context, name string, to action.ResetTarget) error {
-	return subErr(a.a.Reset(ctx, name, to))
+	return a.a.Reset(ctx, name, to)
 }
 
 func (a admin) Retry(ctx context.Context, name string, id uuid.UUID) error {
-	return subErr(a.a.Retry(ctx, name, id))
+	return a.a.Retry(ctx, name, id)
 }
 
 func (a admin) RetryAll(ctx context.Context, name string) (int, error) {
 	n, err := a.a.RetryAll(ctx, name)
-	return n, subErr(err)
+	return n, err
 }
 
 func (a admin) Skip(ctx context.Context, name string, id uuid.UUID) error {
-	return subErr(a.a.Skip(ctx, name, id))
+	return a.a.Skip(ctx, name, id)
 }
 
 // monitorFeed runs the monitor on its own goroutine and keeps only the

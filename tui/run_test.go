@@ -26,13 +26,7 @@ import (
 
 func openStore(t *testing.T) *store.Store {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, testdb.URL(t), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	return st
+	return testdb.Store(t)
 }
 
 func appendOne(t *testing.T, st *store.Store, stream, typ, data, meta string) store.Event {
@@ -173,7 +167,7 @@ func TestAdaptersOnPostgres(t *testing.T) {
 			t.Fatal(err)
 		}
 		snapshot(func(s common.SubStatus) bool { return s.State == "paused" })
-		if err := d.Admin.Pause(ctx, "nope"); !errors.Is(err, common.ErrSubNotFound) {
+		if err := d.Admin.Pause(ctx, "nope"); !common.IsNotFound(err) {
 			t.Fatalf("unknown subscription: %v", err)
 		}
 		p, err := d.SubDetail.Parked(ctx, "s1")

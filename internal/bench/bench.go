@@ -120,9 +120,6 @@ type Result struct {
 	Latencies []time.Duration // per call, when measured
 }
 
-// OpsPerSec is calls per second.
-func (r Result) OpsPerSec() float64 { return float64(r.Ops) / r.Elapsed.Seconds() }
-
 // EventsPerSec is events per second.
 func (r Result) EventsPerSec() float64 { return float64(r.Events) / r.Elapsed.Seconds() }
 

@@ -94,9 +94,10 @@ func ReadAllRaw(ctx context.Context, env *Env, batch int) (Result, error) {
 	return r, nil
 }
 
+// scanRaw scans as the store does: data and metadata as raw bytes.
 func scanRaw(row pgx.CollectableRow) (store.Event, error) {
 	var e store.Event
-	err := row.Scan(&e.StreamID, &e.Version, &e.Position, &e.Checkpoint.Tx, &e.EventID, &e.Type, &e.Data, &e.Metadata, &e.RecordedAt)
+	err := row.Scan(&e.StreamID, &e.Version, &e.Position, &e.Checkpoint.Tx, &e.EventID, &e.Type, (*[]byte)(&e.Data), (*[]byte)(&e.Metadata), &e.RecordedAt)
 	return e, err
 }
 

@@ -36,18 +36,22 @@ func newBenchCmd(g *globals) *cobra.Command {
 		asJSON   bool
 	)
 	cmd := &cobra.Command{
-		Use:   "bench (append|read|all)",
+		Use:   "bench (append|read|filter|all)",
 		Short: "Benchmark the store against the raw limit of the same server",
 		Long: `Runs each workload through eventscope and through a plain INSERT/COPY (or an
 indexed scan) of the same rows into an equivalent table, on the same server in
 the same run, in a scratch database that is dropped afterwards. Runs alternate
-and repeat; the table shows medians and the ratio ours/raw.`,
+and repeat; the table shows medians and the ratio ours/raw.
+
+filter measures the filtered reads' indexes: what they cost appends (with
+and without them, same run) and reading a 3-event category from the start
+of --events events, indexed and as the store read before them.`,
 		Args:      wrapArgs(cobra.ExactArgs(1)),
-		ValidArgs: []string{"append", "read", "all"},
+		ValidArgs: []string{"append", "read", "filter", "all"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			what := args[0]
-			if what != "append" && what != "read" && what != "all" {
-				return Usagef("bench: unknown workload %q (append, read or all)", what)
+			if what != "append" && what != "read" && what != "filter" && what != "all" {
+				return Usagef("bench: unknown workload %q (append, read, filter or all)", what)
 			}
 			if repeat < 1 || clients < 1 || duration <= 0 || events < 1000 {
 				return Usagef("bench: --repeat and --clients must be >= 1, --duration > 0, --events >= 1000")
@@ -75,8 +79,15 @@ and repeat; the table shows medians and the ratio ours/raw.`,
 				}
 				rows = append(rows, r...)
 			}
-			if what == "read" || what == "all" {
-				r, err := benchRead(ctx, env, repeat, events, progress)
+			if what == "filter" || what == "all" {
+				r, err := benchIndexCost(ctx, env, duration, repeat, clients, progress)
+				if err != nil {
+					return err
+				}
+				rows = append(rows, r...)
+			}
+			if what == "read" || what == "filter" || what == "all" {
+				r, err := benchRead(ctx, env, repeat, events, what != "filter", progress)
 				if err != nil {
 					return err
 				}
@@ -161,7 +172,7 @@ func benchAppend(ctx context.Context, env *bench.Env, d time.Duration, repeat, c
 	return rows, nil
 }
 
-func benchRead(ctx context.Context, env *bench.Env, repeat, events int, progress func(string, ...any)) ([]benchRow, error) {
+func benchRead(ctx context.Context, env *bench.Env, repeat, events int, full bool, progress func(string, ...any)) ([]benchRow, error) {
 	if err := env.Truncate(ctx); err != nil {
 		return nil, err
 	}
@@ -169,6 +180,10 @@ func benchRead(ctx context.Context, env *bench.Env, repeat, events int, progress
 	progress("loading %d events (streams of %d) into both tables...", events, streamLen)
 	if err := bench.Fill(ctx, env, events, streamLen); err != nil {
 		return nil, err
+	}
+	filtered, err := benchFilteredRead(ctx, env, repeat, events, progress)
+	if err != nil || !full {
+		return filtered, err
 	}
 	var oursAll, rawAll, oursStream, rawStream []bench.Result
 	streams := events / streamLen
@@ -205,7 +220,7 @@ func benchRead(ctx context.Context, env *bench.Env, repeat, events int, progress
 		rows[i].Ratio = rows[i].Ours / rows[i].Raw
 		progress("%-55s ours %10.1f  raw %10.1f  %s  ratio %.2f", rows[i].Workload, rows[i].Ours, rows[i].Raw, rows[i].Unit, rows[i].Ratio)
 	}
-	return rows, nil
+	return append(filtered, rows...), nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

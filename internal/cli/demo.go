@@ -107,10 +107,11 @@ func runDemo(ctx context.Context, g *globals, f demoFlags) error {
 		return err
 	}
 	defer st.Close()
-	var empty bool
-	if err := st.Pool().QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM eventscope.streams)`).Scan(&empty); err != nil {
+	seeded, err := st.HasStreams(ctx)
+	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
+	empty := !seeded
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	state := &demoState{phase: "starting"}
@@ -237,20 +238,12 @@ func demoSummary(ctx context.Context, w io.Writer, st *store.Store, state *demoS
 				fmt.Fprintf(&b, " errors %d", ls.Errors)
 			}
 		}
-		rows, err := st.Pool().Query(ctx, `SELECT status, orders FROM eventscope.orders_by_status ORDER BY status`)
-		if err == nil {
-			var parts []string
-			for rows.Next() {
-				var s string
-				var n int64
-				if rows.Scan(&s, &n) == nil {
-					parts = append(parts, fmt.Sprintf("%s %d", s, n))
-				}
+		if counts, err := domain.OrdersByStatus(ctx, st.Pool()); err == nil && len(counts) > 0 {
+			parts := make([]string, len(counts))
+			for i, c := range counts {
+				parts[i] = fmt.Sprintf("%s %d", c.Status, c.Orders)
 			}
-			rows.Close()
-			if len(parts) > 0 {
-				fmt.Fprintf(&b, "  | orders: %s", strings.Join(parts, " "))
-			}
+			fmt.Fprintf(&b, "  | orders: %s", strings.Join(parts, " "))
 		}
 		if subs, err := mon.Snapshot(ctx); err == nil {
 			for _, s := range subs {

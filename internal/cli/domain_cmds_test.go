@@ -13,11 +13,7 @@ import (
 
 func eventCount(t *testing.T, db string) int64 {
 	t.Helper()
-	st, err := store.Open(context.Background(), db, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := testdb.Open(t, db, store.Options{})
 	s, err := st.Stats(context.Background(), store.StatsOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -6,14 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
+	"eventscope/internal/bench"
 	"eventscope/seed"
 	"eventscope/store"
 )
@@ -153,21 +151,19 @@ func runSeedBench(ctx context.Context, g *globals, n int64, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	name := fmt.Sprintf("eventscope_seed_bench_%d", os.Getpid())
-	st, drop, err := scratchStore(ctx, url, name)
+	env, err := bench.Setup(ctx, url)
 	if err != nil {
 		return err
 	}
-	defer drop()
-	defer st.Close()
+	defer env.Close()
 	logf := func(f string, a ...any) { fmt.Fprintf(g.errw, "bench: "+f+"\n", a...) }
-	res, err := seed.Bench(ctx, st, n, logf)
+	res, err := bench.Seed(ctx, env, n, logf)
 	if err != nil {
 		return err
 	}
 	if asJSON {
 		return json.NewEncoder(g.out).Encode(struct {
-			seed.BenchResult
+			bench.SeedResult
 			Ratio     float64 `json:"ratio"`
 			RatioHeap float64 `json:"ratio_heap"`
 		}{res, res.Ratio(), res.RatioHeap()})
@@ -179,45 +175,6 @@ func runSeedBench(ctx context.Context, g *globals, n int64, asJSON bool) error {
 	fmt.Fprintf(g.out, "  raw COPY, plain table without indexes         %8.2fs  %9.0f events/s   seed/raw = %.2f×\n", res.RawHeap.Seconds(), rate(res.RawHeap), res.RatioHeap())
 	fmt.Fprintf(g.out, "  (generating alone: %.2fs)\n", res.Generate.Seconds())
 	return nil
-}
-
-// scratchStore creates database name on the server of url, migrated, and
-// returns a store on it and a function that drops it.
-func scratchStore(ctx context.Context, url, name string) (*store.Store, func(), error) {
-	admin, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return nil, nil, fmt.Errorf("connect: %w", err)
-	}
-	if _, err := admin.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()); err != nil {
-		admin.Close(ctx)
-		return nil, nil, fmt.Errorf("create scratch database %s: %w", name, err)
-	}
-	drop := func() {
-		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		_, _ = admin.Exec(c, `DROP DATABASE IF EXISTS `+pgx.Identifier{name}.Sanitize()+` WITH (FORCE)`)
-		admin.Close(c)
-	}
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		drop()
-		return nil, nil, err
-	}
-	cfg.ConnConfig.Database = name
-	store.ConfigurePool(cfg, store.Options{})
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err == nil {
-		err = store.EnsureSchema(ctx, pool)
-	}
-	if err != nil {
-		if pool != nil {
-			pool.Close()
-		}
-		drop()
-		return nil, nil, err
-	}
-	st := store.New(pool, store.Options{})
-	return st, func() { pool.Close(); drop() }, nil
 }
 
 // progress shows a bar on a terminal, plain lines otherwise.

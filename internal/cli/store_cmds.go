@@ -227,13 +227,16 @@ func newReadCmd(g *globals) *cobra.Command {
 		all      bool
 		limit    int
 		asJSON   bool
+		cats     []string
+		types    []string
 	)
 	cmd := &cobra.Command{
-		Use:   "read (STREAM | --all)",
+		Use:   "read (STREAM | --all [--category C]... [--type T]...)",
 		Short: "Read a stream's events, or the global log after a checkpoint",
 		Example: `  eventscope read order-1 --json
   eventscope read order-1 --backward --limit 5
-  eventscope read --all --after 7731:120455 --limit 100 --json`,
+  eventscope read --all --after 7731:120455 --limit 100 --json
+  eventscope read --all --category order --type OrderShipped --limit 1000`,
 		Args: wrapArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if limit <= 0 {
@@ -255,6 +258,12 @@ func newReadCmd(g *globals) *cobra.Command {
 			if all && (cmd.Flags().Changed("from") || backward) {
 				return Usagef("--from and --backward go with a STREAM (--all takes --after)")
 			}
+			if !all && (len(cats) > 0 || len(types) > 0) {
+				return Usagef("--category and --type go with --all")
+			}
+			if err := checkFilters(cats, types); err != nil {
+				return err
+			}
 			if !all {
 				if err := store.ValidateStreamID(args[0]); err != nil {
 					return err
@@ -268,23 +277,18 @@ func newReadCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			var events []store.Event
 			if all {
-				page, err := st.ReadAll(cmd.Context(), afterCP, store.ReadAllOptions{Limit: limit})
-				if err != nil {
-					return err
-				}
-				events = page.Events
-			} else {
-				o := store.ReadStreamOptions{From: from, Backward: backward, Limit: limit}
-				if backward && !cmd.Flags().Changed("from") {
-					o.FromEnd = true
-				}
-				if events, err = st.ReadStream(cmd.Context(), args[0], o); err != nil {
-					return err
-				}
+				return streamAll(cmd.Context(), g.out, st, afterCP, limit, store.ReadAllOptions{Categories: cats, Types: types}, asJSON)
 			}
-			return printEvents(g.out, events, asJSON, all)
+			o := store.ReadStreamOptions{From: from, Backward: backward, Limit: limit}
+			if backward && !cmd.Flags().Changed("from") {
+				o.FromEnd = true
+			}
+			events, err := st.ReadStream(cmd.Context(), args[0], o)
+			if err != nil {
+				return err
+			}
+			return printEvents(g.out, events, asJSON, false)
 		},
 	}
 	f := cmd.Flags()
@@ -293,6 +297,8 @@ func newReadCmd(g *globals) *cobra.Command {
 	f.BoolVar(&all, "all", false, "read the global log instead of a stream")
 	f.StringVar(&after, "after", "", "with --all: the checkpoint to read after (TX:POS); default the start")
 	f.IntVar(&limit, "limit", 100, "at most this many events")
+	f.StringArrayVar(&cats, "category", nil, "with --all: only this category's events (repeatable; the part of the stream id before the first \"-\")")
+	f.StringArrayVar(&types, "type", nil, "with --all: only events of this type (repeatable)")
 	f.BoolVar(&asJSON, "json", false, "NDJSON: one object per event")
 	return cmd
 }

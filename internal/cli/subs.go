@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -18,18 +17,10 @@ import (
 	"eventscope/subscriptions"
 )
 
-func init() {
-	commandFactories = append(commandFactories, newSubsCmd)
-	extraExitMappers = append(extraExitMappers, func(err error) (int, bool) {
-		switch {
-		case errors.Is(err, subscriptions.ErrNotFound):
-			return ExitNotFound, true
-		case errors.Is(err, subscriptions.ErrInvalid):
-			return ExitBadInput, true
-		}
-		return 0, false
-	})
-}
+// Unknown subscriptions and bad input exit 4 and 2 through exitCode's
+// store sentinels: subscriptions' errors match store.ErrNotFound and
+// store.ErrInvalid.
+func init() { commandFactories = append(commandFactories, newSubsCmd) }
 
 func newSubsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{

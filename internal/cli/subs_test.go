@@ -20,11 +20,7 @@ func TestSubsCommands(t *testing.T) {
 	db := testdb.URL(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	st, err := store.Open(ctx, db, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := testdb.Open(t, db, store.Options{})
 	r := subscriptions.NewRunner(st, subscriptions.RunnerOptions{Instance: "cli"})
 	if err := r.Add(subscriptions.Subscription{
 		Name: "cli-sub", Retry: subscriptions.RetryPolicy{Attempts: 1},
@@ -125,11 +121,7 @@ func TestTail(t *testing.T) {
 	t.Parallel()
 	db := testdb.URL(t)
 	ctx := context.Background()
-	st, err := store.Open(ctx, db, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := testdb.Open(t, db, store.Options{})
 	for i := range 4 {
 		if _, err := st.Append(ctx, fmt.Sprintf("order-%d", i%2), store.Any, store.NewEvent{Type: "Placed", Data: []byte(`{}`)}); err != nil {
 			t.Fatal(err)

@@ -49,7 +49,6 @@ var ErrNotInitialised = errors.New("the embedded PostgreSQL cluster is not initi
 
 // Server is a running private cluster.
 type Server struct {
-	home      string
 	dataDir   string
 	socketDir string
 	version   string
@@ -69,9 +68,6 @@ func (s *Server) DataDir() string { return s.dataDir }
 
 // SocketDir is the directory of the server's Unix socket.
 func (s *Server) SocketDir() string { return s.socketDir }
-
-// Home is the cluster's home directory.
-func (s *Server) Home() string { return s.home }
 
 // Version is the server's version, for example "15.20".
 func (s *Server) Version() string { return s.version }
@@ -288,7 +284,7 @@ func (c *cluster) ensure(ctx context.Context) (*Server, error) {
 		return nil, err
 	}
 	return &Server{
-		home: c.home, dataDir: c.pl.DataDir, socketDir: c.pl.SocketDir,
+		dataDir: c.pl.DataDir, socketDir: c.pl.SocketDir,
 		version: version, port: c.pl.Port, pid: pid,
 	}, nil
 }

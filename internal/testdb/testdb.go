@@ -279,3 +279,34 @@ func randomSuffix() string {
 	}
 	return string(b)
 }
+
+// Store opens a store (migrated, default options) on a fresh database of
+// the test's own (URL) and closes it when the test ends.
+func Store(t testing.TB) *store.Store {
+	t.Helper()
+	return Open(t, URL(t), store.Options{})
+}
+
+// PrivateStore opens a store on a private cluster of the test's own
+// (Private), for tests that hold transactions open (the global log's
+// horizon is cluster-wide, so on the shared server they would hold back
+// every other test) or stop the server.
+func PrivateStore(t testing.TB) *store.Store {
+	t.Helper()
+	srv, _ := Private(t)
+	return Open(t, srv.URL(), store.Options{})
+}
+
+// Open opens a store on url with opts (migrating it unless opts.NoMigrate)
+// and closes it when the test ends.
+func Open(t testing.TB, url string, opts store.Options) *store.Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	st, err := store.Open(ctx, url, opts)
+	if err != nil {
+		t.Fatalf("testdb: open a store on %s: %v", pgserver.RedactURL(url), err)
+	}
+	t.Cleanup(st.Close)
+	return st
+}

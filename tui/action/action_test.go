@@ -2,7 +2,6 @@ package action
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +9,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/google/uuid"
 
+	"eventscope/store"
 	"eventscope/subscriptions"
 	"eventscope/tui/common"
 )
@@ -24,7 +24,7 @@ func (f *fakeAdmin) rec(s string) error {
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, s)
 	if strings.Contains(s, "missing") {
-		return common.ErrSubNotFound
+		return &store.NotFoundError{What: "subscription " + s}
 	}
 	return nil
 }
@@ -64,7 +64,7 @@ func TestActionsRunAndReportFreshStatus(t *testing.T) {
 		t.Fatalf("calls %q", got)
 	}
 	msg := run(a.Pause("missing")).(DoneMsg)
-	if !errors.Is(msg.Err, common.ErrSubNotFound) || msg.Status != nil {
+	if !common.IsNotFound(msg.Err) || msg.Status != nil {
 		t.Fatalf("%+v", msg)
 	}
 }

@@ -1,7 +1,6 @@
 package common
 
 import (
-	"errors"
 	"github.com/charmbracelet/lipgloss"
 
 	"eventscope/tui/styles"
@@ -46,10 +45,6 @@ type RateMsg struct {
 	Rate float64
 	At   time.Time
 }
-
-// ErrSubNotFound marks an unknown subscription or parked event (tui.Run
-// wraps the subscriptions package's ErrNotFound with it).
-var ErrSubNotFound = errors.New("subscription not found")
 
 // LagThreshold is the lag (events) above which a live subscription counts
 // as lagging.

@@ -8,7 +8,6 @@ package subdetail
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -126,7 +125,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		if msg.err != nil {
-			if errors.Is(msg.err, common.ErrSubNotFound) {
+			if common.IsNotFound(msg.err) {
 				m.notFound = true
 				return nil
 			}

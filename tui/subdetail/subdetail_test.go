@@ -23,7 +23,7 @@ type fake struct {
 
 func (f *fake) Get(_ context.Context, n string) (common.SubStatus, error) {
 	if n != f.st.Name {
-		return common.SubStatus{}, common.ErrSubNotFound
+		return common.SubStatus{}, &store.NotFoundError{What: "subscription " + n}
 	}
 	return f.st, nil
 }

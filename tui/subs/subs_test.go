@@ -42,7 +42,7 @@ func (f *fakeSubs) Get(_ context.Context, n string) (common.SubStatus, error) {
 			return s, nil
 		}
 	}
-	return common.SubStatus{}, common.ErrSubNotFound
+	return common.SubStatus{}, &store.NotFoundError{What: "subscription " + n}
 }
 
 func sample() []common.SubStatus {

@@ -1,4 +1,4 @@
-package seed
+package bench
 
 import (
 	"context"
@@ -8,11 +8,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"eventscope/store"
+	"eventscope/seed"
 )
 
-// BenchResult compares seeding with a raw COPY of the same rows.
-type BenchResult struct {
+// SeedResult compares seeding with a raw COPY of the same rows.
+type SeedResult struct {
 	Events int64 `json:"events"`
 	// Generate is the time to generate the history in memory (alone).
 	Generate time.Duration `json:"generate_ns"`
@@ -29,29 +29,29 @@ type BenchResult struct {
 
 // Ratio is seeding throughput over raw-COPY throughput into the indexed
 // equivalent table (1.0: as fast as the raw limit).
-func (r BenchResult) Ratio() float64 { return r.RawIndexed.Seconds() / r.Seed.Seconds() }
+func (r SeedResult) Ratio() float64 { return r.RawIndexed.Seconds() / r.Seed.Seconds() }
 
 // RatioHeap is seeding throughput over raw COPY into an index-less table.
-func (r BenchResult) RatioHeap() float64 { return r.RawHeap.Seconds() / r.Seed.Seconds() }
+func (r SeedResult) RatioHeap() float64 { return r.RawHeap.Seconds() / r.Seed.Seconds() }
 
-// BenchConfig is the seed configuration Bench uses for about n events.
-func BenchConfig(n int64) Config {
-	orders := OrdersFor(n)
-	return Config{Customers: max(1000, orders/40), Orders: orders, Seed: 42}
+// SeedConfig is the seed configuration Seed uses for about n events.
+func SeedConfig(n int64) seed.Config {
+	orders := seed.OrdersFor(n)
+	return seed.Config{Customers: max(1000, orders/40), Orders: orders, Seed: 42}
 }
 
-// Bench seeds about n events into st, which must hold no seeded data, and
-// COPYs the same rows into two scratch tables, in the same run on the same
-// server, and reports the times. It leaves the seeded data in st and drops
-// the scratch tables.
-func Bench(ctx context.Context, st *store.Store, n int64, logf func(string, ...any)) (BenchResult, error) {
+// Seed seeds about n events into env's store (empty, as Setup makes it)
+// and COPYs the same rows into two plain tables, in the same run on the
+// same server, and reports the times. It drops the plain tables.
+func Seed(ctx context.Context, env *Env, n int64, logf func(string, ...any)) (SeedResult, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	c := BenchConfig(n)
-	var res BenchResult
+	c := SeedConfig(n)
+	st, raw := env.Store, env.Raw
+	var res SeedResult
 	start := time.Now()
-	events, stats, err := Generate(c)
+	events, stats, err := seed.Generate(c)
 	if err != nil {
 		return res, err
 	}
@@ -59,16 +59,16 @@ func Bench(ctx context.Context, st *store.Store, n int64, logf func(string, ...a
 	res.Events = stats.Events
 	logf("generated %d events in %v", stats.Events, res.Generate.Round(time.Millisecond))
 
-	raw := func(name string, indexed bool) (time.Duration, error) {
+	rawCopy := func(name string, indexed bool) (time.Duration, error) {
 		like := "INCLUDING DEFAULTS"
 		if indexed {
 			like += " INCLUDING CONSTRAINTS INCLUDING INDEXES"
 		}
 		tbl := pgx.Identifier{"public", name}
-		if _, err := st.Pool().Exec(ctx, `DROP TABLE IF EXISTS `+tbl.Sanitize()+`; CREATE TABLE `+tbl.Sanitize()+` (LIKE eventscope.events `+like+`); CHECKPOINT`); err != nil {
+		if _, err := raw.Exec(ctx, `DROP TABLE IF EXISTS `+tbl.Sanitize()+`; CREATE TABLE `+tbl.Sanitize()+` (LIKE eventscope.events `+like+`); CHECKPOINT`); err != nil {
 			return 0, fmt.Errorf("bench: create %s: %w", name, err)
 		}
-		defer st.Pool().Exec(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+tbl.Sanitize()) //nolint:errcheck
+		defer raw.Exec(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+tbl.Sanitize()) //nolint:errcheck
 		// the versions a loader would give: count per stream in order
 		next := map[string]int64{}
 		versions := make([]int64, len(events))
@@ -79,7 +79,7 @@ func Bench(ctx context.Context, st *store.Store, n int64, logf func(string, ...a
 		runtime.GC()
 		i := 0
 		t0 := time.Now()
-		_, err := st.Pool().CopyFrom(ctx, tbl, []string{"stream_id", "version", "event_id", "type", "data", "metadata", "recorded_at"},
+		_, err := raw.CopyFrom(ctx, tbl, []string{"stream_id", "version", "event_id", "type", "data", "metadata", "recorded_at"},
 			pgx.CopyFromFunc(func() ([]any, error) {
 				if i >= len(events) {
 					return nil, nil
@@ -95,23 +95,23 @@ func Bench(ctx context.Context, st *store.Store, n int64, logf func(string, ...a
 		}
 		return d, nil
 	}
-	if res.RawIndexed, err = raw("bench_raw_events_indexed", true); err != nil {
+	if res.RawIndexed, err = rawCopy("bench_raw_events_indexed", true); err != nil {
 		return res, err
 	}
 	logf("raw COPY into an indexed plain table: %v", res.RawIndexed.Round(time.Millisecond))
 	events = nil
 	runtime.GC()
-	if _, err := st.Pool().Exec(ctx, `CHECKPOINT`); err != nil {
+	if _, err := raw.Exec(ctx, `CHECKPOINT`); err != nil {
 		return res, err
 	}
 	t0 := time.Now()
-	if _, err := Seed(ctx, st, c, Options{}); err != nil {
+	if _, err := seed.Seed(ctx, st, c, seed.Options{}); err != nil {
 		return res, err
 	}
 	res.Seed = time.Since(t0)
 	logf("seed (generate + bulk load + streams + snapshots): %v", res.Seed.Round(time.Millisecond))
-	events, _, _ = Generate(c)
-	if res.RawHeap, err = raw("bench_raw_events_heap", false); err != nil {
+	events, _, _ = seed.Generate(c)
+	if res.RawHeap, err = rawCopy("bench_raw_events_heap", false); err != nil {
 		return res, err
 	}
 	logf("raw COPY into an index-less table: %v", res.RawHeap.Round(time.Millisecond))

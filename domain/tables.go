@@ -1,0 +1,126 @@
+package domain
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Every statement of the domain's own tables (eventscope.snapshots,
+// order_summary, customer_totals and the orders_by_status view, created by
+// store's migration 003) is in this file. The events themselves are read
+// and written through the store.
+
+// snapshotRow is one row of eventscope.snapshots.
+type snapshotRow struct {
+	Stream    string
+	Version   int64
+	Aggregate string
+	Schema    int
+	State     json.RawMessage
+}
+
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+type rowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// writeSnapshots stores snapshots; existing ones are kept (a snapshot of a
+// version never changes while the schema version stays).
+func writeSnapshots(ctx context.Context, q execer, rows []snapshotRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	streams := make([]string, len(rows))
+	versions := make([]int64, len(rows))
+	aggs := make([]string, len(rows))
+	schemas := make([]int32, len(rows))
+	states := make([]string, len(rows))
+	for i, r := range rows {
+		streams[i], versions[i], aggs[i], schemas[i], states[i] = r.Stream, r.Version, r.Aggregate, int32(r.Schema), string(r.State)
+	}
+	_, err := q.Exec(ctx, `INSERT INTO eventscope.snapshots (stream_id, version, aggregate, schema_version, state)
+		SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::jsonb[])
+		ON CONFLICT DO NOTHING`, streams, versions, aggs, schemas, states)
+	if err != nil {
+		return fmt.Errorf("write snapshots: %w", err)
+	}
+	return nil
+}
+
+// latestSnapshot is the newest snapshot of stream with schema version
+// schema at or below version atMost.
+func latestSnapshot(ctx context.Context, q rowQuerier, stream string, schema int, atMost int64) (version int64, state []byte, ok bool, err error) {
+	err = q.QueryRow(ctx, `SELECT version, state FROM eventscope.snapshots
+		WHERE stream_id = $1 AND schema_version = $2 AND version <= $3
+		ORDER BY version DESC LIMIT 1`, stream, schema, atMost).Scan(&version, &state)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil, false, nil
+	}
+	if err != nil {
+		return 0, nil, false, fmt.Errorf("read snapshot of %s: %w", stream, err)
+	}
+	return version, state, true, nil
+}
+
+// orderPlacedSQL adds an order to the order-summary read model and its
+// customer's totals; a replay changes nothing.
+const orderPlacedSQL = `WITH ins AS (
+INSERT INTO eventscope.order_summary (order_id, customer_id, status, total, lines, version, placed_at, updated_at)
+VALUES ($1, $2, 'pending', $3, $4, $5, $6, $6) ON CONFLICT (order_id) DO NOTHING
+RETURNING customer_id, total)
+INSERT INTO eventscope.customer_totals AS c (customer_id, orders, pending, placed_total)
+SELECT customer_id, 1, 1, total FROM ins
+ON CONFLICT (customer_id) DO UPDATE SET orders = c.orders + 1, pending = c.pending + 1,
+       placed_total = c.placed_total + EXCLUDED.placed_total`
+
+// orderStatusSQL moves an order to status $3 (reason $4, at $5) when $2 is
+// newer than the version applied, and its customer's totals with it.
+const orderStatusSQL = `WITH old AS (
+SELECT order_id, customer_id, status, total FROM eventscope.order_summary
+ WHERE order_id = $1 AND version < $2 FOR UPDATE),
+upd AS (
+UPDATE eventscope.order_summary o SET status = $3, reason = $4, version = $2, updated_at = $5
+  FROM old WHERE o.order_id = old.order_id
+RETURNING old.customer_id, old.status AS was, old.total)
+UPDATE eventscope.customer_totals c SET
+  pending   = c.pending   + ($3 = 'pending')::int   - (u.was = 'pending')::int,
+  approved  = c.approved  + ($3 = 'approved')::int  - (u.was = 'approved')::int,
+  rejected  = c.rejected  + ($3 = 'rejected')::int  - (u.was = 'rejected')::int,
+  cancelled = c.cancelled + ($3 = 'cancelled')::int - (u.was = 'cancelled')::int,
+  shipped   = c.shipped   + ($3 = 'shipped')::int   - (u.was = 'shipped')::int,
+  approved_total = c.approved_total
+      + CASE WHEN $3 IN ('approved', 'shipped') THEN u.total ELSE 0 END
+      - CASE WHEN u.was IN ('approved', 'shipped') THEN u.total ELSE 0 END,
+  shipped_total = c.shipped_total
+      + CASE WHEN $3 = 'shipped' THEN u.total ELSE 0 END
+      - CASE WHEN u.was = 'shipped' THEN u.total ELSE 0 END
+  FROM upd u WHERE c.customer_id = u.customer_id`
+
+// OrderCount is one row of the orders_by_status view.
+type OrderCount struct {
+	Status string `json:"status"`
+	Orders int64  `json:"orders"`
+}
+
+// OrdersByStatus counts the order-summary read model's orders per status.
+func OrdersByStatus(ctx context.Context, q interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}) ([]OrderCount, error) {
+	rows, err := q.Query(ctx, `SELECT status, orders FROM eventscope.orders_by_status ORDER BY status`)
+	if err != nil {
+		return nil, fmt.Errorf("orders by status: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[OrderCount])
+	if err != nil {
+		return nil, fmt.Errorf("orders by status: %w", err)
+	}
+	return list, nil
+}

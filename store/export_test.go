@@ -1,0 +1,4 @@
+package store
+
+// FilteredSQL exposes the filtered read's statement to the plan test.
+var FilteredSQL = filteredSQL

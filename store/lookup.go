@@ -1,0 +1,104 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Look-ups of single events and facts about streams, for the console, the
+// domain and the CLI (which hold no SQL of their own).
+
+// EventByID is the event with id; a *NotFoundError when there is none.
+// One index lookup (events_event_id_idx).
+func (s *Store) EventByID(ctx context.Context, id uuid.UUID) (Event, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM eventscope.events e WHERE e.event_id = $1`, id)
+	if err != nil {
+		return Event{}, fmt.Errorf("find event %s: %w", id, err)
+	}
+	e, err := pgx.CollectExactlyOneRow(rows, scanEvent)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Event{}, &NotFoundError{What: "event " + id.String()}
+	}
+	if err != nil {
+		return Event{}, fmt.Errorf("find event %s: %w", id, err)
+	}
+	return e, nil
+}
+
+// EventExists reports whether an event with id is stored (in any stream).
+func (s *Store) EventExists(ctx context.Context, id uuid.UUID) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM eventscope.events WHERE event_id = $1)`, id).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("find event %s: %w", id, err)
+	}
+	return ok, nil
+}
+
+// VersionAt is the version of the stream's last event recorded at or
+// before t. ok is false when the stream has no such event (it may not
+// exist: see StreamInfo).
+func (s *Store) VersionAt(ctx context.Context, stream string, t time.Time) (version int64, ok bool, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT e.version FROM eventscope.events e
+		WHERE e.stream_id = $1 AND e.recorded_at <= $2 ORDER BY e.version DESC LIMIT 1`, stream, t).Scan(&version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("version of %s at %s: %w", stream, t.Format(time.RFC3339), err)
+	}
+	return version, true, nil
+}
+
+// CorrelationKeys are the metadata keys Correlated looks a correlation id
+// up under, the spellings in common use.
+var CorrelationKeys = []string{"correlationId", "correlation_id", "$correlationId"}
+
+// Correlated lists the events whose metadata holds correlationID under one
+// of CorrelationKeys, in global order, at most limit (default 1000). No
+// index covers metadata, so this scans the events table: call it when a
+// user asks, with a deadline on ctx.
+func (s *Store) Correlated(ctx context.Context, correlationID string, limit int) ([]Event, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM eventscope.events e
+		WHERE e.metadata->>$3 = $1 OR e.metadata->>$4 = $1 OR e.metadata->>$5 = $1
+		ORDER BY e.tx_id, e.position LIMIT $2`, correlationID, limit, CorrelationKeys[0], CorrelationKeys[1], CorrelationKeys[2])
+	if err != nil {
+		return nil, fmt.Errorf("correlated events of %s: %w", correlationID, err)
+	}
+	evs, err := pgx.CollectRows(rows, scanEvent)
+	if err != nil {
+		return nil, fmt.Errorf("correlated events of %s: %w", correlationID, err)
+	}
+	return evs, nil
+}
+
+// HasStreams reports whether any stream exists.
+func (s *Store) HasStreams(ctx context.Context) (bool, error) {
+	var ok bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM eventscope.streams)`).Scan(&ok); err != nil {
+		return false, fmt.Errorf("look for streams: %w", err)
+	}
+	return ok, nil
+}
+
+// StreamVersion is the version of the stream's last event; a
+// *NotFoundError when the stream does not exist.
+func (s *Store) StreamVersion(ctx context.Context, stream string) (int64, error) {
+	var v int64
+	err := s.pool.QueryRow(ctx, `SELECT s.version FROM eventscope.streams s WHERE s.stream_id = $1`, stream).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, &NotFoundError{What: "stream " + stream}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", stream, err)
+	}
+	return v, nil
+}
