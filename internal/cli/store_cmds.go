@@ -117,6 +117,15 @@ Exit codes: 2 bad input, 3 expected-version conflict, 5 stream closed.`,
 					}
 					ev.Data = json.RawMessage(strings.TrimSpace(data))
 				}
+				if why := checkText(args[1]); why != "" {
+					return Usagef("TYPE %s", why)
+				}
+				if why := checkJSONText(ev.Data); why != "" {
+					return Usagef("DATA %s", why)
+				}
+				if why := checkJSONText([]byte(metadata)); why != "" {
+					return Usagef("--metadata %s", why)
+				}
 				if id != "" {
 					if ev.ID, err = uuid.Parse(id); err != nil {
 						return Usagef("--id %q is not a UUID", id)
@@ -179,34 +188,59 @@ func ParseBatch(r io.Reader) ([]store.NewEvent, error) {
 		if text == "" {
 			continue
 		}
+		// Fields stay raw until checked: decoding into a string would turn
+		// bytes that are not UTF-8 into U+FFFD and hide them.
 		var raw struct {
-			ID       *string         `json:"id"`
-			Type     *string         `json:"type"`
+			ID       json.RawMessage `json:"id"`
+			Type     json.RawMessage `json:"type"`
 			Data     json.RawMessage `json:"data"`
 			Metadata json.RawMessage `json:"metadata"`
 		}
 		dec := json.NewDecoder(strings.NewReader(text))
+		// The SQL API refuses unknown event fields too: a misspelt
+		// "metdata" must not be dropped silently by either door.
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&raw); err != nil {
+			if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+				return nil, Usagef("--batch line %d: unknown field %s (an event has id, type, data and metadata)", line, f)
+			}
 			return nil, Usagef("--batch line %d: %v", line, err)
 		}
 		if dec.More() {
 			return nil, Usagef("--batch line %d: more than one JSON value on the line", line)
 		}
+		for _, f := range []struct {
+			name string
+			b    []byte
+		}{{"id", raw.ID}, {"type", raw.Type}, {"data", raw.Data}, {"metadata", raw.Metadata}} {
+			if why := checkJSONText(f.b); why != "" {
+				return nil, Usagef("--batch line %d: %q %s", line, f.name, why)
+			}
+		}
+		if why := checkJSONText([]byte(text)); why != "" {
+			return nil, Usagef("--batch line %d: %s", line, why)
+		}
 		ev := store.NewEvent{Data: raw.Data, Metadata: raw.Metadata}
-		if raw.Type == nil || *raw.Type == "" {
+		var typ, id *string
+		if err := json.Unmarshal(orNull(raw.Type), &typ); err != nil {
+			return nil, Usagef("--batch line %d: \"type\" must be a string", line)
+		}
+		if err := json.Unmarshal(orNull(raw.ID), &id); err != nil {
+			return nil, Usagef("--batch line %d: \"id\" must be a UUID string", line)
+		}
+		if typ == nil || *typ == "" {
 			return nil, Usagef("--batch line %d: \"type\" is missing or empty", line)
 		}
-		ev.Type = *raw.Type
+		ev.Type = *typ
 		if len(raw.Data) == 0 || string(raw.Data) == "null" {
 			return nil, Usagef("--batch line %d: \"data\" is missing (a JSON object)", line)
 		}
-		if raw.ID != nil && *raw.ID != "" {
-			id, err := uuid.Parse(*raw.ID)
+		if id != nil && *id != "" {
+			u, err := uuid.Parse(*id)
 			if err != nil {
-				return nil, Usagef("--batch line %d: \"id\" %q is not a UUID", line, *raw.ID)
+				return nil, Usagef("--batch line %d: \"id\" %q is not a UUID", line, *id)
 			}
-			ev.ID = id
+			ev.ID = u
 		}
 		events = append(events, ev)
 	}
@@ -217,6 +251,14 @@ func ParseBatch(r io.Reader) ([]store.NewEvent, error) {
 		return nil, Usagef("--batch: no events in the input")
 	}
 	return events, nil
+}
+
+// orNull is b, or the JSON null when a field was absent.
+func orNull(b json.RawMessage) []byte {
+	if len(b) == 0 {
+		return []byte("null")
+	}
+	return b
 }
 
 func newReadCmd(g *globals) *cobra.Command {
@@ -337,8 +379,8 @@ func newStreamsCmd(g *globals) *cobra.Command {
 		Short: "List streams (keyset-paged)",
 		Args:  wrapArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if limit <= 0 {
-				return Usagef("--limit must be > 0, got %d", limit)
+			if limit <= 0 || limit > maxListLimit {
+				return Usagef("--limit must be between 1 and %d, got %d (page on with --after)", maxListLimit, limit)
 			}
 			o := store.ListStreamsOptions{Prefix: prefix, Category: category, After: after, Limit: limit}
 			switch order {
