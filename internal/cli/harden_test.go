@@ -1,10 +1,15 @@
 package cli
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"eventscope/internal/testdb"
+	"eventscope/internal/textsafe"
 )
 
 // TestHostileInputRefused (issue 8 item 7): what jsonb cannot store (NUL,
@@ -75,5 +80,109 @@ func TestCheckJSONText(t *testing.T) {
 		if got := checkJSONText([]byte(in)) != ""; got != bad {
 			t.Errorf("checkJSONText(%q) refused = %v, want %v", in, got, bad)
 		}
+	}
+}
+
+// storeHostile writes, as the events schema's owner would have before types
+// were checked, one event whose stream id, type, data and metadata carry
+// terminal control sequences and bidi overrides.
+func storeHostile(t *testing.T, db string) (stream string) {
+	t.Helper()
+	ctx := t.Context()
+	conn, err := pgx.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	stream = "evil-1\u202e\u200b"
+	typ := "Evil\x1b]0;owned\x07\x1b[2J\u009b31m"
+	data := `{"x":"\u001b[31mred\u009b\u202e","k":"` + "\u2067\u0085" + `"}`
+	_, err = conn.Exec(ctx, `
+		INSERT INTO eventscope.streams (stream_id, category, version, event_count) VALUES ($1, 'evil', 0, 1);
+		`, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.Exec(ctx, `INSERT INTO eventscope.events (stream_id, version, event_id, type, data, metadata)
+		VALUES ($1, 0, gen_random_uuid(), $2, $3::jsonb, '{"m":"\u009b\u202e"}')`, stream, typ, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stream
+}
+
+// unsafeIn returns the first rune of s that must not reach a terminal.
+func unsafeIn(s string) (rune, bool) {
+	for _, r := range s {
+		if r != '\n' && r != '\t' && textsafe.Unsafe(r) {
+			return r, true
+		}
+	}
+	return 0, false
+}
+
+// TestOutputIsSanitised (issue 8 item 4, CLI side): read, tail, stats
+// --types, streams, subs and state print stored data, text or --json, with
+// no control or format character reaching the terminal, for data stored
+// before the store refused them.
+func TestOutputIsSanitised(t *testing.T) {
+	t.Parallel()
+	db := testdb.URL(t)
+	stream := storeHostile(t, db)
+	waitVisible(t, db, 1)
+	for _, args := range [][]string{
+		{"read", stream}, {"read", stream, "--json"},
+		{"read", "--all"}, {"read", "--all", "--json"},
+		{"tail", "--from", "start", "--count", "1"}, {"tail", "--from", "start", "--count", "1", "--json"},
+		{"stats", "--types"}, {"stats", "--json"},
+		{"streams"}, {"streams", "--json"},
+		{"state", stream}, {"state", stream, "--json"}, {"state", stream, "--version", "0", "--diff"},
+	} {
+		code, out, errs := runCLI(t, nil, append(args, "--db", db)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errs)
+		}
+		if r, bad := unsafeIn(out + errs); bad {
+			t.Errorf("%v printed %U raw:\n%q", args, r, out)
+		}
+		if !strings.Contains(out, "Evil") && !strings.Contains(out, "evil") {
+			t.Errorf("%v: the event is not shown at all: %q", args, out)
+		}
+		if strings.HasSuffix(args[len(args)-1], "json") {
+			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+				if !json.Valid([]byte(line)) {
+					t.Errorf("%v: not JSON: %q", args, line)
+				}
+			}
+		}
+	}
+	// --json keeps the stored value exactly: only its spelling is escaped.
+	_, out, _ := runCLI(t, nil, "read", stream, "--json", "--db", db)
+	var e struct {
+		StreamID string `json:"stream_id"`
+		Type     string `json:"type"`
+	}
+	if err := json.Unmarshal([]byte(out), &e); err != nil {
+		t.Fatal(err)
+	}
+	if e.StreamID != stream || !strings.HasPrefix(e.Type, "Evil\x1b]0;") {
+		t.Fatalf("--json changed the values: %q %q", e.StreamID, e.Type)
+	}
+}
+
+// waitVisible waits until the global log shows n events (an open
+// transaction elsewhere on the cluster holds it back for a moment).
+func waitVisible(t *testing.T, db string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, out, _ := runCLI(t, nil, "read", "--all", "--json", "--db", db)
+		if strings.Count(out, "\n") >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the log shows %d events after 30s, want %d", strings.Count(out, "\n"), n)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"eventscope/store"
-	"eventscope/tui/common"
 )
 
 func init() {
@@ -342,7 +341,7 @@ func newReadCmd(g *globals) *cobra.Command {
 // printEvents prints events as NDJSON or as a table.
 func printEvents(w io.Writer, events []store.Event, asJSON, withStream bool) error {
 	if asJSON {
-		enc := json.NewEncoder(w)
+		enc := newJSONEncoder(w)
 		for _, e := range events {
 			if err := enc.Encode(e); err != nil {
 				return err
@@ -357,12 +356,12 @@ func printEvents(w io.Writer, events []store.Event, asJSON, withStream bool) err
 		fmt.Fprintln(tw, "VERSION\tTYPE\tRECORDED\tCHECKPOINT\tDATA")
 	}
 	for _, e := range events {
-		data := common.Preview(e.Data, 60)
+		data := safePreview(e.Data, 60)
 		ts := e.RecordedAt.Local().Format("2006-01-02 15:04:05.000")
 		if withStream {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", e.Checkpoint, e.StreamID, e.Version, e.Type, ts, data)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", e.Checkpoint, safe(e.StreamID), e.Version, safe(e.Type), ts, data)
 		} else {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", e.Version, e.Type, ts, e.Checkpoint, data)
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", e.Version, safe(e.Type), ts, e.Checkpoint, data)
 		}
 	}
 	return tw.Flush()
@@ -400,7 +399,7 @@ func newStreamsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(g.out)
+				enc := newJSONEncoder(g.out)
 				for _, s := range list.Streams {
 					if err := enc.Encode(s); err != nil {
 						return err
@@ -414,7 +413,7 @@ func newStreamsCmd(g *globals) *cobra.Command {
 					if s.Closed() {
 						closed = "closed"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", s.StreamID, s.Category, s.Version, s.EventCount, s.UpdatedAt.Local().Format("2006-01-02 15:04:05"), closed)
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", safe(s.StreamID), safe(s.Category), s.Version, s.EventCount, s.UpdatedAt.Local().Format("2006-01-02 15:04:05"), closed)
 				}
 				if err := tw.Flush(); err != nil {
 					return err
@@ -453,7 +452,7 @@ func newStatsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return json.NewEncoder(g.out).Encode(s)
+				return newJSONEncoder(g.out).Encode(s)
 			}
 			fmt.Fprintf(g.out, "events      %d\nstreams     %d\ncategories  %d\nhead        %s\nserver      PostgreSQL %s\n",
 				s.Events, s.Streams, len(s.Categories), s.Head, s.ServerVersion)
@@ -465,12 +464,12 @@ func newStatsCmd(g *globals) *cobra.Command {
 			tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "\nCATEGORY\tSTREAMS\tEVENTS")
 			for _, c := range s.Categories {
-				fmt.Fprintf(tw, "%s\t%d\t%d\n", c.Category, c.Streams, c.Events)
+				fmt.Fprintf(tw, "%s\t%d\t%d\n", safe(c.Category), c.Streams, c.Events)
 			}
 			if len(s.Types) > 0 {
 				fmt.Fprintln(tw, "\nTYPE\tEVENTS\t")
 				for _, t := range s.Types {
-					fmt.Fprintf(tw, "%s\t%d\t\n", t.Type, t.Events)
+					fmt.Fprintf(tw, "%s\t%d\t\n", safe(t.Type), t.Events)
 				}
 			}
 			return tw.Flush()
@@ -479,12 +478,6 @@ func newStatsCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object (with event types)")
 	cmd.Flags().BoolVar(&types, "types", false, "count events per type (scans every event)")
 	return cmd
-}
-
-// oneLine collapses whitespace and cuts s to n cells (never inside a
-// character).
-func oneLine(s string, n int) string {
-	return common.Truncate(strings.Join(strings.Fields(s), " "), n)
 }
 
 func newCloseCmd(g *globals) *cobra.Command {
