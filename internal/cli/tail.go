@@ -7,9 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"eventscope/internal/textsafe"
 	"eventscope/store"
 	"eventscope/subscriptions"
-	"eventscope/internal/textsafe"
 )
 
 func init() { commandFactories = append(commandFactories, newTailCmd) }
@@ -79,7 +79,9 @@ whole log first), or a checkpoint TX:POS (the events after it).
 			printed := 0
 			err = subscriptions.Follow(ctx, st, after, subscriptions.FollowOptions{
 				Categories: cats, Types: typs,
-				Logf: func(f string, a ...any) { fmt.Fprintf(g.errw, "eventscope: %s\n", textsafe.Block(fmt.Sprintf(f, a...))) },
+				Logf: func(f string, a ...any) {
+					fmt.Fprintf(g.errw, "eventscope: %s\n", textsafe.Block(fmt.Sprintf(f, a...)))
+				},
 			}, func(events []store.Event) error {
 				for _, e := range events {
 					if asJSON {
