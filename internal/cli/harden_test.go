@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"eventscope/internal/testdb"
 	"eventscope/internal/textsafe"
+	"eventscope/store"
 )
 
 // TestHostileInputRefused (issue 8 item 7): what jsonb cannot store (NUL,
@@ -184,5 +186,71 @@ func waitVisible(t *testing.T, db string, n int) {
 			t.Fatalf("the log shows %d events after 30s, want %d", strings.Count(out, "\n"), n)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSubsResetTargets (issue 8 item 8): a checkpoint beyond the head is
+// refused (exit 2, nothing changed); HH:MM is a time of day, not checkpoint
+// HH:MM; what is ambiguous is refused with a hint.
+func TestSubsResetTargets(t *testing.T) {
+	t.Parallel()
+	db := testdb.URL(t)
+	clock := time.Now().Format("15:04") // not later than now: today's
+	for i := range 3 {
+		if code, _, errs := runCLI(t, nil, "append", "order-1", "Placed", fmt.Sprintf(`{"n":%d}`, i), "--db", db); code != 0 {
+			t.Fatal(errs)
+		}
+	}
+	waitVisible(t, db, 3)
+	conn, err := pgx.Connect(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	if _, err := conn.Exec(t.Context(), `INSERT INTO eventscope.subscriptions (name) VALUES ('s')`); err != nil {
+		t.Fatal(err)
+	}
+	checkpoint := func() string {
+		var tx uint64
+		var pos int64
+		if err := conn.QueryRow(t.Context(), `SELECT checkpoint_tx::text::bigint, checkpoint_pos FROM eventscope.subscriptions WHERE name = 's'`).Scan(&tx, &pos); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("%d:%d", tx, pos)
+	}
+	_, out, _ := runCLI(t, nil, "read", "--all", "--json", "--db", db)
+	var second store.Event
+	if err := json.Unmarshal([]byte(strings.Split(out, "\n")[1]), &second); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := runCLI(t, nil, "subs", "reset", "s", "--to", second.Checkpoint.String(), "--db", db); code != 0 {
+		t.Fatalf("reset to a checkpoint in the log: exit %d: %s", code, errs)
+	}
+	if got := checkpoint(); got != second.Checkpoint.String() {
+		t.Fatalf("checkpoint %s, want %s", got, second.Checkpoint)
+	}
+	for _, to := range []string{"99999999:0", fmt.Sprintf("%d:%d", second.Checkpoint.Tx+1000, 0), "checkpoint:99999999:5"} {
+		code, _, errs := runCLI(t, nil, "subs", "reset", "s", "--to", to, "--db", db)
+		if code != ExitBadInput || !strings.Contains(errs, "beyond the head") {
+			t.Fatalf("reset --to %s: exit %d, %q; want 2 and \"beyond the head\"", to, code, errs)
+		}
+		if got := checkpoint(); got != second.Checkpoint.String() {
+			t.Fatalf("refused reset --to %s moved the checkpoint to %s", to, got)
+		}
+	}
+	for _, to := range []string{"12:5", "3:100", "0:0"} {
+		code, _, errs := runCLI(t, nil, "subs", "reset", "s", "--to", to, "--db", db)
+		if code != ExitBadInput || !strings.Contains(errs, "ambiguous") || !strings.Contains(errs, "checkpoint:"+to) {
+			t.Fatalf("reset --to %s: exit %d, %q; want 2, ambiguous, and the checkpoint: hint", to, code, errs)
+		}
+	}
+	code, _, errs := runCLI(t, nil, "subs", "reset", "s", "--to", clock, "--db", db)
+	if code != 0 {
+		t.Fatalf("reset --to %s: exit %d: %s", clock, code, errs)
+	}
+	// Every event was appended at or after the minute began: a time reset
+	// there replays them all; checkpoint HH:MM would not.
+	if got := checkpoint(); got != "0:0" && clock != "00:00" {
+		t.Fatalf("reset --to %s gave checkpoint %s, want 0:0 (a time, not checkpoint %s)", clock, got, clock)
 	}
 }
