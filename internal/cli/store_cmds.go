@@ -436,7 +436,7 @@ func newStreamsCmd(g *globals) *cobra.Command {
 }
 
 func newStatsCmd(g *globals) *cobra.Command {
-	var asJSON, types bool
+	var asJSON, types, fullQuery bool
 	cmd := &cobra.Command{
 		Use:   "stats",
 		Short: "Counts, the head checkpoint, and what holds the global log back",
@@ -447,7 +447,7 @@ func newStatsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			s, err := st.Stats(cmd.Context(), store.StatsOptions{Types: types || asJSON})
+			s, err := st.Stats(cmd.Context(), store.StatsOptions{Types: types || asJSON, FullQuery: fullQuery})
 			if err != nil {
 				return err
 			}
@@ -477,6 +477,7 @@ func newStatsCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object (with event types)")
 	cmd.Flags().BoolVar(&types, "types", false, "count events per type (scans every event)")
+	cmd.Flags().BoolVar(&fullQuery, "full-query", false, "show the holding-back session's query with its literals (default: its shape, literals as ?)")
 	return cmd
 }
 
