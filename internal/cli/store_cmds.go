@@ -50,12 +50,19 @@ func newMigrateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if len(applied) == 0 {
-				fmt.Fprintf(g.out, "schema is up to date (version %d)\n", store.Latest())
-				return nil
-			}
 			for _, v := range applied {
 				fmt.Fprintf(g.out, "applied migration %03d\n", v)
+			}
+			// A log restored from another cluster is renumbered here.
+			n, err := store.RepairLog(cmd.Context(), st.Pool())
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				fmt.Fprintf(g.out, "renumbered the restored global log: %d events, order kept; subscriptions' checkpoints and parked events remapped\n", n)
+			}
+			if len(applied) == 0 && n == 0 {
+				fmt.Fprintf(g.out, "schema is up to date (version %d)\n", store.Latest())
 			}
 			return nil
 		},
