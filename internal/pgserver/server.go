@@ -60,10 +60,14 @@ type Server struct {
 // URL is the eventscope database's URL, for example
 // postgres://postgres@/eventscope?host=/home/me/.local/share/eventscope/run&port=5432&passfile=/home/me/.local/share/eventscope/pgpass.
 // The password is in the passfile (mode 0600), never in the URL.
-func (s *Server) URL() string { return authURL(s.socketDir, s.port, DatabaseName, passfilePath(s.home)) }
+func (s *Server) URL() string {
+	return authURL(s.socketDir, s.port, DatabaseName, passfilePath(s.home))
+}
 
 // AdminURL is the URL of the same server's maintenance database, postgres.
-func (s *Server) AdminURL() string { return authURL(s.socketDir, s.port, "postgres", passfilePath(s.home)) }
+func (s *Server) AdminURL() string {
+	return authURL(s.socketDir, s.port, "postgres", passfilePath(s.home))
+}
 
 // Passfile is the file holding the cluster's password (pgpass format, mode 0600).
 func (s *Server) Passfile() string { return passfilePath(s.home) }
