@@ -208,3 +208,49 @@ func RepairLog(ctx context.Context, db Beginner) (int64, error) {
 	}
 	return n, nil
 }
+
+// ErrSchemaBehind means the database lacks some of the embedded migrations
+// (or the whole schema) and the caller may not apply them (read-only use).
+var ErrSchemaBehind = errors.New("the eventscope schema is missing or behind")
+
+// SchemaBehindError is ErrSchemaBehind with what is missing.
+type SchemaBehindError struct {
+	Missing []int // embedded migration versions not applied, in order
+	None    bool  // no eventscope schema at all
+}
+
+func (e *SchemaBehindError) Error() string {
+	if e.None {
+		return "the database has no eventscope schema (read-only use changes nothing, so it is not created): run `eventscope migrate` with a role that may create it"
+	}
+	vs := make([]string, len(e.Missing))
+	for i, v := range e.Missing {
+		vs[i] = fmt.Sprintf("%03d", v)
+	}
+	return fmt.Sprintf("the eventscope schema is behind this binary: migrations %s are not applied (read-only use changes nothing, so they are not): run `eventscope migrate`", strings.Join(vs, ", "))
+}
+
+// Is makes errors.Is(err, ErrSchemaBehind) true.
+func (e *SchemaBehindError) Is(target error) bool { return target == ErrSchemaBehind }
+
+// CheckSchema returns a *SchemaBehindError when any embedded migration is
+// not applied, without changing anything (for read-only use; Open migrates).
+func CheckSchema(ctx context.Context, q interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}) error {
+	applied, err := appliedVersions(ctx, q)
+	if err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	var missing []int
+	for _, m := range Migrations() {
+		if !applied[m.Version] {
+			missing = append(missing, m.Version)
+		}
+	}
+	if len(missing) > 0 {
+		return &SchemaBehindError{Missing: missing, None: len(applied) == 0}
+	}
+	return nil
+}

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"eventscope/internal/pgserver"
 	"eventscope/internal/testdb"
 	"eventscope/internal/textsafe"
 	"eventscope/store"
@@ -252,5 +255,75 @@ func TestSubsResetTargets(t *testing.T) {
 	// there replays them all; checkpoint HH:MM would not.
 	if got := checkpoint(); got != "0:0" && clock != "00:00" {
 		t.Fatalf("reset --to %s gave checkpoint %s, want 0:0 (a time, not checkpoint %s)", clock, got, clock)
+	}
+}
+
+// TestReadOnlyWritesNothing (issue 8 item 10): the console's read-only
+// opening of an empty database creates no schema and names the fix; state,
+// a read, stores no snapshots.
+func TestReadOnlyWritesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	admin, err := pgx.Connect(ctx, testdb.AdminURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.WithoutCancel(ctx))
+	name := "es_test_ro_" + strings.ReplaceAll(fmt.Sprint(time.Now().UnixNano()), "-", "")
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
+	empty := pgserver.WithDatabase(testdb.AdminURL(t), name)
+
+	var out, errw strings.Builder
+	g := &globals{dbURL: empty, out: &out, errw: &errw, in: strings.NewReader("")}
+	st, err := g.openStoreReadOnly(ctx)
+	if err == nil {
+		st.Close()
+		t.Fatal("read-only open of an empty database succeeded")
+	}
+	if !errors.Is(err, store.ErrSchemaBehind) || !strings.Contains(err.Error(), "eventscope migrate") || exitCode(err) != ExitFailure {
+		t.Fatalf("read-only open: %v (exit %d); want ErrSchemaBehind naming eventscope migrate, exit 1", err, exitCode(err))
+	}
+	conn, err := pgx.Connect(ctx, empty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var schemas int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_namespace WHERE nspname = 'eventscope'`).Scan(&schemas); err != nil || schemas != 0 {
+		t.Fatalf("read-only open created the schema (%d, %v)", schemas, err)
+	}
+
+	// state on a long customer stream with its snapshots gone.
+	db := testdb.URL(t)
+	if code, _, errs := runCLI(t, nil, "seed", "--customers", "2", "--orders", "200", "--db", db); code != 0 {
+		t.Fatalf("seed: %s", errs)
+	}
+	c2, err := pgx.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close(context.WithoutCancel(ctx))
+	var stream string
+	if _, err := c2.Exec(ctx, `DELETE FROM eventscope.snapshots`); err != nil {
+		t.Fatal(err)
+	}
+	if err := c2.QueryRow(ctx, `SELECT stream_id FROM eventscope.streams WHERE category = 'customer' ORDER BY version DESC LIMIT 1`).Scan(&stream); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := runCLI(t, nil, "state", stream, "--db", db); code != 0 {
+		t.Fatalf("state: %s", errs)
+	}
+	var snaps, version int64
+	if err := c2.QueryRow(ctx, `SELECT (SELECT count(*) FROM eventscope.snapshots), (SELECT version FROM eventscope.streams WHERE stream_id = $1)`, stream).Scan(&snaps, &version); err != nil {
+		t.Fatal(err)
+	}
+	if version < 150 {
+		t.Fatalf("%s has only %d events: too short to need snapshots", stream, version+1)
+	}
+	if snaps != 0 {
+		t.Fatalf("state stored %d snapshots", snaps)
 	}
 }

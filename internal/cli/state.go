@@ -74,7 +74,8 @@ time in local time (2025-03-01 12:00[:05]), "now", or a duration ago (90m,
 				return err
 			}
 			defer st.Close()
-			tt := domain.NewTimeTravel(st, nil, domain.TimeTravelOptions{})
+			// state is a read: it uses snapshots but never stores any.
+			tt := domain.NewTimeTravel(st, nil, domain.TimeTravelOptions{NoLazySnapshots: true})
 			switch {
 			case !atTime.IsZero():
 				if v, err = tt.VersionAt(ctx, stream, atTime); err != nil {

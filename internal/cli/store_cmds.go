@@ -31,6 +31,29 @@ func (g *globals) openStore(ctx context.Context) (*store.Store, error) {
 	return store.Open(ctx, url, store.Options{})
 }
 
+// openStoreReadOnly is openStore for read-only use: it writes nothing, so a
+// missing or old schema is an error naming eventscope migrate
+// (store.ErrSchemaBehind) instead of being migrated.
+func (g *globals) openStoreReadOnly(ctx context.Context) (*store.Store, error) {
+	url, err := g.resolveURL(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, url, store.Options{NoMigrate: true})
+	if err != nil {
+		return nil, err
+	}
+	if err := store.CheckSchema(ctx, st.Pool()); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := store.CheckLogOrder(ctx, st.Pool()); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
 func newMigrateCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "migrate",
