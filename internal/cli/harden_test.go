@@ -327,3 +327,32 @@ func TestReadOnlyWritesNothing(t *testing.T) {
 		t.Fatalf("state stored %d snapshots", snaps)
 	}
 }
+
+// TestDemoStopsWhatItStarted (issue 8 item 2): after the demo ends, the
+// embedded server it started is stopped; one already running is left
+// running. Not parallel: it sets the environment.
+func TestDemoStopsWhatItStarted(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("EVENTSCOPE_HOME", home)
+	t.Setenv("DATABASE_URL", "")
+	o := pgserver.Options{Home: home}
+	t.Cleanup(func() { _ = pgserver.Destroy(context.Background(), o) })
+	demo := func() {
+		t.Helper()
+		code, _, errs := runCLI(t, nil, "demo", "--no-tui", "--duration", "1s", "--customers", "1", "--orders", "2", "--rate", "0", "--every", "200ms")
+		if code != 0 {
+			t.Fatalf("demo: exit %d: %s", code, errs)
+		}
+	}
+	demo()
+	if st, err := pgserver.Status(t.Context(), o); err != nil || st.Running {
+		t.Fatalf("after a demo that started it, the embedded server runs: %+v %v", st, err)
+	}
+	if err := pgserver.Start(t.Context(), o); err != nil {
+		t.Fatal(err)
+	}
+	demo()
+	if st, err := pgserver.Status(t.Context(), o); err != nil || !st.Running {
+		t.Fatalf("the demo stopped a server that was running before it: %+v %v", st, err)
+	}
+}
