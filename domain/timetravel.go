@@ -134,9 +134,16 @@ func (t *TimeTravel) StateAtTime(ctx context.Context, stream string, at time.Tim
 
 // VersionAt is the version of the stream's last event recorded at or before at.
 func (t *TimeTravel) VersionAt(ctx context.Context, stream string, at time.Time) (int64, error) {
+	// The last version before the first event recorded after at: never an
+	// event recorded later than at, even where recorded_at decreases along
+	// the stream (a transaction's start time, stored before appends kept it
+	// monotonic). Where it increases, that is every event recorded at or
+	// before at.
 	var v int64
-	err := t.st.Pool().QueryRow(ctx, `SELECT version FROM eventscope.events
-		WHERE stream_id = $1 AND recorded_at <= $2 ORDER BY version DESC LIMIT 1`, stream, at).Scan(&v)
+	err := t.st.Pool().QueryRow(ctx, `SELECT v FROM (
+		SELECT coalesce((SELECT version - 1 FROM eventscope.events WHERE stream_id = $1 AND recorded_at > $2 ORDER BY version LIMIT 1),
+		                (SELECT max(version) FROM eventscope.events WHERE stream_id = $1)) AS v) x
+		WHERE v >= 0`, stream, at).Scan(&v)
 	if err == nil {
 		return v, nil
 	}

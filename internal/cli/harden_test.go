@@ -356,3 +356,54 @@ func TestDemoStopsWhatItStarted(t *testing.T) {
 		t.Fatalf("the demo stopped a server that was running before it: %+v %v", st, err)
 	}
 }
+
+// TestStateAtNeverFoldsALaterEvent (issue 8 item 11): state --at T folds
+// only events recorded at or before T, even on a stream whose recorded_at
+// decreases (a transaction's start time, as stored before appends kept it
+// monotonic): version 1 recorded after T keeps version 2 out too.
+func TestStateAtNeverFoldsALaterEvent(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := testdb.URL(t)
+	conn, err := pgx.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	base := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	if _, err := conn.Exec(ctx, `INSERT INTO eventscope.streams (stream_id, category, version, event_count) VALUES ('note-1', 'note', 2, 3)`); err != nil {
+		t.Fatal(err)
+	}
+	for v, at := range []time.Time{base, base.Add(2 * time.Minute), base.Add(time.Minute)} {
+		if _, err := conn.Exec(ctx, `INSERT INTO eventscope.events (stream_id, version, event_id, type, data, metadata, recorded_at)
+			VALUES ('note-1', $1::bigint, gen_random_uuid(), 'Noted', jsonb_build_object('v', $1::bigint), '{}', $2)`, v, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		at   time.Time
+		want int
+	}{
+		{base.Add(90 * time.Second), 0}, // v1 (10:02) is later; v2 (10:01) comes after it
+		{base.Add(2 * time.Minute), 2},
+		{base, 0},
+	} {
+		code, out, errs := runCLI(t, nil, "state", "note-1", "--at", c.at.Format(time.RFC3339), "--json", "--db", db)
+		if code != 0 {
+			t.Fatalf("state --at %s: exit %d: %s", c.at, code, errs)
+		}
+		var s struct {
+			Version int64           `json:"version"`
+			State   json.RawMessage `json:"state"`
+		}
+		if err := json.Unmarshal([]byte(out), &s); err != nil {
+			t.Fatal(err)
+		}
+		if s.Version != int64(c.want) || !strings.Contains(string(s.State), fmt.Sprintf(`"v": %d`, c.want)) && !strings.Contains(string(s.State), fmt.Sprintf(`"v":%d`, c.want)) {
+			t.Errorf("state --at %s = version %d, state %s; want version %d", c.at.Format("15:04:05"), s.Version, s.State, c.want)
+		}
+	}
+	if code, _, errs := runCLI(t, nil, "state", "note-1", "--at", base.Add(-time.Second).Format(time.RFC3339), "--db", db); code != ExitBadInput {
+		t.Errorf("state --at before the first event: exit %d (%s), want 2", code, errs)
+	}
+}
