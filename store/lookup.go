@@ -44,8 +44,15 @@ func (s *Store) EventExists(ctx context.Context, id uuid.UUID) (bool, error) {
 // before t. ok is false when the stream has no such event (it may not
 // exist: see StreamInfo).
 func (s *Store) VersionAt(ctx context.Context, stream string, t time.Time) (version int64, ok bool, err error) {
-	err = s.pool.QueryRow(ctx, `SELECT e.version FROM eventscope.events e
-		WHERE e.stream_id = $1 AND e.recorded_at <= $2 ORDER BY e.version DESC LIMIT 1`, stream, t).Scan(&version)
+	// The last version before the first event recorded after t: never an
+	// event recorded later than t, even where recorded_at decreases along
+	// the stream (a transaction's start time, stored before appends kept it
+	// monotonic). Where it increases, that is every event recorded at or
+	// before t.
+	err = s.pool.QueryRow(ctx, `SELECT v FROM (
+		SELECT coalesce((SELECT version - 1 FROM eventscope.events WHERE stream_id = $1 AND recorded_at > $2 ORDER BY version LIMIT 1),
+		                (SELECT max(version) FROM eventscope.events WHERE stream_id = $1)) AS v) x
+		WHERE v >= 0`, stream, t).Scan(&version)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, false, nil
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -141,3 +142,115 @@ func SchemaVersion(ctx context.Context, q interface {
 
 // Latest is the newest embedded migration version.
 func Latest() int { ms := Migrations(); return ms[len(ms)-1].Version }
+
+// ErrRestoredLog means the global log's transaction ids are ahead of the
+// server's: the database was restored from another cluster (pg_dump) or
+// copied by logical replication. Readers then see none of the restored
+// events and new appends would sort before them. RepairLog (eventscope
+// migrate) fixes it.
+var ErrRestoredLog = errors.New("the global log is ahead of this server's transaction ids")
+
+// RestoredLogError is ErrRestoredLog with the figures.
+type RestoredLogError struct {
+	MaxTx   uint64 // the largest transaction id recorded in the log
+	NextXid uint64 // the next transaction id this server will assign
+}
+
+func (e *RestoredLogError) Error() string {
+	return fmt.Sprintf("the global log records transaction ids up to %d, but this server is only at %d: "+
+		"the database was restored from another cluster (pg_dump) or copied by logical replication, "+
+		"so readers would see none of those events and new appends would sort before them; "+
+		"run `eventscope migrate` to renumber the log (its order is kept exactly)", e.MaxTx, e.NextXid)
+}
+
+// Is makes errors.Is(err, ErrRestoredLog) true.
+func (e *RestoredLogError) Is(target error) bool { return target == ErrRestoredLog }
+
+// CheckLogOrder returns a *RestoredLogError when the log's transaction ids
+// are ahead of the server's (see ErrRestoredLog), nil when they are not or
+// there is no log. One index probe: cheap enough for every command.
+func CheckLogOrder(ctx context.Context, q interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}) error {
+	var maxTx *uint64
+	var next uint64
+	err := q.QueryRow(ctx, `SELECT (SELECT max(tx_id) FROM eventscope.events), pg_snapshot_xmax(pg_current_snapshot())`).Scan(&maxTx, &next)
+	if err != nil {
+		if isUndefinedTable(err) {
+			return nil
+		}
+		return fmt.Errorf("check the global log's order: %w", err)
+	}
+	if maxTx != nil && *maxTx >= next {
+		return &RestoredLogError{MaxTx: *maxTx, NextXid: next}
+	}
+	return nil
+}
+
+// RepairLog renumbers a log restored from another cluster (ErrRestoredLog)
+// so that it is readable again and new appends sort after it, keeping its
+// order exactly and remapping subscriptions' checkpoints and parked events;
+// see migration 008 for how. It is atomic (one transaction) and idempotent:
+// on a log that needs no repair it changes nothing and returns 0, else the
+// number of events renumbered.
+func RepairLog(ctx context.Context, db Beginner) (int64, error) {
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit this is a no-op
+	var n int64
+	if err := tx.QueryRow(ctx, `SELECT eventscope.repair_restored_log()`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("repair the restored log: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("repair the restored log: %w", err)
+	}
+	return n, nil
+}
+
+// ErrSchemaBehind means the database lacks some of the embedded migrations
+// (or the whole schema) and the caller may not apply them (read-only use).
+var ErrSchemaBehind = errors.New("the eventscope schema is missing or behind")
+
+// SchemaBehindError is ErrSchemaBehind with what is missing.
+type SchemaBehindError struct {
+	Missing []int // embedded migration versions not applied, in order
+	None    bool  // no eventscope schema at all
+}
+
+func (e *SchemaBehindError) Error() string {
+	if e.None {
+		return "the database has no eventscope schema (read-only use changes nothing, so it is not created): run `eventscope migrate` with a role that may create it"
+	}
+	vs := make([]string, len(e.Missing))
+	for i, v := range e.Missing {
+		vs[i] = fmt.Sprintf("%03d", v)
+	}
+	return fmt.Sprintf("the eventscope schema is behind this binary: migrations %s are not applied (read-only use changes nothing, so they are not): run `eventscope migrate`", strings.Join(vs, ", "))
+}
+
+// Is makes errors.Is(err, ErrSchemaBehind) true.
+func (e *SchemaBehindError) Is(target error) bool { return target == ErrSchemaBehind }
+
+// CheckSchema returns a *SchemaBehindError when any embedded migration is
+// not applied, without changing anything (for read-only use; Open migrates).
+func CheckSchema(ctx context.Context, q interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}) error {
+	applied, err := appliedVersions(ctx, q)
+	if err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	var missing []int
+	for _, m := range Migrations() {
+		if !applied[m.Version] {
+			missing = append(missing, m.Version)
+		}
+	}
+	if len(missing) > 0 {
+		return &SchemaBehindError{Missing: missing, None: len(applied) == 0}
+	}
+	return nil
+}

@@ -46,7 +46,7 @@ type Blocker struct {
 	PID             int           `json:"pid"` // 0 for a prepared transaction
 	Age             time.Duration `json:"age_ns"`
 	State           string        `json:"state"`
-	Query           string        `json:"query"`
+	Query           string        `json:"query"` // literals redacted unless StatsOptions.FullQuery
 	ApplicationName string        `json:"application_name"`
 	Database        string        `json:"database"`
 	Prepared        string        `json:"prepared,omitempty"` // gid of a prepared transaction
@@ -56,6 +56,10 @@ type Blocker struct {
 type StatsOptions struct {
 	// Types counts events per type, which scans every event. Default false.
 	Types bool
+	// FullQuery shows the blocker's query text as it is. Default false: its
+	// shape only, every literal replaced by "?" (RedactQuery), since another
+	// session's statement may carry secrets in its literals.
+	FullQuery bool
 }
 
 // Stats counts events, streams, categories (and types when asked), finds the
@@ -111,6 +115,9 @@ func (s *Store) Stats(ctx context.Context, o StatsOptions) (Stats, error) {
 	if st.Pending > 0 {
 		if st.Blocker, err = s.blocker(ctx); err != nil {
 			return st, err
+		}
+		if st.Blocker != nil && !o.FullQuery {
+			st.Blocker.Query = RedactQuery(st.Blocker.Query)
 		}
 	}
 	return st, nil

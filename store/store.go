@@ -132,7 +132,8 @@ type Options struct {
 	// MaxConns is the pool size when Open builds the pool and the URL sets no
 	// pool_max_conns. Default 32.
 	MaxConns int32
-	// NoMigrate skips the automatic migration in Open. Default false.
+	// NoMigrate skips the automatic migration in Open, and the check for a
+	// log restored from another cluster (CheckLogOrder). Default false.
 	NoMigrate bool
 }
 
@@ -157,8 +158,9 @@ type Store struct {
 	own  bool
 }
 
-// Open connects to url, migrates the schema if it is behind (unless
-// NoMigrate), and returns a Store that owns its pool.
+// Open connects to url, migrates the schema if it is behind and checks that
+// the log is not ahead of the server (ErrRestoredLog) unless NoMigrate, and
+// returns a Store that owns its pool.
 func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	opts = opts.withDefaults()
 	cfg, err := pgxpool.ParseConfig(url)
@@ -172,6 +174,10 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	if !opts.NoMigrate {
 		if err := EnsureSchema(ctx, pool); err != nil {
+			pool.Close()
+			return nil, err
+		}
+		if err := CheckLogOrder(ctx, pool); err != nil { // a restore from another cluster
 			pool.Close()
 			return nil, err
 		}

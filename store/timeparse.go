@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,8 @@ var zonelessLayouts = []string{
 //   - a date or a date and time without a zone, read in local time
 //     (2025-03-01, "2025-03-01 12:00", "2025-03-01 12:00:05",
 //     2025-03-01T12:00[:05]; fractional seconds are accepted after the seconds);
+//   - a time of day, today in local time (12:30, 9:05, 12:30:15); one later
+//     than now is refused (was it today or yesterday?) with a hint;
 //   - "now";
 //   - an age, meaning now minus it: a Go duration or a day count with an
 //     optional duration after it, with a leading "-" or a trailing " ago"
@@ -50,15 +53,44 @@ func ParseTime(s string, now time.Time) (time.Time, error) {
 			return v, nil
 		}
 	}
+	if m := clockForm.FindStringSubmatch(t); m != nil {
+		return clockToday(s, m, now)
+	}
 	if d, ok := parseAge(t); ok {
 		return now.Add(-d), nil
 	}
 	return time.Time{}, timeError(s, "is not a time")
 }
 
+// clockForm is a time of day: H:MM or HH:MM, optionally :SS and a fraction.
+var clockForm = regexp.MustCompile(`^([01]?[0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9])(\.[0-9]{1,9})?)?$`)
+
+// clockToday is the clock time m (clockForm's match) today, in local time.
+// A time later than now is refused: today's or yesterday's is a guess.
+func clockToday(s string, m []string, now time.Time) (time.Time, error) {
+	h, _ := strconv.Atoi(m[1])
+	mi, _ := strconv.Atoi(m[2])
+	sec, ns := 0, 0
+	if m[3] != "" {
+		sec, _ = strconv.Atoi(m[3])
+	}
+	if m[4] != "" {
+		frac := (m[4][1:] + "000000000")[:9]
+		ns, _ = strconv.Atoi(frac)
+	}
+	local := now.In(time.Local)
+	v := time.Date(local.Year(), local.Month(), local.Day(), h, mi, sec, ns, time.Local)
+	if v.After(now) {
+		return time.Time{}, &ValidationError{Field: "time", Index: -1, Reason: fmt.Sprintf(
+			"%q (a time of day, today) is later than now (%s): give the date, e.g. %q",
+			s, local.Format("15:04"), local.AddDate(0, 0, -1).Format("2006-01-02")+" "+strings.TrimSpace(s))}
+	}
+	return v, nil
+}
+
 func timeError(s, what string) error {
 	return &ValidationError{Field: "time", Index: -1, Reason: fmt.Sprintf(
-		`%q %s: use RFC 3339 (2025-03-01T12:00:00Z), a date (2025-03-01), a local date and time (2025-03-01 12:00[:05]), "now", or an age (90m, -90m, "2h ago", 3d, 1h30m)`, s, what)}
+		`%q %s: use RFC 3339 (2025-03-01T12:00:00Z), a date (2025-03-01), a local date and time (2025-03-01 12:00[:05]), a time of day today (12:30), "now", or an age (90m, -90m, "2h ago", 3d, 1h30m)`, s, what)}
 }
 
 // parseAge parses "90m", "-90m", "2h ago", "3d", "1d12h": a non-negative

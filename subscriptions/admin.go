@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -180,6 +182,9 @@ func (t ResetTarget) String() string {
 	case ResetEnd:
 		return "end"
 	case ResetCheckpoint:
+		if t.Checkpoint.Tx < minCheckpointTx {
+			return "checkpoint:" + t.Checkpoint.String() // would read as a time of day
+		}
 		return t.Checkpoint.String()
 	default:
 		return t.Time.Format(time.RFC3339Nano)
@@ -190,15 +195,35 @@ func (t ResetTarget) String() string {
 // or "time T".
 func (t ResetTarget) Describe() string {
 	switch t.Kind {
-	case ResetCheckpoint, ResetTime:
+	case ResetCheckpoint:
+		return t.Kind.String() + " " + t.Checkpoint.String()
+	case ResetTime:
 		return t.Kind.String() + " " + t.String()
 	}
 	return t.String()
 }
 
-// ParseResetTarget parses start, end, a checkpoint TX:POS, or any time
-// store.ParseTime takes: RFC 3339 (2024-05-01T12:00:00Z), a local date and
-// time ("2024-05-01 10:00"), "now", or an age (-10m, -1h30m, -2d, "2h ago").
+// minCheckpointTx: transaction ids below it never occur in a log written by
+// a server (initdb alone uses hundreds), so TX:POS with a smaller first
+// part is read as a time of day, or refused as ambiguous.
+const minCheckpointTx = 24
+
+// checkpointForm is the shape shared by TX:POS and a clock time HH:MM.
+var checkpointForm = regexp.MustCompile(`^([0-9]+):([0-9]+)$`)
+
+func cutPrefixFold(s, prefix string) (string, bool) {
+	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
+		return s[len(prefix):], true
+	}
+	return s, false
+}
+
+// ParseResetTarget parses start, end, a checkpoint TX:POS (or
+// checkpoint:TX:POS), or any time store.ParseTime takes: RFC 3339
+// (2024-05-01T12:00:00Z), a local date and time ("2024-05-01 10:00"), a
+// time of day today (12:30), "now", or an age (-10m, -1h30m, -2d, "2h
+// ago"). TX:POS with TX below 24 that is not a time of day is ambiguous and
+// refused with a hint. The CLI and the console share this one rule.
 func ParseResetTarget(s string) (ResetTarget, error) {
 	return parseResetTarget(s, time.Now())
 }
@@ -213,14 +238,33 @@ func parseResetTarget(s string, now time.Time) (ResetTarget, error) {
 	case "":
 		return ResetTarget{}, &InvalidError{Field: "reset target", Reason: "is empty; want start, end, a checkpoint TX:POS, a time or an age like -10m"}
 	}
-	if strings.Contains(v, ":") && !strings.ContainsAny(v, "T-") {
-		cp, err := store.ParseCheckpoint(v)
+	// TX:POS and a clock time HH:MM look alike. Transaction ids start far
+	// above 23, so a pair with a first part of 24 or more is a checkpoint,
+	// one that reads as a clock time is a time, and anything else of that
+	// shape is ambiguous. "checkpoint:" forces a checkpoint.
+	if rest, ok := cutPrefixFold(v, "checkpoint:"); ok {
+		cp, err := store.ParseCheckpoint(rest)
 		if err != nil {
 			return ResetTarget{}, &InvalidError{Field: "reset target", Reason: fmt.Sprintf("%q is not a checkpoint TX:POS (e.g. 7731:120455)", s)}
 		}
 		return ResetTarget{Kind: ResetCheckpoint, Checkpoint: cp}, nil
 	}
+	pair := checkpointForm.FindStringSubmatch(v)
+	if pair != nil {
+		if tx, err := strconv.ParseUint(pair[1], 10, 64); err != nil || tx >= minCheckpointTx {
+			cp, err := store.ParseCheckpoint(v)
+			if err != nil {
+				return ResetTarget{}, &InvalidError{Field: "reset target", Reason: fmt.Sprintf("%q is not a checkpoint TX:POS (e.g. 7731:120455)", s)}
+			}
+			return ResetTarget{Kind: ResetCheckpoint, Checkpoint: cp}, nil
+		}
+	}
 	t, err := store.ParseTime(v, now)
+	if err != nil && pair != nil && !(len(pair[2]) == 2 && pair[2] < "60") { // a clock time keeps ParseTime's reason
+		return ResetTarget{}, &InvalidError{Field: "reset target", Reason: fmt.Sprintf(
+			"%q is ambiguous: not a time of day (HH:MM), and no checkpoint has a transaction id that small; "+
+				"write checkpoint:%s for a checkpoint, or a time like 09:30 or \"2025-03-01 09:30\"", s, v)}
+	}
 	if err != nil {
 		reason := err.Error()
 		var ve *store.ValidationError
@@ -248,6 +292,17 @@ func (a *Admin) Reset(ctx context.Context, name string, to ResetTarget) error {
 		}
 		cp = h
 	case ResetCheckpoint:
+		// A checkpoint beyond the head would silently skip every event up
+		// to it as they arrive. (The head only moves forward, so one read
+		// from the log a moment ago is never refused.)
+		h, err := a.st.Head(ctx)
+		if err != nil {
+			return fmt.Errorf("reset subscription %s: %w", name, err)
+		}
+		if to.Checkpoint.Compare(h) > 0 {
+			return &InvalidError{Field: "reset target", Reason: fmt.Sprintf(
+				"checkpoint %s is beyond the head of the log (%s): nothing was changed (to skip to the head, reset to end)", to.Checkpoint, h)}
+		}
 		cp = to.Checkpoint
 	case ResetTime:
 		c, err := a.st.CheckpointAt(ctx, to.Time)

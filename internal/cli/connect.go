@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"eventscope/internal/pgserver"
 )
@@ -30,3 +31,18 @@ func (g *globals) embeddedOptions() pgserver.Options {
 // ?password=pw) or key=value DSN (password=pw), for headers and logs:
 // passwords are never shown.
 func redactURL(u string) string { return pgserver.RedactURL(u) }
+
+// dbFlag is --db: a database URL that, when given, must say something. An
+// empty --db ("--db $UNSET_VAR") is a mistake, not a request for the
+// embedded server: it is refused (exit 2) instead of silently falling back.
+type dbFlag struct{ url *string }
+
+func (f dbFlag) String() string { return *f.url }
+func (f dbFlag) Type() string   { return "string" }
+func (f dbFlag) Set(s string) error {
+	if strings.TrimSpace(s) == "" {
+		return fmt.Errorf(`--db is empty: give a PostgreSQL URL, or leave --db out to use $DATABASE_URL or the embedded server`)
+	}
+	*f.url = s
+	return nil
+}

@@ -11,10 +11,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"eventscope/domain"
 	"eventscope/domain/worker"
+	"eventscope/internal/pgserver"
 	"eventscope/seed"
 	"eventscope/store"
 	"eventscope/subscriptions"
@@ -49,8 +51,11 @@ func newDemoCmd(g *globals) *cobra.Command {
   4. the console. Without a terminal, or with --no-tui, a live plain-text
      summary instead.
 
-Ctrl-C (or q in the console) stops everything cleanly. Run it again to
-continue where it left off: the history is only seeded into an empty database.`,
+Ctrl-C (or q in the console) stops everything cleanly: the traffic, the
+worker, and the embedded PostgreSQL if this demo started it (one that was
+already running, or that other sessions use, keeps running). Run it again
+to continue where it left off: the history is only seeded into an empty
+database.`,
 		Example: `  eventscope demo
   eventscope demo --db postgres://localhost/shop --rate 100
   eventscope demo --no-tui --duration 30s`,
@@ -97,16 +102,37 @@ func (s *demoState) set(f func(*demoState)) { s.mu.Lock(); f(s); s.mu.Unlock() }
 
 func runDemo(ctx context.Context, g *globals, f demoFlags) error {
 	useTUI := !f.noTUI && isTerminalWriter(g.out)
+	// The embedded server, when that is the database: stopped at the end
+	// if this demo started it (q "stops everything"), left alone if it was
+	// running already.
+	var startedEmbedded bool
+	if g.otherDatabase() == "" {
+		before, err := pgserver.Status(ctx, g.embeddedOptions())
+		if err != nil {
+			return err
+		}
+		startedEmbedded = !before.Running
+	}
+	st, err := g.openStore(ctx)
+	if err != nil {
+		if startedEmbedded {
+			g.stopEmbeddedIfIdle(context.WithoutCancel(ctx))
+		}
+		return err
+	}
+	defer func() {
+		st.Close()
+		if startedEmbedded {
+			g.stopEmbeddedIfIdle(context.WithoutCancel(ctx))
+		}
+	}()
+	// --duration counts from here: starting (or initialising) the embedded
+	// server first is not part of the run.
 	if f.duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, f.duration)
 		defer cancel()
 	}
-	st, err := g.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 	seeded, err := st.HasStreams(ctx)
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
@@ -146,6 +172,31 @@ func runDemo(ctx context.Context, g *globals, f demoFlags) error {
 		fmt.Fprintln(g.out, "demo stopped")
 	}
 	return nil
+}
+
+// stopEmbeddedIfIdle stops the embedded server unless other sessions (an
+// eventscope tui started meanwhile, a psql) are connected to it: the demo
+// stops what it started, not what others came to use.
+func (g *globals) stopEmbeddedIfIdle(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	o := g.embeddedOptions()
+	s, err := pgserver.Status(ctx, o)
+	if err != nil || !s.Running {
+		return
+	}
+	others := 0
+	if conn, err := pgx.Connect(ctx, pgserver.WithDatabase(s.URL, "postgres")); err == nil {
+		_ = conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`).Scan(&others)
+		conn.Close(ctx)
+	}
+	if others > 0 {
+		g.progressf("left the embedded PostgreSQL running: %d other session(s) use it (stop it with eventscope db stop)", others)
+		return
+	}
+	if err := pgserver.Stop(ctx, o); err != nil {
+		g.progressf("could not stop the embedded PostgreSQL: %v", err)
+	}
 }
 
 // runDemoSystem seeds an empty database, then runs the worker and live

@@ -68,7 +68,7 @@ DATABASE_URL, else an embedded private PostgreSQL in $EVENTSCOPE_HOME
 			return rootRun(cmd, g)
 		},
 	}
-	root.PersistentFlags().StringVar(&g.dbURL, "db", "", "PostgreSQL URL (default $DATABASE_URL, else the embedded server)")
+	root.PersistentFlags().Var(dbFlag{&g.dbURL}, "db", "PostgreSQL URL (default $DATABASE_URL, else the embedded server)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Msg: err.Error()} })
 	for _, f := range commandFactories {
 		root.AddCommand(f(g))

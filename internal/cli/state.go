@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"eventscope/domain"
+	"eventscope/internal/textsafe"
 	"eventscope/store"
 )
 
@@ -73,7 +74,8 @@ time in local time (2025-03-01 12:00[:05]), "now", or a duration ago (90m,
 				return err
 			}
 			defer st.Close()
-			tt := domain.NewTimeTravel(st, nil, domain.TimeTravelOptions{})
+			// state is a read: it uses snapshots but never stores any.
+			tt := domain.NewTimeTravel(st, nil, domain.TimeTravelOptions{NoLazySnapshots: true})
 			switch {
 			case !atTime.IsZero():
 				if v, err = tt.VersionAt(ctx, stream, atTime); err != nil {
@@ -97,7 +99,7 @@ time in local time (2025-03-01 12:00[:05]), "now", or a duration ago (90m,
 				return stateErr(err)
 			}
 			if asJSON {
-				return json.NewEncoder(g.out).Encode(out.jsonForm(diff))
+				return newJSONEncoder(g.out).Encode(out.jsonForm(diff))
 			}
 			return printState(g.out, out, diff)
 		},
@@ -149,35 +151,35 @@ func printState(w io.Writer, o stateOutput, diff bool) error {
 	s := o.State
 	kind := s.Aggregate
 	if s.Generic {
-		kind = "generic fold: JSON merge patch of each event's data (no aggregate registered for " + store.Category(s.Stream) + ")"
+		kind = "generic fold: JSON merge patch of each event's data (no aggregate registered for " + safe(store.Category(s.Stream)) + ")"
 	}
 	how := fmt.Sprintf("%d events folded", s.EventsFolded)
 	if s.FromSnapshot {
 		how = fmt.Sprintf("snapshot at version %d + %d events", s.SnapshotVersion, s.EventsFolded)
 	}
-	fmt.Fprintf(w, "%s at version %d of %d  (%s; %s)\n", s.Stream, s.Version, s.LastVersion, kind, how)
+	fmt.Fprintf(w, "%s at version %d of %d  (%s; %s)\n", safe(s.Stream), s.Version, s.LastVersion, safe(kind), how)
 	e := s.Event
-	fmt.Fprintf(w, "event    %s  %s  recorded %s  checkpoint %s\n", e.Type, e.EventID, e.RecordedAt.UTC().Format(time.RFC3339Nano), e.Checkpoint)
+	fmt.Fprintf(w, "event    %s  %s  recorded %s  checkpoint %s\n", safe(e.Type), e.EventID, e.RecordedAt.UTC().Format(time.RFC3339Nano), e.Checkpoint)
 	if len(e.Metadata) > 2 {
-		fmt.Fprintf(w, "metadata %s\n", e.Metadata)
+		fmt.Fprintf(w, "metadata %s\n", safePreview(e.Metadata, 1<<20))
 	}
 	if diff {
-		fmt.Fprintf(w, "\nchanges made by %s (version %d):\n", e.Type, s.Version)
+		fmt.Fprintf(w, "\nchanges made by %s (version %d):\n", safe(e.Type), s.Version)
 		if len(o.Changes) == 0 {
 			fmt.Fprintln(w, "  (none: the state is unchanged)")
 		}
 		for _, c := range o.Changes {
-			path := c.Path
+			path := safe(c.Path)
 			if path == "" {
 				path = "(the whole state)"
 			}
 			switch c.Kind {
 			case domain.Added:
-				fmt.Fprintf(w, "  + %s: %s\n", path, c.After)
+				fmt.Fprintf(w, "  + %s: %s\n", path, safePreview(c.After, 1<<20))
 			case domain.Removed:
-				fmt.Fprintf(w, "  - %s: %s\n", path, c.Before)
+				fmt.Fprintf(w, "  - %s: %s\n", path, safePreview(c.Before, 1<<20))
 			default:
-				fmt.Fprintf(w, "  ~ %s: %s -> %s\n", path, c.Before, c.After)
+				fmt.Fprintf(w, "  ~ %s: %s -> %s\n", path, safePreview(c.Before, 1<<20), safePreview(c.After, 1<<20))
 			}
 		}
 	}
@@ -189,7 +191,7 @@ func printState(w io.Writer, o stateOutput, diff bool) error {
 	} else {
 		pretty.Write(s.State)
 	}
-	fmt.Fprintf(w, "\nstate:\n%s\n", pretty.String())
+	fmt.Fprintf(w, "\nstate:\n%s\n", textsafe.Block(pretty.String()))
 	return nil
 }
 

@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"eventscope/store"
-	"eventscope/tui/common"
 )
 
 func init() {
@@ -30,6 +29,29 @@ func (g *globals) openStore(ctx context.Context) (*store.Store, error) {
 		return nil, err
 	}
 	return store.Open(ctx, url, store.Options{})
+}
+
+// openStoreReadOnly is openStore for read-only use: it writes nothing, so a
+// missing or old schema is an error naming eventscope migrate
+// (store.ErrSchemaBehind) instead of being migrated.
+func (g *globals) openStoreReadOnly(ctx context.Context) (*store.Store, error) {
+	url, err := g.resolveURL(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, url, store.Options{NoMigrate: true})
+	if err != nil {
+		return nil, err
+	}
+	if err := store.CheckSchema(ctx, st.Pool()); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := store.CheckLogOrder(ctx, st.Pool()); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
 }
 
 func newMigrateCmd(g *globals) *cobra.Command {
@@ -51,12 +73,19 @@ func newMigrateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if len(applied) == 0 {
-				fmt.Fprintf(g.out, "schema is up to date (version %d)\n", store.Latest())
-				return nil
-			}
 			for _, v := range applied {
 				fmt.Fprintf(g.out, "applied migration %03d\n", v)
+			}
+			// A log restored from another cluster is renumbered here.
+			n, err := store.RepairLog(cmd.Context(), st.Pool())
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				fmt.Fprintf(g.out, "renumbered the restored global log: %d events, order kept; subscriptions' checkpoints and parked events remapped\n", n)
+			}
+			if len(applied) == 0 && n == 0 {
+				fmt.Fprintf(g.out, "schema is up to date (version %d)\n", store.Latest())
 			}
 			return nil
 		},
@@ -116,6 +145,15 @@ Exit codes: 2 bad input, 3 expected-version conflict, 5 stream closed.`,
 						data = string(b)
 					}
 					ev.Data = json.RawMessage(strings.TrimSpace(data))
+				}
+				if why := checkText(args[1]); why != "" {
+					return Usagef("TYPE %s", why)
+				}
+				if why := checkJSONText(ev.Data); why != "" {
+					return Usagef("DATA %s", why)
+				}
+				if why := checkJSONText([]byte(metadata)); why != "" {
+					return Usagef("--metadata %s", why)
 				}
 				if id != "" {
 					if ev.ID, err = uuid.Parse(id); err != nil {
@@ -179,34 +217,59 @@ func ParseBatch(r io.Reader) ([]store.NewEvent, error) {
 		if text == "" {
 			continue
 		}
+		// Fields stay raw until checked: decoding into a string would turn
+		// bytes that are not UTF-8 into U+FFFD and hide them.
 		var raw struct {
-			ID       *string         `json:"id"`
-			Type     *string         `json:"type"`
+			ID       json.RawMessage `json:"id"`
+			Type     json.RawMessage `json:"type"`
 			Data     json.RawMessage `json:"data"`
 			Metadata json.RawMessage `json:"metadata"`
 		}
 		dec := json.NewDecoder(strings.NewReader(text))
+		// The SQL API refuses unknown event fields too: a misspelt
+		// "metdata" must not be dropped silently by either door.
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&raw); err != nil {
+			if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+				return nil, Usagef("--batch line %d: unknown field %s (an event has id, type, data and metadata)", line, f)
+			}
 			return nil, Usagef("--batch line %d: %v", line, err)
 		}
 		if dec.More() {
 			return nil, Usagef("--batch line %d: more than one JSON value on the line", line)
 		}
+		for _, f := range []struct {
+			name string
+			b    []byte
+		}{{"id", raw.ID}, {"type", raw.Type}, {"data", raw.Data}, {"metadata", raw.Metadata}} {
+			if why := checkJSONText(f.b); why != "" {
+				return nil, Usagef("--batch line %d: %q %s", line, f.name, why)
+			}
+		}
+		if why := checkJSONText([]byte(text)); why != "" {
+			return nil, Usagef("--batch line %d: %s", line, why)
+		}
 		ev := store.NewEvent{Data: raw.Data, Metadata: raw.Metadata}
-		if raw.Type == nil || *raw.Type == "" {
+		var typ, id *string
+		if err := json.Unmarshal(orNull(raw.Type), &typ); err != nil {
+			return nil, Usagef("--batch line %d: \"type\" must be a string", line)
+		}
+		if err := json.Unmarshal(orNull(raw.ID), &id); err != nil {
+			return nil, Usagef("--batch line %d: \"id\" must be a UUID string", line)
+		}
+		if typ == nil || *typ == "" {
 			return nil, Usagef("--batch line %d: \"type\" is missing or empty", line)
 		}
-		ev.Type = *raw.Type
+		ev.Type = *typ
 		if len(raw.Data) == 0 || string(raw.Data) == "null" {
 			return nil, Usagef("--batch line %d: \"data\" is missing (a JSON object)", line)
 		}
-		if raw.ID != nil && *raw.ID != "" {
-			id, err := uuid.Parse(*raw.ID)
+		if id != nil && *id != "" {
+			u, err := uuid.Parse(*id)
 			if err != nil {
-				return nil, Usagef("--batch line %d: \"id\" %q is not a UUID", line, *raw.ID)
+				return nil, Usagef("--batch line %d: \"id\" %q is not a UUID", line, *id)
 			}
-			ev.ID = id
+			ev.ID = u
 		}
 		events = append(events, ev)
 	}
@@ -217,6 +280,14 @@ func ParseBatch(r io.Reader) ([]store.NewEvent, error) {
 		return nil, Usagef("--batch: no events in the input")
 	}
 	return events, nil
+}
+
+// orNull is b, or the JSON null when a field was absent.
+func orNull(b json.RawMessage) []byte {
+	if len(b) == 0 {
+		return []byte("null")
+	}
+	return b
 }
 
 func newReadCmd(g *globals) *cobra.Command {
@@ -306,7 +377,7 @@ func newReadCmd(g *globals) *cobra.Command {
 // printEvents prints events as NDJSON or as a table.
 func printEvents(w io.Writer, events []store.Event, asJSON, withStream bool) error {
 	if asJSON {
-		enc := json.NewEncoder(w)
+		enc := newJSONEncoder(w)
 		for _, e := range events {
 			if err := enc.Encode(e); err != nil {
 				return err
@@ -321,12 +392,12 @@ func printEvents(w io.Writer, events []store.Event, asJSON, withStream bool) err
 		fmt.Fprintln(tw, "VERSION\tTYPE\tRECORDED\tCHECKPOINT\tDATA")
 	}
 	for _, e := range events {
-		data := common.Preview(e.Data, 60)
+		data := safePreview(e.Data, 60)
 		ts := e.RecordedAt.Local().Format("2006-01-02 15:04:05.000")
 		if withStream {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", e.Checkpoint, e.StreamID, e.Version, e.Type, ts, data)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", e.Checkpoint, safe(e.StreamID), e.Version, safe(e.Type), ts, data)
 		} else {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", e.Version, e.Type, ts, e.Checkpoint, data)
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", e.Version, safe(e.Type), ts, e.Checkpoint, data)
 		}
 	}
 	return tw.Flush()
@@ -343,8 +414,8 @@ func newStreamsCmd(g *globals) *cobra.Command {
 		Short: "List streams (keyset-paged)",
 		Args:  wrapArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if limit <= 0 {
-				return Usagef("--limit must be > 0, got %d", limit)
+			if limit <= 0 || limit > maxListLimit {
+				return Usagef("--limit must be between 1 and %d, got %d (page on with --after)", maxListLimit, limit)
 			}
 			o := store.ListStreamsOptions{Prefix: prefix, Category: category, After: after, Limit: limit}
 			switch order {
@@ -364,7 +435,7 @@ func newStreamsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(g.out)
+				enc := newJSONEncoder(g.out)
 				for _, s := range list.Streams {
 					if err := enc.Encode(s); err != nil {
 						return err
@@ -378,7 +449,7 @@ func newStreamsCmd(g *globals) *cobra.Command {
 					if s.Closed() {
 						closed = "closed"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", s.StreamID, s.Category, s.Version, s.EventCount, s.UpdatedAt.Local().Format("2006-01-02 15:04:05"), closed)
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", safe(s.StreamID), safe(s.Category), s.Version, s.EventCount, s.UpdatedAt.Local().Format("2006-01-02 15:04:05"), closed)
 				}
 				if err := tw.Flush(); err != nil {
 					return err
@@ -401,7 +472,7 @@ func newStreamsCmd(g *globals) *cobra.Command {
 }
 
 func newStatsCmd(g *globals) *cobra.Command {
-	var asJSON, types bool
+	var asJSON, types, fullQuery bool
 	cmd := &cobra.Command{
 		Use:   "stats",
 		Short: "Counts, the head checkpoint, and what holds the global log back",
@@ -412,12 +483,12 @@ func newStatsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			s, err := st.Stats(cmd.Context(), store.StatsOptions{Types: types || asJSON})
+			s, err := st.Stats(cmd.Context(), store.StatsOptions{Types: types || asJSON, FullQuery: fullQuery})
 			if err != nil {
 				return err
 			}
 			if asJSON {
-				return json.NewEncoder(g.out).Encode(s)
+				return newJSONEncoder(g.out).Encode(s)
 			}
 			fmt.Fprintf(g.out, "events      %d\nstreams     %d\ncategories  %d\nhead        %s\nserver      PostgreSQL %s\n",
 				s.Events, s.Streams, len(s.Categories), s.Head, s.ServerVersion)
@@ -429,12 +500,12 @@ func newStatsCmd(g *globals) *cobra.Command {
 			tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "\nCATEGORY\tSTREAMS\tEVENTS")
 			for _, c := range s.Categories {
-				fmt.Fprintf(tw, "%s\t%d\t%d\n", c.Category, c.Streams, c.Events)
+				fmt.Fprintf(tw, "%s\t%d\t%d\n", safe(c.Category), c.Streams, c.Events)
 			}
 			if len(s.Types) > 0 {
 				fmt.Fprintln(tw, "\nTYPE\tEVENTS\t")
 				for _, t := range s.Types {
-					fmt.Fprintf(tw, "%s\t%d\t\n", t.Type, t.Events)
+					fmt.Fprintf(tw, "%s\t%d\t\n", safe(t.Type), t.Events)
 				}
 			}
 			return tw.Flush()
@@ -442,13 +513,8 @@ func newStatsCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object (with event types)")
 	cmd.Flags().BoolVar(&types, "types", false, "count events per type (scans every event)")
+	cmd.Flags().BoolVar(&fullQuery, "full-query", false, "show the holding-back session's query with its literals (default: its shape, literals as ?)")
 	return cmd
-}
-
-// oneLine collapses whitespace and cuts s to n cells (never inside a
-// character).
-func oneLine(s string, n int) string {
-	return common.Truncate(strings.Join(strings.Fields(s), " "), n)
 }
 
 func newCloseCmd(g *globals) *cobra.Command {

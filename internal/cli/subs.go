@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -90,7 +91,7 @@ refresh: {"time": ..., "subscriptions": [...]}.`,
 						return err
 					}
 					if asJSON {
-						enc := json.NewEncoder(g.out)
+						enc := newJSONEncoder(g.out)
 						for _, s := range list {
 							if err := enc.Encode(s); err != nil {
 								return err
@@ -105,11 +106,11 @@ refresh: {"time": ..., "subscriptions": [...]}.`,
 				subscriptions.NewMonitor(st, interval).Run(cmd.Context(), func(list []subscriptions.Status, err error) {
 					now := time.Now()
 					if err != nil {
-						fmt.Fprintf(g.errw, "eventscope: %v\n", err)
+						fmt.Fprintf(g.errw, "eventscope: %s\n", safe(err.Error()))
 						return
 					}
 					if asJSON {
-						if e := json.NewEncoder(g.out).Encode(map[string]any{"time": now, "subscriptions": list}); e != nil {
+						if e := newJSONEncoder(g.out).Encode(map[string]any{"time": now, "subscriptions": list}); e != nil {
 							werr = e
 						}
 						return
@@ -168,7 +169,7 @@ func printStatusTable(w io.Writer, list []subscriptions.Status, now time.Time) e
 			state += "*"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1f\t%d\t%d\t%s\t%s\t%s\n",
-			s.Name, state, s.Checkpoint, lag, s.Rate, s.Processed, s.Parked, s.Holder, hb, lastErr)
+			safe(s.Name), state, s.Checkpoint, lag, s.Rate, s.Processed, s.Parked, safe(fmt.Sprint(s.Holder)), hb, lastErr)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -196,10 +197,10 @@ func (g *globals) awaitHolder(ctx context.Context, adm *subscriptions.Admin, nam
 			fmt.Fprintf(g.out, "%s %s (no holder now: the next one applies it)\n", done, name)
 			return nil
 		case !s.ControlPending:
-			fmt.Fprintf(g.out, "%s %s (holder %s acknowledged; state %s)\n", done, name, s.Holder, s.State)
+			fmt.Fprintf(g.out, "%s %s (holder %s acknowledged; state %s)\n", done, name, safe(fmt.Sprint(s.Holder)), s.State)
 			return nil
 		case time.Now().After(deadline):
-			fmt.Fprintf(g.out, "%s %s (holder %s has not acknowledged yet)\n", done, name, s.Holder)
+			fmt.Fprintf(g.out, "%s %s (holder %s has not acknowledged yet)\n", done, name, safe(fmt.Sprint(s.Holder)))
 			return nil
 		}
 		select {
@@ -302,7 +303,7 @@ object per parked event: {"subscription", "event" (as read --json),
 					return err
 				}
 				if asJSON {
-					enc := json.NewEncoder(g.out)
+					enc := newJSONEncoder(g.out)
 					for _, p := range list {
 						if err := enc.Encode(p); err != nil {
 							return err
@@ -322,7 +323,7 @@ object per parked event: {"subscription", "event" (as read --json),
 						retry = " (retry requested)"
 					}
 					fmt.Fprintf(tw, "%s\t%s\t%s@%d\t%s\t%d\t%s\t%s%s\n", p.Event.EventID, p.Event.Checkpoint,
-						p.Event.StreamID, p.Event.Version, p.Event.Type, p.Attempts,
+						safe(p.Event.StreamID), p.Event.Version, safe(p.Event.Type), p.Attempts,
 						p.ParkedAt.Local().Format("2006-01-02 15:04:05"), oneLine(p.LastError, 80), retry)
 				}
 				return tw.Flush()

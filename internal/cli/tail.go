@@ -1,16 +1,15 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"eventscope/internal/textsafe"
 	"eventscope/store"
 	"eventscope/subscriptions"
-	"eventscope/tui/common"
 )
 
 func init() { commandFactories = append(commandFactories, newTailCmd) }
@@ -76,11 +75,13 @@ whole log first), or a checkpoint TX:POS (the events after it).
 					return err
 				}
 			}
-			enc := json.NewEncoder(g.out)
+			enc := newJSONEncoder(g.out)
 			printed := 0
 			err = subscriptions.Follow(ctx, st, after, subscriptions.FollowOptions{
 				Categories: cats, Types: typs,
-				Logf: func(f string, a ...any) { fmt.Fprintf(g.errw, "eventscope: "+f+"\n", a...) },
+				Logf: func(f string, a ...any) {
+					fmt.Fprintf(g.errw, "eventscope: %s\n", textsafe.Block(fmt.Sprintf(f, a...)))
+				},
 			}, func(events []store.Event) error {
 				for _, e := range events {
 					if asJSON {
@@ -116,7 +117,7 @@ whole log first), or a checkpoint TX:POS (the events after it).
 // CHECKPOINT  RECORDED  STREAM@VERSION  TYPE  DATA.
 func tailLine(e store.Event) string {
 	return fmt.Sprintf("%-16s %s  %s@%d  %s  %s", e.Checkpoint, e.RecordedAt.Local().Format("15:04:05.000"),
-		e.StreamID, e.Version, e.Type, common.Preview(e.Data, 100))
+		safe(e.StreamID), e.Version, safe(e.Type), safePreview(e.Data, 100))
 }
 
 // splitList flattens repeated, comma-separated flag values, rejecting

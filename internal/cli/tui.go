@@ -32,7 +32,10 @@ subcommand): an overview, a stream browser with fuzzy search, each stream's
 events, time-travel through an aggregate's versions, the live global log,
 and the live subscriptions with their admin actions.
 
---read-only disables every admin action (pause, resume, reset, retry, skip).
+--read-only disables every admin action (pause, resume, reset, retry, skip)
+and writes nothing at all: it does not create or migrate the schema (a
+missing or old one is reported with the command that fixes it) and stores
+no snapshots.
 Press ? in the console for every key binding, : for the command palette.`,
 		Example: `  eventscope tui
   eventscope tui --read-only --db postgres://reader@db/app`,
@@ -48,7 +51,11 @@ func (g *globals) runConsole(cmd *cobra.Command, readOnly bool) error {
 		return err // before starting or connecting to anything
 	}
 	ctx := cmd.Context()
-	st, err := g.openStore(ctx)
+	open := g.openStore
+	if readOnly {
+		open = g.openStoreReadOnly
+	}
+	st, err := open(ctx)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@
 //
 //	lock          flock(2)ed while a process initialises, starts, stops or removes the cluster
 //	cluster.json  where the cluster is: data dir, socket dir, the OS user it runs as
+//	pgpass        the cluster's password (mode 0600); see "Authentication"
 //	data/         the data directory (usually; see "Running as root")
 //	run/          the directory of the Unix socket (usually; see "Socket path")
 //
@@ -18,10 +19,21 @@
 // data/postgres.log (pg_ctl -l); an error starting the server quotes the
 // log's tail. The URL is
 //
-//	postgres://postgres@/eventscope?host=<socket dir>&port=5432
+//	postgres://postgres@/eventscope?host=<socket dir>&port=5432&passfile=<home>/pgpass
 //
-// The cluster uses trust authentication: the socket directory is mode 0700,
-// so only the user the server runs as (and root) can reach it.
+// # Authentication
+//
+// Every connection, over the socket or TCP, authenticates with
+// SCRAM-SHA-256 (pg_hba.conf has no trust line). The password is a random
+// secret generated with the cluster and kept in <home>/pgpass (pgpass
+// format, mode 0600, readable by the user who runs eventscope only: not by
+// the OS account the server runs as when that is root); the URLs name the
+// file with passfile=, which libpq and pgx read, so the secret never appears
+// in a URL, a command line or a log. The server stores a SCRAM verifier,
+// computed here. A cluster made by an older eventscope with trust
+// authentication is secured the next time it is started (Ensure): the
+// password is set, pg_hba.conf rewritten and reloaded. Destroy removes the
+// secret with the cluster. The socket directory stays mode 0700 too.
 //
 // # Socket path
 //

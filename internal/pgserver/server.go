@@ -57,11 +57,19 @@ type Server struct {
 }
 
 // URL is the eventscope database's URL, for example
-// postgres://postgres@/eventscope?host=/home/me/.local/share/eventscope/run&port=5432.
-func (s *Server) URL() string { return connURL(s.socketDir, s.port, DatabaseName) }
+// postgres://postgres@/eventscope?host=/home/me/.local/share/eventscope/run&port=5432&passfile=/home/me/.local/share/eventscope/pgpass.
+// The password is in the passfile (mode 0600), never in the URL.
+func (s *Server) URL() string {
+	return authURL(s.socketDir, s.port, DatabaseName, passfilePath(s.home))
+}
 
 // AdminURL is the URL of the same server's maintenance database, postgres.
-func (s *Server) AdminURL() string { return connURL(s.socketDir, s.port, "postgres") }
+func (s *Server) AdminURL() string {
+	return authURL(s.socketDir, s.port, "postgres", passfilePath(s.home))
+}
+
+// Passfile is the file holding the cluster's password (pgpass format, mode 0600).
+func (s *Server) Passfile() string { return passfilePath(s.home) }
 
 // DataDir is the cluster's data directory.
 func (s *Server) DataDir() string { return s.dataDir }
@@ -279,6 +287,9 @@ func (c *cluster) ensure(ctx context.Context) (*Server, error) {
 			return nil, err
 		}
 	}
+	if err := c.ensureAuth(ctx); err != nil {
+		return nil, err
+	}
 	version, err := c.ensureDatabase(ctx)
 	if err != nil {
 		return nil, err
@@ -312,7 +323,20 @@ func (c *cluster) initdb(ctx context.Context) error {
 		who = fmt.Sprintf(" (running as user %s, since initdb refuses root)", c.acct.name)
 	}
 	c.logf("initialising a PostgreSQL %s cluster in %s%s", bins.version, c.pl.DataDir, who)
-	out, err := c.run(ctx, bins.path("initdb"), "-D", tmp, "-U", superuser, "-A", "trust", "-E", "UTF8", "--no-locale")
+	secret, err := c.secretForInit()
+	if err != nil {
+		return fmt.Errorf("the cluster's secret: %w", err)
+	}
+	verifier, err := scramVerifier(secret)
+	if err != nil {
+		return err
+	}
+	pwfile, err := c.writePwfile(verifier)
+	if err != nil {
+		return fmt.Errorf("initdb password file: %w", err)
+	}
+	out, err := c.run(ctx, bins.path("initdb"), "-D", tmp, "-U", superuser, "-A", "scram-sha-256", "--pwfile", pwfile, "-E", "UTF8", "--no-locale")
+	_ = os.Remove(pwfile)
 	if err != nil {
 		return fmt.Errorf("initdb: %w\n%s", err, tailLines(out, 20))
 	}
@@ -353,6 +377,7 @@ port = %d
 unix_socket_directories = %s
 unix_socket_permissions = 0700
 max_connections = 200
+password_encryption = 'scram-sha-256'
 shared_buffers = 128MB
 fsync = on
 synchronous_commit = on
@@ -495,7 +520,7 @@ func (c *cluster) stop(ctx context.Context) error {
 func (c *cluster) ensureDatabase(ctx context.Context) (string, error) {
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(cctx, connURL(c.pl.SocketDir, c.pl.Port, "postgres"))
+	conn, err := pgx.Connect(cctx, authURL(c.pl.SocketDir, c.pl.Port, "postgres", passfilePath(c.home)))
 	if err != nil {
 		return "", fmt.Errorf("connect to the embedded server: %w; the end of %s:\n%s", err, c.logPath(), tailFile(c.logPath(), 10))
 	}
@@ -555,6 +580,10 @@ func (c *cluster) destroy(ctx context.Context) error {
 	if err := os.Remove(filepath.Join(c.home, placementFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
+	// The secret of a cluster that no longer exists: a new one gets its own.
+	if err := os.Remove(passfilePath(c.home)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	return nil
 }
 
@@ -580,7 +609,7 @@ func statusOf(ctx context.Context, o Options) (State, error) {
 		Initialised: c.initialised(),
 		DataDir:     pl.DataDir,
 		SocketDir:   pl.SocketDir,
-		URL:         connURL(pl.SocketDir, pl.Port, DatabaseName),
+		URL:         authURL(pl.SocketDir, pl.Port, DatabaseName, passfilePath(home)),
 		User:        pl.User,
 		LogFile:     c.logPath(),
 	}

@@ -109,3 +109,8 @@ func WithDatabase(connString, db string) string {
 	}
 	return out
 }
+
+// authURL is connURL with the passfile holding the cluster's password.
+func authURL(socketDir string, port int, db, passfile string) string {
+	return connURL(socketDir, port, db) + "&passfile=" + uriEscape(passfile)
+}
