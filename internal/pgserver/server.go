@@ -49,6 +49,7 @@ var ErrNotInitialised = errors.New("the embedded PostgreSQL cluster is not initi
 
 // Server is a running private cluster.
 type Server struct {
+	home      string
 	dataDir   string
 	socketDir string
 	version   string
@@ -295,7 +296,7 @@ func (c *cluster) ensure(ctx context.Context) (*Server, error) {
 		return nil, err
 	}
 	return &Server{
-		dataDir: c.pl.DataDir, socketDir: c.pl.SocketDir,
+		home: c.home, dataDir: c.pl.DataDir, socketDir: c.pl.SocketDir,
 		version: version, port: c.pl.Port, pid: pid,
 	}, nil
 }
