@@ -122,6 +122,8 @@ func translate(stream string, expected ExpectedVersion, err error) error {
 		return &ConflictError{Stream: stream, Expected: expected, Actual: d.Actual}
 	case "ES410":
 		return &StreamClosedError{Stream: stream}
+	case "ES423":
+		return &StreamBusyError{Stream: stream}
 	case "ES422":
 		var d struct {
 			EventID string `json:"event_id"`
@@ -137,3 +139,20 @@ func isUndefinedTable(err error) bool {
 	var pg *pgconn.PgError
 	return errors.As(err, &pg) && (pg.Code == "42P01" || pg.Code == "3F000")
 }
+
+// ErrStreamBusy: an append waited longer than the server's
+// append_lock_timeout_ms for its stream's lock (held by an open transaction
+// that appended to the stream, or by any session that took the advisory
+// lock). Nothing was written; retrying is safe. The error is a
+// *StreamBusyError; SQL callers see SQLSTATE ES423.
+var ErrStreamBusy = errors.New("stream is busy")
+
+// StreamBusyError names the stream whose lock an append could not get in time.
+type StreamBusyError struct{ Stream string }
+
+func (e *StreamBusyError) Error() string {
+	return fmt.Sprintf("append to %s: the stream is busy (its append lock is held by another transaction); retry", e.Stream)
+}
+
+// Is makes errors.Is(err, ErrStreamBusy) true.
+func (e *StreamBusyError) Is(target error) bool { return target == ErrStreamBusy }
