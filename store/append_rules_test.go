@@ -372,8 +372,7 @@ func TestSQLAppendDoesNotNotify(t *testing.T) {
 // FuzzSQLAppend: whatever events JSON a plain SQL caller sends, the append
 // either stores it, so that every reader decodes it (Go's encoding/json
 // included), or refuses it with an ES4xx error naming a field, or the text is
-// not jsonb at all (class 22) — never another error; and what the Go client
-// accepts, the SQL API accepts.
+// not jsonb at all (class 22) — never another error.
 func FuzzSQLAppend(f *testing.F) {
 	f.Add("order-1", `[{"type":"A","data":{"x":1}}]`)
 	f.Add("order-1", `[{"type":"A","data":{"x":1},"metadata":null,"id":"3f0f8f64-6c9e-4f4b-9a57-1df1f6a2b7c1"}]`)
@@ -418,6 +417,45 @@ func FuzzSQLAppend(f *testing.F) {
 			if err := d.Decode(&x); err != nil {
 				t.Fatalf("stored %s does not decode: %v", raw, err)
 			}
+		}
+	})
+}
+
+// FuzzGoAndSQLAgree: an event the Go client refuses is refused by the SQL
+// API too when a plain SQL caller sends it (ES400, or class 22 when the text
+// is not jsonb); one it accepts is stored (it went through the SQL API).
+func FuzzGoAndSQLAgree(f *testing.F) {
+	f.Add("order-1", "OrderPlaced", `{"total":10}`, `{"correlationId":"x"}`)
+	f.Add("order-\u202e1", "T", `{}`, ``)
+	f.Add("order-1", "T\u200b", `{}`, ``)
+	f.Add("order-1", "T", `{"a":`+strings.Repeat("[", 101)+strings.Repeat("]", 101)+`}`, ``)
+	f.Add("order-1", "T", `{"a":"\u0000"}`, `null`)
+	f.Add("order-1", "T", `[]`, `3`)
+	st, err := store.Open(context.Background(), testdb.URL(f), store.Options{NoNotify: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(st.Close)
+	f.Fuzz(func(t *testing.T, stream, typ, data, meta string) {
+		ctx := context.Background()
+		_, goErr := st.Append(ctx, stream, store.Any, store.NewEvent{Type: typ, Data: json.RawMessage(data), Metadata: json.RawMessage(meta)})
+		if goErr == nil {
+			return
+		}
+		if !errors.Is(goErr, store.ErrInvalid) {
+			t.Fatalf("Go: %v is not ErrInvalid", goErr)
+		}
+		if !utf8.ValidString(typ) || !utf8.ValidString(stream) {
+			return // no SQL text can carry it (json.Marshal would repair it)
+		}
+		tj, _ := json.Marshal(typ)
+		obj := `{"type":` + string(tj) + `,"data":` + data
+		if strings.TrimSpace(meta) != "" {
+			obj += `,"metadata":` + meta
+		}
+		_, sqlErr := sqlAppend(ctx, st.Pool(), stream, nil, "["+obj+"}]")
+		if sqlErr == nil {
+			t.Fatalf("Go refused (%v) what SQL stored: stream %q, %s", goErr, stream, obj)
 		}
 	})
 }

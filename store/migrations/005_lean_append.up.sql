@@ -144,7 +144,9 @@ BEGIN
         END IF;
         SELECT key INTO k FROM jsonb_object_keys(ev) AS key
          WHERE key NOT IN ('id', 'type', 'data', 'metadata') ORDER BY key LIMIT 1;
-        IF k IS NOT NULL THEN
+        IF k = '' THEN
+            PERFORM eventscope.invalid('event', i, 'holds a field with an empty name; event fields are id, type, data, metadata');
+        ELSIF k IS NOT NULL THEN
             PERFORM eventscope.invalid(k, i, 'is not an event field (id, type, data, metadata)');
         END IF;
         IF jsonb_typeof(ev -> 'type') IS DISTINCT FROM 'string' OR ev ->> 'type' = '' THEN
