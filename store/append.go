@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"eventscope/internal/textsafe"
 )
 
 const appendSQL = `SELECT eventscope.append($1, $2, $3)`
@@ -21,7 +25,9 @@ const appendSQL = `SELECT eventscope.append($1, $2, $3)`
 //
 // Errors: *ValidationError (ErrInvalid), *ConflictError (ErrConflict),
 // *StreamClosedError (ErrStreamClosed), *DuplicateEventError
-// (ErrDuplicateEvent). A rejected call changes nothing.
+// (ErrDuplicateEvent), *StreamBusyError (ErrStreamBusy: the stream's lock
+// was held longer than the server's append_lock_timeout_ms; retry). A
+// rejected call changes nothing.
 func (s *Store) Append(ctx context.Context, stream string, expected ExpectedVersion, events ...NewEvent) (int64, error) {
 	payload, err := s.encode(stream, expected, events)
 	if err != nil {
@@ -29,7 +35,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected ExpectedVers
 	}
 	var v int64
 	if err := s.pool.QueryRow(ctx, appendSQL, stream, expected.sqlArg(), payload).Scan(&v); err != nil {
-		return 0, translate(stream, expected, err)
+		return 0, translateAppend(stream, expected, err)
 	}
 	if s.wake != nil {
 		s.wake.kick(Category(stream))
@@ -56,33 +62,59 @@ func (s *Store) AppendTx(ctx context.Context, tx pgx.Tx, stream string, expected
 		dest = append(dest, &ignored)
 	}
 	if err := tx.QueryRow(ctx, q, stream, expected.sqlArg(), payload).Scan(dest...); err != nil {
-		return 0, translate(stream, expected, err)
+		return 0, translateAppend(stream, expected, err)
 	}
 	return v, nil
 }
 
-// ValidateStreamID checks a stream id: non-empty, at most 200 bytes, valid
-// UTF-8, no whitespace or control characters.
+// MaxJSONDepth is how deep an event's data and metadata may nest: {"a":1}
+// is 1 level, {"a":{"b":[]}} is 3. The SQL API refuses deeper values too
+// (eventscope.max_json_depth()), so every reader can decode what is stored
+// (Go's encoding/json stops at 10,000 levels, other decoders sooner).
+const MaxJSONDepth = 100
+
+// MaxNameBytes bounds stream ids and event types.
+const MaxNameBytes = 200
+
+// ValidateStreamID checks a stream id the way eventscope.append does:
+// non-empty, at most 200 bytes, valid UTF-8, and no whitespace, control or
+// format character (category Cf: bidi controls such as U+202E, zero-width
+// characters).
 func ValidateStreamID(stream string) error {
 	switch {
 	case stream == "":
 		return &ValidationError{Field: "stream_id", Index: -1, Reason: "must not be empty"}
-	case len(stream) > 200:
-		return &ValidationError{Field: "stream_id", Index: -1, Reason: fmt.Sprintf("is %d bytes, at most 200 allowed", len(stream))}
+	case len(stream) > MaxNameBytes:
+		return &ValidationError{Field: "stream_id", Index: -1, Reason: fmt.Sprintf("is %d bytes, at most %d allowed", len(stream), MaxNameBytes)}
 	case !utf8.ValidString(stream):
 		return &ValidationError{Field: "stream_id", Index: -1, Reason: "is not valid UTF-8"}
 	}
 	for _, r := range stream {
-		if unicode.IsSpace(r) || unicode.IsControl(r) {
-			return &ValidationError{Field: "stream_id", Index: -1, Reason: fmt.Sprintf("must not contain whitespace or control characters (found %q)", r)}
+		if StreamIDRefused(r) {
+			return &ValidationError{Field: "stream_id", Index: -1, Reason: fmt.Sprintf("must not contain whitespace, control or format characters (found %s)", runeName(r))}
 		}
 	}
 	return nil
 }
 
+// StreamIDRefused reports whether r may not appear in a stream id:
+// whitespace, NBSP, and everything TypeRefused refuses.
+func StreamIDRefused(r rune) bool {
+	return unicode.IsSpace(r) || r == '\u00a0' || TypeRefused(r)
+}
+
+// TypeRefused reports whether r may not appear in an event type: the runes
+// internal/textsafe will not print raw (C0 and C1 controls, DEL, U+2028,
+// U+2029, Unicode format characters). NUL is among them.
+func TypeRefused(r rune) bool { return r == 0 || textsafe.Unsafe(r) }
+
+func runeName(r rune) string { return fmt.Sprintf("U+%04X", r) }
+
 // encode validates the call and builds the events JSON array. The server
-// validates again (for plain SQL callers); checking here gives the same
-// errors without a round trip.
+// validates again (for plain SQL callers) with the same rules; checking here
+// gives the same errors without a round trip, and catches what PostgreSQL
+// would refuse as a raw error before the append runs (NUL, invalid UTF-8).
+// Group commit and multi-stream appends build on it.
 func (s *Store) encode(stream string, expected ExpectedVersion, events []NewEvent) ([]byte, error) {
 	if err := ValidateStreamID(stream); err != nil {
 		return nil, err
@@ -97,7 +129,7 @@ func (s *Store) encode(stream string, expected ExpectedVersion, events []NewEven
 	buf.Grow(64 * len(events))
 	buf.WriteByte('[')
 	for i, e := range events {
-		if err := validateEvent(i, e, s.opts.MaxEventBytes); err != nil {
+		if err := ValidateEvent(i, e, s.opts.MaxEventBytes); err != nil {
 			return nil, err
 		}
 		if i > 0 {
@@ -128,28 +160,195 @@ func (s *Store) encode(stream string, expected ExpectedVersion, events []NewEven
 	return buf.Bytes(), nil
 }
 
-func validateEvent(i int, e NewEvent, maxBytes int) error {
+// ValidateEvent checks event i of a batch with the rules of
+// eventscope.append: a type of 1 to 200 bytes of valid UTF-8 without
+// refused characters (TypeRefused), data a JSON object and metadata a JSON
+// object, null or empty, each at most MaxJSONDepth levels deep, holding
+// nothing PostgreSQL's jsonb refuses (a \u0000 escape, invalid UTF-8, an
+// unpaired surrogate escape, a number out of numeric's range), and data no
+// larger than maxBytes.
+func ValidateEvent(i int, e NewEvent, maxBytes int) error {
 	switch {
 	case e.Type == "":
 		return &ValidationError{Field: "type", Index: i, Reason: "must be a non-empty string"}
-	case len(e.Type) > 200:
-		return &ValidationError{Field: "type", Index: i, Reason: "is longer than 200 bytes"}
+	case len(e.Type) > MaxNameBytes:
+		return &ValidationError{Field: "type", Index: i, Reason: fmt.Sprintf("is longer than %d bytes", MaxNameBytes)}
 	case !utf8.ValidString(e.Type):
 		return &ValidationError{Field: "type", Index: i, Reason: "is not valid UTF-8"}
 	}
-	if len(e.Data) > maxBytes {
+	for _, r := range e.Type {
+		if TypeRefused(r) {
+			return &ValidationError{Field: "type", Index: i, Reason: fmt.Sprintf("must not contain control or format characters (found %s)", runeName(r))}
+		}
+	}
+	if maxBytes > 0 && len(e.Data) > maxBytes {
 		return &ValidationError{Field: "event", Index: i, Reason: fmt.Sprintf("is over %d bytes", maxBytes)}
 	}
-	if !isJSONObject(e.Data) {
-		return &ValidationError{Field: "data", Index: i, Reason: "must be a JSON object"}
+	if err := checkJSONValue(i, "data", e.Data, false); err != nil {
+		return err
 	}
-	if len(bytes.TrimSpace(e.Metadata)) > 0 && !isJSONObject(e.Metadata) && string(bytes.TrimSpace(e.Metadata)) != "null" {
-		return &ValidationError{Field: "metadata", Index: i, Reason: "must be a JSON object"}
+	if len(bytes.TrimSpace(e.Metadata)) > 0 {
+		if err := checkJSONValue(i, "metadata", e.Metadata, true); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-func isJSONObject(b []byte) bool {
+// checkJSONValue: b is a JSON object (or null, when nullOK) that jsonb
+// stores and every reader decodes.
+func checkJSONValue(i int, field string, b []byte, nullOK bool) error {
 	b = bytes.TrimSpace(b)
-	return len(b) >= 2 && b[0] == '{' && json.Valid(b)
+	if nullOK && string(b) == "null" {
+		return nil
+	}
+	if len(b) < 2 || b[0] != '{' {
+		return &ValidationError{Field: field, Index: i, Reason: "must be a JSON object"}
+	}
+	if reason := scanJSON(b); reason != "" {
+		return &ValidationError{Field: field, Index: i, Reason: reason}
+	}
+	if !json.Valid(b) {
+		return &ValidationError{Field: field, Index: i, Reason: "must be a JSON object"}
+	}
+	return nil
+}
+
+// scanJSON walks JSON text once for what json.Valid lets through but jsonb
+// or the readers refuse: nesting deeper than MaxJSONDepth, a \u0000 escape,
+// invalid UTF-8, an unpaired UTF-16 surrogate escape, and a number whose
+// exponent PostgreSQL's numeric refuses (beyond ±1000). It does not check
+// the syntax (json.Valid does). "" when none is found.
+func scanJSON(b []byte) string {
+	if !utf8.Valid(b) {
+		return "is not valid UTF-8"
+	}
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '{' || c == '[':
+			depth++
+			if depth > MaxJSONDepth {
+				return fmt.Sprintf("nests deeper than %d levels", MaxJSONDepth)
+			}
+		case c == '}' || c == ']':
+			depth--
+		case c == '"':
+			end, reason := scanString(b, i+1)
+			if reason != "" {
+				return reason
+			}
+			i = end
+		case c == '-' || (c >= '0' && c <= '9'):
+			end, reason := scanNumber(b, i)
+			if reason != "" {
+				return reason
+			}
+			i = end - 1
+		}
+	}
+	return ""
+}
+
+// scanString scans a string body from i (after the opening quote) and
+// returns the index of the closing quote.
+func scanString(b []byte, i int) (int, string) {
+	pendingHigh := false
+	for ; i < len(b); i++ {
+		c := b[i]
+		if c == '"' {
+			if pendingHigh {
+				return i, "holds an unpaired UTF-16 surrogate escape"
+			}
+			return i, ""
+		}
+		if c != '\\' {
+			if pendingHigh {
+				return i, "holds an unpaired UTF-16 surrogate escape"
+			}
+			continue
+		}
+		i++
+		if i >= len(b) {
+			return i, ""
+		}
+		if b[i] != 'u' {
+			if pendingHigh {
+				return i, "holds an unpaired UTF-16 surrogate escape"
+			}
+			continue
+		}
+		if i+4 >= len(b) {
+			return i, ""
+		}
+		var r rune
+		for _, h := range b[i+1 : i+5] {
+			r <<= 4
+			switch {
+			case h >= '0' && h <= '9':
+				r |= rune(h - '0')
+			case h >= 'a' && h <= 'f':
+				r |= rune(h-'a') + 10
+			case h >= 'A' && h <= 'F':
+				r |= rune(h-'A') + 10
+			default:
+				return i, "" // bad syntax: json.Valid reports it
+			}
+		}
+		i += 4
+		switch {
+		case r == 0:
+			return i, `must not contain \u0000 (NUL): PostgreSQL cannot store it`
+		case r >= 0xD800 && r < 0xDC00:
+			if pendingHigh {
+				return i, "holds an unpaired UTF-16 surrogate escape"
+			}
+			pendingHigh = true
+		case r >= 0xDC00 && r < 0xE000:
+			if !pendingHigh {
+				return i, "holds an unpaired UTF-16 surrogate escape"
+			}
+			pendingHigh = false
+		default:
+			if pendingHigh {
+				return i, "holds an unpaired UTF-16 surrogate escape"
+			}
+		}
+	}
+	return i, ""
+}
+
+// scanNumber scans a number from i and returns the index after it.
+func scanNumber(b []byte, i int) (int, string) {
+	for i < len(b) && b[i] != 'e' && b[i] != 'E' && (b[i] == '-' || b[i] == '+' || b[i] == '.' || (b[i] >= '0' && b[i] <= '9')) {
+		i++
+	}
+	if i >= len(b) || (b[i] != 'e' && b[i] != 'E') {
+		return i, ""
+	}
+	i++
+	if i < len(b) && (b[i] == '+' || b[i] == '-') {
+		i++
+	}
+	exp := 0
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		if exp <= 1000 {
+			exp = exp*10 + int(b[i]-'0')
+		}
+	}
+	if exp > 1000 {
+		return i, "holds a number with an exponent beyond ±1000, which PostgreSQL cannot store"
+	}
+	return i, ""
+}
+
+// translateAppend maps the append's errors to typed ones. Beyond translate's
+// ES* codes: a data exception (class 22) can only come from the arguments,
+// i.e. the events JSON the server could not take as jsonb; it is bad input.
+func translateAppend(stream string, expected ExpectedVersion, err error) error {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) && len(pg.Code) == 5 && pg.Code[:2] == "22" {
+		return &ValidationError{Field: "events", Index: -1, Reason: "PostgreSQL refused the events JSON: " + pg.Message}
+	}
+	return translate(stream, expected, err)
 }

@@ -339,7 +339,11 @@ func TestWakeUpAfterCommit(t *testing.T) {
 	if n.Channel != store.NotifyChannel || n.Payload != "order" {
 		t.Fatalf("notification %+v", n)
 	}
-	// A plain SQL append (no session setting) notifies in its transaction.
+	// A plain SQL append notifies in its transaction only when the session
+	// opts in (TestSQLAppendDoesNotNotify covers the default).
+	if _, err := conn.Exec(ctx, `SET eventscope.notify = 'on'`); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := conn.Exec(ctx, `SELECT eventscope.append('invoice-1', NULL, '[{"type":"A","data":{}}]')`); err != nil {
 		t.Fatal(err)
 	}

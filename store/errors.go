@@ -142,6 +142,8 @@ func translate(stream string, expected ExpectedVersion, err error) error {
 		return &ConflictError{Stream: stream, Expected: expected, Actual: d.Actual, err: err}
 	case "ES410":
 		return &StreamClosedError{Stream: stream, err: err}
+	case "ES423":
+		return &StreamBusyError{Stream: stream, err: err}
 	case "ES422":
 		var d struct {
 			EventID string `json:"event_id"`
@@ -157,3 +159,26 @@ func isUndefinedTable(err error) bool {
 	var pg *pgconn.PgError
 	return errors.As(err, &pg) && (pg.Code == "42P01" || pg.Code == "3F000")
 }
+
+// ErrStreamBusy: an append waited longer than the server's
+// append_lock_timeout_ms for its stream's lock (held by an open transaction
+// that appended to the stream, or by any session that took the advisory
+// lock). Nothing was written; retrying is safe. The error is a
+// *StreamBusyError; SQL callers see SQLSTATE ES423.
+var ErrStreamBusy = errors.New("stream is busy")
+
+// StreamBusyError names the stream whose lock an append could not get in time.
+type StreamBusyError struct {
+	Stream string
+	err    error
+}
+
+func (e *StreamBusyError) Error() string {
+	return fmt.Sprintf("append to %s: the stream is busy (its append lock is held by another transaction); retry", e.Stream)
+}
+
+// Is makes errors.Is(err, ErrStreamBusy) true.
+func (e *StreamBusyError) Is(target error) bool { return target == ErrStreamBusy }
+
+// Unwrap is the server's *pgconn.PgError, when the server raised the error.
+func (e *StreamBusyError) Unwrap() error { return e.err }

@@ -3,7 +3,9 @@ package store
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzEncode: whatever a caller passes, encode either rejects it with a
@@ -14,6 +16,9 @@ func FuzzEncode(f *testing.F) {
 	f.Add("", "", `[]`, `3`)
 	f.Add("a b", "T", `{"a":`, ``)
 	f.Add("order-\u00e9", "T\x00", `{}`, `null`)
+	f.Add("order-\u202e1", "Order\u200dPlaced", `{"a":"\u0000"}`, `{"b":"\ud800"}`)
+	f.Add("order-1", "T", `{"a":`+strings.Repeat("[", 120)+strings.Repeat("]", 120)+`}`, `{"n":1e1001}`)
+	f.Add("order-1", "T", `{"a":"\\u0000","b":"\ud83d\ude00"}`, "{\"k\":\"\xff\"}")
 	s := New(nil, Options{NoNotify: true, MaxEventBytes: 4096})
 	f.Fuzz(func(t *testing.T, stream, typ, data, meta string) {
 		payload, err := s.encode(stream, Any, []NewEvent{{Type: typ, Data: json.RawMessage(data), Metadata: json.RawMessage(meta)}})
@@ -39,7 +44,67 @@ func FuzzEncode(f *testing.F) {
 		if err := json.Unmarshal(evs[0].Data, &obj); err != nil || obj == nil {
 			t.Fatalf("data %q is not an object", evs[0].Data)
 		}
+		// What the validator lets through, PostgreSQL's jsonb stores and the
+		// readers decode: valid UTF-8, no refused rune in the type or the
+		// stream id, no NUL, nesting within MaxJSONDepth.
+		if !utf8.Valid(payload) {
+			t.Fatalf("payload %q is not UTF-8", payload)
+		}
+		for _, r := range typ {
+			if TypeRefused(r) {
+				t.Fatalf("type %q with refused rune %U accepted", typ, r)
+			}
+		}
+		for _, r := range stream {
+			if StreamIDRefused(r) {
+				t.Fatalf("stream %q with refused rune %U accepted", stream, r)
+			}
+		}
+		for _, raw := range []string{data, meta} {
+			if depthOf(t, raw) > MaxJSONDepth {
+				t.Fatalf("%q nests deeper than %d", raw, MaxJSONDepth)
+			}
+			if strings.ContainsRune(decodeStrings(raw), 0) {
+				t.Fatalf("%q holds a NUL", raw)
+			}
+		}
 	})
+}
+
+// depthOf is the nesting depth of JSON text by decoding it token by token.
+func depthOf(t *testing.T, s string) int {
+	d := json.NewDecoder(strings.NewReader(s))
+	depth, max := 0, 0
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return max
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+			if depth > max {
+				max = depth
+			}
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
+}
+
+// decodeStrings concatenates every string token of JSON text, decoded.
+func decodeStrings(s string) string {
+	d := json.NewDecoder(strings.NewReader(s))
+	var b strings.Builder
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return b.String()
+		}
+		if str, ok := tok.(string); ok {
+			b.WriteString(str)
+		}
+	}
 }
 
 func FuzzParseCheckpoint(f *testing.F) {

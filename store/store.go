@@ -188,16 +188,14 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 }
 
 // ConfigurePool applies the session settings the Store relies on to a pool
-// config: the append's in-transaction NOTIFY off (the Store wakes
-// subscribers after commit), the event size cap, and the pool size.
+// config: the append's in-transaction NOTIFY on only with NotifyInTx (the
+// SQL append does not NOTIFY unless a session asks), and the pool size. The
+// server's event size cap is not a session setting (eventscope.settings).
 func ConfigurePool(cfg *pgxpool.Config, opts Options) {
 	opts = opts.withDefaults()
 	rp := cfg.ConnConfig.RuntimeParams
-	if !opts.NotifyInTx {
-		rp["eventscope.notify"] = "off"
-	}
-	if opts.MaxEventBytes != 1<<20 {
-		rp["eventscope.max_event_bytes"] = strconv.Itoa(opts.MaxEventBytes)
+	if opts.NotifyInTx {
+		rp["eventscope.notify"] = "on" // eventscope.append NOTIFYs only when asked
 	}
 	if _, ok := rp["application_name"]; !ok {
 		rp["application_name"] = "eventscope"
