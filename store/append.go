@@ -27,6 +27,9 @@ func (s *Store) Append(ctx context.Context, stream string, expected ExpectedVers
 	if err != nil {
 		return 0, err
 	}
+	if s.gc != nil {
+		return s.gc.append(ctx, stream, expected, payload)
+	}
 	var v int64
 	if err := s.pool.QueryRow(ctx, appendSQL, stream, expected.sqlArg(), payload).Scan(&v); err != nil {
 		return 0, translate(stream, expected, err)
