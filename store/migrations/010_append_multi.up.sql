@@ -139,6 +139,16 @@ BEGIN
             RETURN NEXT;
             CONTINUE;
         END IF;
+        IF expected IS NULL THEN
+            -- Any version: nothing to check first (a closed stream raises,
+            -- and the client replays the batch call by call).
+            version := eventscope.append(p_stream, NULL, item->'events');
+            IF vers ? p_stream THEN
+                vers := vers - p_stream;
+            END IF;
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
         IF NOT vers ? p_stream THEN
             SELECT s.version, s.closed_at IS NOT NULL AS closed INTO cur
               FROM eventscope.streams s WHERE s.stream_id = p_stream;
