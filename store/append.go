@@ -15,7 +15,9 @@ const appendSQL = `SELECT eventscope.append($1, $2, $3)`
 
 // Append appends events to stream atomically, if the stream is at the
 // expected version, and returns the stream's new version (the version of the
-// last event). It is one round trip to eventscope.append. Events whose ids are
+// last event). It is one round trip to eventscope.append, or, while other
+// Appends of this Store are in flight, a share of one group commit
+// (Options.NoGroupCommit): the outcome is the call's own either way. Events whose ids are
 // all stored in this stream already, with the same content, are a no-op that
 // returns the version of the last of them.
 //

@@ -108,6 +108,19 @@ func (e *Env) Close() {
 	}
 }
 
+// closeIdle closes the pools' connections, so that a workload with clients
+// of its own (pgbench) does not meet max_connections.
+func (e *Env) closeIdle() {
+	for _, s := range []*store.Store{e.Store, e.NoGroup, e.Notify} {
+		if s != nil {
+			s.Pool().Reset()
+		}
+	}
+	if e.Raw != nil {
+		e.Raw.Reset()
+	}
+}
+
 // Truncate empties both the store and the raw table between runs, so every
 // run starts from the same state.
 func (e *Env) Truncate(ctx context.Context) error {

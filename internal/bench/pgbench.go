@@ -78,6 +78,7 @@ func RunPgbench(ctx context.Context, env *Env, c PgbenchConfig) (Result, error) 
 	if err := os.WriteFile(file, script, 0o644); err != nil {
 		return Result{}, err
 	}
+	env.closeIdle() // pgbench brings connections of its own
 	secs := max(1, int((c.Duration+time.Second-1)/time.Second))
 	event := `{"type":"OrderPlaced","data":` + string(payload) + `,"metadata":` + string(metadata) + `}`
 	args := []string{"-n", "-M", "prepared", "-c", strconv.Itoa(c.Clients), "-j", strconv.Itoa(min(2, c.Clients)),
