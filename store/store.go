@@ -141,7 +141,7 @@ type Options struct {
 	GroupCommitMaxBytes int
 	// GroupCommitInFlight is how many group commits may run at once, each
 	// on a connection of its own; calls arriving meanwhile form the next.
-	// Default 2.
+	// Default 4.
 	GroupCommitInFlight int
 }
 
@@ -162,7 +162,7 @@ func (o Options) withDefaults() Options {
 		o.GroupCommitMaxBytes = 1 << 20
 	}
 	if o.GroupCommitInFlight <= 0 {
-		o.GroupCommitInFlight = 2
+		o.GroupCommitInFlight = 4
 	}
 	return o
 }
