@@ -19,7 +19,9 @@ const appendSQL = `SELECT eventscope.append($1, $2, $3)`
 
 // Append appends events to stream atomically, if the stream is at the
 // expected version, and returns the stream's new version (the version of the
-// last event). It is one round trip to eventscope.append. Events whose ids are
+// last event). It is one round trip to eventscope.append, or, while other
+// Appends of this Store are in flight, a share of one group commit
+// (Options.NoGroupCommit): the outcome is the call's own either way. Events whose ids are
 // all stored in this stream already, with the same content, are a no-op that
 // returns the version of the last of them.
 //
@@ -32,6 +34,9 @@ func (s *Store) Append(ctx context.Context, stream string, expected ExpectedVers
 	payload, err := s.encode(stream, expected, events)
 	if err != nil {
 		return 0, err
+	}
+	if s.gc != nil {
+		return s.gc.append(ctx, stream, expected, payload)
 	}
 	var v int64
 	if err := s.pool.QueryRow(ctx, appendSQL, stream, expected.sqlArg(), payload).Scan(&v); err != nil {

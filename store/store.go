@@ -135,6 +135,23 @@ type Options struct {
 	// NoMigrate skips the automatic migration in Open, and the check for a
 	// log restored from another cluster (CheckLogOrder). Default false.
 	NoMigrate bool
+
+	// NoGroupCommit sends every Append in a round trip and transaction of
+	// its own. Default false: concurrent Append calls on this Store share
+	// round trips and commits (group commit), each keeping its own
+	// expected version and outcome; an Append with nothing else in flight
+	// is sent at once, alone. AppendTx and AppendMulti are never grouped.
+	NoGroupCommit bool
+	// GroupCommitMaxCalls caps the Append calls one group commit carries.
+	// Default 64.
+	GroupCommitMaxCalls int
+	// GroupCommitMaxBytes caps the encoded events one group commit carries
+	// (a single larger call still goes, alone). Default 1 MiB (1048576).
+	GroupCommitMaxBytes int
+	// GroupCommitInFlight is how many group commits may run at once, each
+	// on a connection of its own; calls arriving meanwhile form the next.
+	// Default 4.
+	GroupCommitInFlight int
 }
 
 func (o Options) withDefaults() Options {
@@ -147,6 +164,15 @@ func (o Options) withDefaults() Options {
 	if o.MaxConns <= 0 {
 		o.MaxConns = 32
 	}
+	if o.GroupCommitMaxCalls <= 0 {
+		o.GroupCommitMaxCalls = 64
+	}
+	if o.GroupCommitMaxBytes <= 0 {
+		o.GroupCommitMaxBytes = 1 << 20
+	}
+	if o.GroupCommitInFlight <= 0 {
+		o.GroupCommitInFlight = 4
+	}
 	return o
 }
 
@@ -155,6 +181,7 @@ type Store struct {
 	pool *pgxpool.Pool
 	opts Options
 	wake *waker
+	gc   *groupCommitter
 	own  bool
 }
 
@@ -252,6 +279,9 @@ func New(pool *pgxpool.Pool, opts Options) *Store {
 	s := &Store{pool: pool, opts: opts}
 	if !opts.NoNotify && !opts.NotifyInTx {
 		s.wake = newWaker(pool, opts.NotifyInterval)
+	}
+	if !opts.NoGroupCommit {
+		s.gc = newGroupCommitter(s)
 	}
 	return s
 }

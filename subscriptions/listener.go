@@ -32,6 +32,14 @@ type target struct {
 // not from the pool) and fans notifications out to targets. It reconnects
 // with backoff; after every (re)connect it wakes every target, since
 // wake-ups sent while it was away are lost.
+//
+// The same connection competes to be the database's commit watcher
+// (store.CommitWatch): appends send no NOTIFY of their own (plain SQL
+// callers by default; the Go client only after commit, coalesced), so one
+// listener per database checks the head of the log between notifications,
+// adaptively, and NOTIFYs every listener (itself included) when it moved.
+// The others try to take the role over every electEvery, a check that
+// doubles as their connection's ping.
 type listener struct {
 	cfg  *pgx.ConnConfig
 	logf func(string, ...any)
@@ -41,6 +49,8 @@ type listener struct {
 	byName  map[string]*target
 
 	connected atomic.Bool
+	watching  atomic.Bool   // this connection is the database's commit watcher
+	checks    atomic.Int64  // head checks made as the watcher
 	pid       atomic.Uint32 // backend pid of the current connection
 	connects  atomic.Int64  // successful connections so far
 	received  atomic.Int64  // notifications received so far
@@ -49,18 +59,21 @@ type listener struct {
 	// lost (set before run).
 	reconnected func()
 
-	retryMin time.Duration // first reconnection wait (tests lengthen it)
-	quiet    time.Duration // silence before a ping (tests shorten it)
+	retryMin   time.Duration // first reconnection wait (tests lengthen it)
+	quiet      time.Duration // silence before a ping (tests shorten it)
+	electEvery time.Duration // a listener that is not the watcher tries to become it this often
+	noWatch    bool          // never be the commit watcher (tests)
 }
 
 func newListener(st *store.Store, logf func(string, ...any)) *listener {
 	return &listener{
-		cfg:      dedicatedConfig(st, listenerAppName),
-		logf:     logf,
-		targets:  map[*target]struct{}{},
-		byName:   map[string]*target{},
-		retryMin: 100 * time.Millisecond,
-		quiet:    listenerQuiet,
+		cfg:        dedicatedConfig(st, listenerAppName),
+		logf:       logf,
+		targets:    map[*target]struct{}{},
+		byName:     map[string]*target{},
+		retryMin:   100 * time.Millisecond,
+		quiet:      listenerQuiet,
+		electEvery: electEvery,
 	}
 }
 
@@ -128,13 +141,15 @@ func (l *listener) run(ctx context.Context) {
 }
 
 // session is one connection's life: connect, LISTEN, wake everyone, then
-// dispatch notifications until the connection fails.
+// dispatch notifications (and, as the commit watcher, check the head
+// between them) until the connection fails.
 func (l *listener) session(ctx context.Context) error {
 	conn, err := pgx.ConnectConfig(ctx, l.cfg)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck // closing a possibly dead connection
+	defer l.watching.Store(false)
 	if _, err := conn.Exec(ctx, `LISTEN `+pgx.Identifier{store.NotifyChannel}.Sanitize()+`; LISTEN `+pgx.Identifier{ControlChannel}.Sanitize()); err != nil {
 		return err
 	}
@@ -144,27 +159,73 @@ func (l *listener) session(ctx context.Context) error {
 		l.reconnected()
 	}
 	l.wakeAll()
+	watch := store.NewCommitWatch()
+	var lastTry, lastHeard time.Time
+	elect := func() error {
+		lastTry = time.Now()
+		if l.noWatch {
+			return conn.Ping(ctx)
+		}
+		ok, err := store.ElectWatcher(ctx, conn)
+		if err != nil {
+			return err
+		}
+		if ok {
+			l.watching.Store(true)
+			_, err = watch.Check(ctx, conn) // learn the head
+		}
+		return err
+	}
+	if err := elect(); err != nil {
+		return err
+	}
+	lastHeard = time.Now()
 	for {
-		// After a quiet spell, check the connection: a peer that vanished
-		// without closing it would otherwise leave the listener deaf.
-		wctx, cancel := context.WithTimeout(ctx, l.quiet)
+		var wait time.Duration
+		if l.watching.Load() {
+			wait = watch.Wait()
+		} else {
+			// After a quiet spell, check the connection: a peer that
+			// vanished without closing it would otherwise leave the
+			// listener deaf. The election try is that check.
+			wait = max(min(time.Until(lastTry.Add(l.electEvery)), time.Until(lastHeard.Add(l.quiet))), 0)
+		}
+		wctx, cancel := context.WithTimeout(ctx, wait)
 		n, err := conn.WaitForNotification(wctx)
 		cancel()
 		if err != nil {
-			if ctx.Err() == nil && pgconn.Timeout(err) {
-				pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				err = conn.Ping(pctx)
-				cancel()
-				if err == nil {
-					continue
-				}
+			if ctx.Err() != nil || !pgconn.Timeout(err) {
+				return err
 			}
-			return err
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if l.watching.Load() {
+				// A moved head NOTIFYs every listener, this one too: the
+				// wake-up arrives as a notification like any other.
+				_, err = watch.Check(pctx, conn)
+				l.checks.Add(1)
+			} else {
+				err = elect()
+				lastHeard = time.Now()
+			}
+			cancel()
+			if err != nil {
+				return err
+			}
+			continue
 		}
+		lastHeard = time.Now()
 		l.received.Add(1)
+		if n.Channel == store.NotifyChannel {
+			watch.Activity() // more is likely to follow: check at full pace
+		}
 		l.dispatch(n.Channel, n.Payload)
 	}
 }
+
+// electEvery: a listener that is not the commit watcher tries to become it
+// this often (and so notices a dead connection within it). It bounds how
+// long a database goes without a watcher after the watcher's process dies.
+const electEvery = time.Second
 
 // listenerQuiet is how long the listener waits for a notification before
 // it pings its connection.

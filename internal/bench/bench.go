@@ -38,11 +38,12 @@ CREATE UNIQUE INDEX ON bench_raw.events (event_id);`
 
 // Env is a scratch database with the store's schema and the raw table.
 type Env struct {
-	URL    string
-	Store  *store.Store // our path, post-commit wake-ups
-	Notify *store.Store // our path, NOTIFY inside every append transaction
-	Raw    *pgxpool.Pool
-	drop   func()
+	URL     string
+	Store   *store.Store // our path: group commit, post-commit wake-ups
+	NoGroup *store.Store // our path without group commit
+	Notify  *store.Store // our path, NOTIFY inside every append transaction
+	Raw     *pgxpool.Pool
+	drop    func()
 }
 
 // Setup creates a scratch database next to the one adminURL names (the
@@ -72,7 +73,10 @@ func Setup(ctx context.Context, adminURL string) (*Env, error) {
 	if env.Store, err = store.Open(ctx, u, store.Options{MaxConns: 40}); err != nil {
 		return fail(err)
 	}
-	if env.Notify, err = store.Open(ctx, u, store.Options{MaxConns: 40, NotifyInTx: true, NoMigrate: true}); err != nil {
+	if env.NoGroup, err = store.Open(ctx, u, store.Options{MaxConns: 40, NoGroupCommit: true, NoMigrate: true}); err != nil {
+		return fail(err)
+	}
+	if env.Notify, err = store.Open(ctx, u, store.Options{MaxConns: 40, NotifyInTx: true, NoGroupCommit: true, NoMigrate: true}); err != nil {
 		return fail(err)
 	}
 	cfg, err := pgxpool.ParseConfig(u)
@@ -91,7 +95,7 @@ func Setup(ctx context.Context, adminURL string) (*Env, error) {
 
 // Close drops the scratch database.
 func (e *Env) Close() {
-	for _, s := range []*store.Store{e.Store, e.Notify} {
+	for _, s := range []*store.Store{e.Store, e.NoGroup, e.Notify} {
 		if s != nil {
 			s.Close()
 		}
@@ -101,6 +105,19 @@ func (e *Env) Close() {
 	}
 	if e.drop != nil {
 		e.drop()
+	}
+}
+
+// closeIdle closes the pools' connections, so that a workload with clients
+// of its own (pgbench) does not meet max_connections.
+func (e *Env) closeIdle() {
+	for _, s := range []*store.Store{e.Store, e.NoGroup, e.Notify} {
+		if s != nil {
+			s.Pool().Reset()
+		}
+	}
+	if e.Raw != nil {
+		e.Raw.Reset()
 	}
 }
 

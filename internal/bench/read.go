@@ -22,8 +22,8 @@ func Fill(ctx context.Context, env *Env, n, streamLen int) error {
 			evs := make([]store.NewEvent, k)
 			rows := make([][]any, k)
 			for i := range evs {
-				evs[i] = store.NewEvent{Type: "OrderPlaced", Data: payload}
-				rows[i] = []any{stream, int64(v + i), "OrderPlaced", payload}
+				evs[i] = store.NewEvent{Type: "OrderPlaced", Data: payload, Metadata: metadata}
+				rows[i] = []any{stream, int64(v + i), "OrderPlaced", payload, metadata}
 			}
 			exp := store.Exact(int64(v - 1))
 			if v == 0 {
@@ -33,7 +33,7 @@ func Fill(ctx context.Context, env *Env, n, streamLen int) error {
 				return err
 			}
 			if _, err := env.Raw.CopyFrom(ctx, pgx.Identifier{"bench_raw", "events"},
-				[]string{"stream_id", "version", "type", "data"}, pgx.CopyFromRows(rows)); err != nil {
+				[]string{"stream_id", "version", "type", "data", "metadata"}, pgx.CopyFromRows(rows)); err != nil {
 				return err
 			}
 		}

@@ -43,6 +43,12 @@ indexed scan) of the same rows into an equivalent table, on the same server in
 the same run, in a scratch database that is dropped afterwards. Runs alternate
 and repeat; the table shows medians and the ratio ours/raw.
 
+Every event is a realistic order: 325 bytes of data, 126 of metadata. The Go
+rows go through the store's client (group commit on, as by default, unless the
+row says otherwise); the plain-SQL rows are driven by pgbench (-M prepared),
+as a client in any language calls the SQL API, and are skipped, with a note,
+when pgbench is not on PATH.
+
 filter measures the filtered reads' indexes: what they cost appends (with
 and without them, same run) and reading a 3-event category from the start
 of --events events, indexed and as the store read before them.`,
@@ -73,7 +79,8 @@ of --events events, indexed and as the store read before them.`,
 			}
 			var rows []benchRow
 			if what == "append" || what == "all" {
-				r, err := benchAppend(ctx, env, duration, repeat, clients, progress)
+				note := func(format string, a ...any) { fmt.Fprintf(g.errw, format+"\n", a...) }
+				r, err := benchAppend(ctx, env, duration, repeat, clients, progress, note)
 				if err != nil {
 					return err
 				}
@@ -105,57 +112,109 @@ of --events events, indexed and as the store read before them.`,
 	return cmd
 }
 
-func benchAppend(ctx context.Context, env *bench.Env, d time.Duration, repeat, clients int, progress func(string, ...any)) ([]benchRow, error) {
+// benchSide is one side of a row: a Go workload or a pgbench script.
+type benchSide struct {
+	name string
+	run  func(ctx context.Context, env *bench.Env) (bench.Result, error)
+}
+
+func goSide(c bench.AppendConfig) benchSide {
+	return benchSide{name: c.Path.String(), run: func(ctx context.Context, env *bench.Env) (bench.Result, error) {
+		return bench.RunAppend(ctx, env, c)
+	}}
+}
+
+func pgbenchSide(name string, c bench.PgbenchConfig) benchSide {
+	return benchSide{name: name, run: func(ctx context.Context, env *bench.Env) (bench.Result, error) {
+		return bench.RunPgbench(ctx, env, c)
+	}}
+}
+
+func benchAppend(ctx context.Context, env *bench.Env, d time.Duration, repeat, clients int, progress func(string, ...any), note func(string, ...any)) ([]benchRow, error) {
 	type pair struct {
 		name, target string
-		ours, raw    bench.AppendConfig
+		ours, raw    benchSide
 		latency      bool
+		pgbench      bool
+	}
+	c1 := func(p bench.Path) bench.AppendConfig {
+		return bench.AppendConfig{Path: p, Clients: clients, Batch: 1, Duration: d}
+	}
+	pg := func(script string, events int, options string) bench.PgbenchConfig {
+		return bench.PgbenchConfig{Script: script, Clients: clients, Duration: d, Events: events, Options: options}
+	}
+	rawGo := goSide(c1(bench.RawInsert))
+	rawPg := pgbenchSide("pgbench raw INSERT", pg(bench.PgbenchRawInsert, 1, ""))
+	multi := bench.AppendConfig{Path: bench.OursMulti, Clients: clients, Batch: 1, Streams: 4, Duration: d}
+	multiRaw := bench.AppendConfig{Path: bench.RawInsert, Clients: clients, Batch: 1, Streams: 4, Duration: d}
+	cats := c1(bench.Ours)
+	cats.Categories = 4
+	catsRaw := c1(bench.RawInsert)
+	catsRaw.Categories = 4
+	lat := func(p bench.Path) bench.AppendConfig {
+		return bench.AppendConfig{Path: p, Clients: 1, Batch: 1, Duration: d, Latencies: true}
+	}
+	b100 := func(p bench.Path) bench.AppendConfig {
+		return bench.AppendConfig{Path: p, Clients: clients, Batch: 100, Duration: d}
 	}
 	pairs := []pair{
-		{name: fmt.Sprintf("1 event/call, %d writers, own streams", clients), target: ">= 0.70",
-			ours: bench.AppendConfig{Path: bench.Ours, Clients: clients, Batch: 1},
-			raw:  bench.AppendConfig{Path: bench.RawInsert, Clients: clients, Batch: 1}},
-		{name: fmt.Sprintf("1 event/call, %d writers, 4 categories", clients), target: ">= 0.70",
-			ours: bench.AppendConfig{Path: bench.Ours, Clients: clients, Batch: 1, Categories: 4},
-			raw:  bench.AppendConfig{Path: bench.RawInsert, Clients: clients, Batch: 1, Categories: 4}},
+		{name: fmt.Sprintf("1 event/call, %d writers, own streams", clients), target: ">= 3.00",
+			ours: goSide(c1(bench.Ours)), raw: rawGo},
+		{name: fmt.Sprintf("1 event/call, %d writers, own streams, vs pgbench", clients), target: ">= 1.50", pgbench: true,
+			ours: goSide(c1(bench.Ours)), raw: rawPg},
+		{name: fmt.Sprintf("1 event/call, %d writers, no group commit", clients), target: "(for comparison)",
+			ours: goSide(c1(bench.OursNoGroup)), raw: rawGo},
+		{name: fmt.Sprintf("1 event/call, %d writers, 4 categories", clients), target: ">= 3.00",
+			ours: goSide(cats), raw: goSide(catsRaw)},
+		{name: fmt.Sprintf("plain SQL (pgbench), %d clients, append", clients), target: ">= 0.70", pgbench: true,
+			ours: pgbenchSide("pgbench eventscope.append", pg(bench.PgbenchAppend, 1, "")), raw: rawPg},
+		{name: fmt.Sprintf("plain SQL (pgbench), %d clients, append, notify=off", clients), target: "(for comparison)", pgbench: true,
+			ours: pgbenchSide("pgbench eventscope.append", pg(bench.PgbenchAppend, 1, "-c eventscope.notify=off")), raw: rawPg},
+		{name: fmt.Sprintf("plain SQL (pgbench), %d clients, append_multi 4x1", clients), target: "(for comparison)", pgbench: true,
+			ours: pgbenchSide("pgbench eventscope.append_multi", pg(bench.PgbenchAppendMulti, 4, "")),
+			raw:  pgbenchSide("pgbench 4-row INSERT", pg(bench.PgbenchRawInsertMulti, 4, ""))},
+		{name: fmt.Sprintf("append_multi 4 streams x 1 event, %d writers", clients), target: "(for comparison)",
+			ours: goSide(multi), raw: goSide(multiRaw)},
 		{name: fmt.Sprintf("1 event/call, %d writers, NOTIFY in each tx", clients), target: "(for comparison)",
-			ours: bench.AppendConfig{Path: bench.OursNotifyInTx, Clients: clients, Batch: 1},
-			raw:  bench.AppendConfig{Path: bench.RawInsert, Clients: clients, Batch: 1}},
-		{name: "1 writer, p50 latency (ms)", target: "<= 1.30", latency: true,
-			ours: bench.AppendConfig{Path: bench.Ours, Clients: 1, Batch: 1, Latencies: true},
-			raw:  bench.AppendConfig{Path: bench.RawInsert, Clients: 1, Batch: 1, Latencies: true}},
+			ours: goSide(c1(bench.OursNotifyInTx)), raw: rawGo},
+		{name: "1 writer, p50 latency (ms)", target: "<= 1.20", latency: true,
+			ours: goSide(lat(bench.Ours)), raw: goSide(lat(bench.RawInsert))},
 		{name: fmt.Sprintf("100 events/call, %d writers, vs multi-row INSERT", clients), target: ">= 0.50",
-			ours: bench.AppendConfig{Path: bench.Ours, Clients: clients, Batch: 100},
-			raw:  bench.AppendConfig{Path: bench.RawInsert, Clients: clients, Batch: 100}},
+			ours: goSide(b100(bench.Ours)), raw: goSide(b100(bench.RawInsert))},
 		{name: fmt.Sprintf("100 events/call, %d writers, vs COPY", clients), target: "(for comparison)",
-			ours: bench.AppendConfig{Path: bench.Ours, Clients: clients, Batch: 100},
-			raw:  bench.AppendConfig{Path: bench.RawCopy, Clients: clients, Batch: 100}},
+			ours: goSide(b100(bench.Ours)), raw: goSide(b100(bench.RawCopy))},
+	}
+	_, pgErr := bench.PgbenchPath()
+	if pgErr != nil {
+		note("bench: %v", pgErr)
 	}
 	var rows []benchRow
 	for _, p := range pairs {
+		if p.pgbench && pgErr != nil {
+			continue
+		}
 		var ours, raw []bench.Result
-		p.ours.Duration, p.raw.Duration = d, d
 		for i := 0; i < repeat; i++ {
-			for _, side := range []bool{i%2 == 0, i%2 != 0} { // alternate which goes first
+			for _, first := range []bool{i%2 == 0, i%2 != 0} { // alternate which goes first
 				if err := env.Truncate(ctx); err != nil {
 					return nil, err
 				}
-				c := p.raw
-				if side {
-					c = p.ours
+				s := p.raw
+				if first {
+					s = p.ours
 				}
-				r, err := bench.RunAppend(ctx, env, c)
+				r, err := s.run(ctx, env)
 				if err != nil {
 					return nil, err
 				}
-				if side {
+				if first {
 					ours = append(ours, r)
 				} else {
 					raw = append(raw, r)
 				}
 			}
 		}
-		row := benchRow{Workload: p.name, RawName: p.raw.Path.String(), Target: p.target, Runs: repeat}
+		row := benchRow{Workload: p.name, RawName: p.raw.name, Target: p.target, Runs: repeat}
 		if p.latency {
 			o, r := bench.MedianLatency(ours), bench.MedianLatency(raw)
 			row.Unit = "ms p50"

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
+	"eventscope/internal/textsafe"
 	"eventscope/store"
 )
 
@@ -94,22 +96,38 @@ func newMigrateCmd(g *globals) *cobra.Command {
 
 func newAppendCmd(g *globals) *cobra.Command {
 	var (
-		expected, id, metadata, batch string
-		asJSON                        bool
+		expected, id, metadata, batch, multi string
+		asJSON                               bool
 	)
 	cmd := &cobra.Command{
-		Use:   "append STREAM [TYPE [DATA]]",
+		Use:   "append STREAM [TYPE [DATA]] | append --multi FILE",
 		Short: "Append events to a stream",
 		Long: `Append one event (TYPE and DATA, a JSON object; DATA "-" reads stdin), or a
 batch of events from --batch FILE (NDJSON, one {"id"?,"type","data","metadata"?}
 per line; "-" is stdin), atomically. Prints the stream's new version.
 
+--multi FILE ("-" is stdin) appends to several streams atomically, in one
+round trip: NDJSON, one {"stream_id","expected_version"?,"events"} per line
+(expected_version null/absent for any, -1 no stream, -2 stream exists, or N;
+events as in --batch). All or nothing; prints "STREAM VERSION" per line, in
+input order. The same stream may appear twice (applied in order).
+
 Exit codes: 2 bad input, 3 expected-version conflict, 5 stream closed.`,
 		Example: `  eventscope append order-1 OrderPlaced '{"total":10}'
   eventscope append order-1 OrderShipped '{}' --expected-version 0
-  eventscope append order-2 --batch events.ndjson --expected-version no-stream`,
-		Args: wrapArgs(cobra.RangeArgs(1, 3)),
+  eventscope append order-2 --batch events.ndjson --expected-version no-stream
+  eventscope append --multi appends.ndjson`,
+		Args: wrapArgs(cobra.RangeArgs(0, 3)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if multi != "" {
+				if len(args) > 0 || batch != "" || id != "" || metadata != "" || cmd.Flags().Changed("expected-version") {
+					return Usagef("append: --multi takes no STREAM, TYPE or DATA, and no --batch, --id, --metadata or --expected-version (they go inside its lines)")
+				}
+				return appendMulti(cmd.Context(), g, multi, asJSON)
+			}
+			if len(args) == 0 {
+				return Usagef("append: missing STREAM (or --multi FILE)")
+			}
 			stream := args[0]
 			if err := store.ValidateStreamID(stream); err != nil {
 				return err
@@ -186,8 +204,104 @@ Exit codes: 2 bad input, 3 expected-version conflict, 5 stream closed.`,
 	f.StringVar(&id, "id", "", "the event's id (a UUID; default: generated). Re-appending the same id and content is a no-op")
 	f.StringVar(&metadata, "metadata", "", "the event's metadata, a JSON object")
 	f.StringVar(&batch, "batch", "", "append the NDJSON events in FILE (- for stdin) atomically")
+	f.StringVar(&multi, "multi", "", "append to several streams atomically: NDJSON {\"stream_id\",\"expected_version\",\"events\"} lines in FILE (- for stdin)")
 	f.BoolVar(&asJSON, "json", false, "print {\"stream_id\",\"version\"}")
 	return cmd
+}
+
+func appendMulti(ctx context.Context, g *globals, name string, asJSON bool) error {
+	var r io.Reader = g.in
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return Usagef("--multi: %v", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	appends, lines, err := ParseMulti(r)
+	if err != nil {
+		return err
+	}
+	st, err := g.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	vs, err := st.AppendMulti(ctx, appends)
+	if err != nil {
+		var me *store.MultiError
+		if errors.As(err, &me) {
+			return fmt.Errorf("--multi line %d: %w", lines[me.Index], err)
+		}
+		return err
+	}
+	type row struct {
+		Stream  string `json:"stream_id"`
+		Version int64  `json:"version"`
+	}
+	rows := make([]row, len(vs))
+	for i, v := range vs {
+		rows[i] = row{appends[i].Stream, v}
+	}
+	if asJSON {
+		return json.NewEncoder(g.out).Encode(rows)
+	}
+	for _, r := range rows {
+		fmt.Fprintln(g.out, textsafe.Line(r.Stream), r.Version)
+	}
+	return nil
+}
+
+// ParseMulti decodes NDJSON appends ({"stream_id","expected_version"?,
+// "events"} per line; blank lines skipped) and the line of each append.
+// Errors name the line.
+func ParseMulti(r io.Reader) ([]store.StreamAppend, []int, error) {
+	var (
+		appends []store.StreamAppend
+		lines   []int
+	)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 64<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		text := strings.TrimSpace(sc.Text())
+		if text == "" {
+			continue
+		}
+		var a store.StreamAppend
+		dec := json.NewDecoder(strings.NewReader(text))
+		if err := dec.Decode(&a); err != nil {
+			return nil, nil, Usagef("--multi line %d: %v", line, err)
+		}
+		if dec.More() {
+			return nil, nil, Usagef("--multi line %d: more than one JSON value on the line", line)
+		}
+		if err := store.ValidateStreamID(a.Stream); err != nil {
+			return nil, nil, Usagef("--multi line %d: %v", line, err)
+		}
+		if len(a.Events) == 0 {
+			return nil, nil, Usagef("--multi line %d: \"events\" is missing or empty", line)
+		}
+		for i, e := range a.Events {
+			if e.Type == "" {
+				return nil, nil, Usagef("--multi line %d: events[%d].type is missing or empty", line, i)
+			}
+			if len(e.Data) == 0 || string(e.Data) == "null" {
+				return nil, nil, Usagef("--multi line %d: events[%d].data is missing (a JSON object)", line, i)
+			}
+		}
+		appends = append(appends, a)
+		lines = append(lines, line)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, nil, Usagef("--multi line %d: %v", line+1, err)
+	}
+	if len(appends) == 0 {
+		return nil, nil, Usagef("--multi: no appends in the input")
+	}
+	return appends, lines, nil
 }
 
 // readBatch reads NDJSON events; errors name the line.

@@ -14,7 +14,7 @@
 #
 # URL is a scratch database migrated with `eventscope migrate`, holding the
 # raw table bench_raw.events (created here if missing). WORKLOAD is a script
-# name without .sql; default: raw_insert es_append_any es_append_exact, plus
+# name without .sql; default: raw_insert_seq es_append_any es_append_exact, plus
 # mdb_write_any mdb_write_exact when Message DB's functions are installed in
 # that database (schema message_store; eventscope does not ship them).
 set -euo pipefail
@@ -50,7 +50,7 @@ SQL
 if [ $# -gt 0 ]; then
     workloads=("$@")
 else
-    workloads=(raw_insert es_append_any es_append_exact)
+    workloads=(raw_insert_seq es_append_any es_append_exact)
     if [ "$(psql -qXAt "$url" -c "SELECT to_regproc('message_store.write_message') IS NOT NULL")" = t ]; then
         workloads+=(mdb_write_any mdb_write_exact)
     fi
@@ -67,15 +67,15 @@ for rep in $(seq 1 "$reps"); do
               -f "$here/$w.sql" "$url" 2>&1 | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
         echo "rep $rep  $w  ${tps:-FAILED} tps"
         results[$w]+="${tps:-0} "
-        [ "$w" = raw_insert ] && rawrep=${tps:-0}
-        if [ "$w" != raw_insert ] && [ -n "${rawrep:-}" ]; then
+        [ "$w" = raw_insert_seq ] && rawrep=${tps:-0}
+        if [ "$w" != raw_insert_seq ] && [ -n "${rawrep:-}" ]; then
             ratios[$w]+="$(awk -v a="${tps:-0}" -v b="$rawrep" 'BEGIN {printf "%.3f", a / b}') "
         fi
     done
 done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-raw=$(echo "${results[raw_insert]:-}" | median)
+raw=$(echo "${results[raw_insert_seq]:-}" | median)
 echo
 printf '%-18s %10s %8s %14s   %s\n' workload "median tps" "x raw" "median ratio" "runs"
 for w in "${workloads[@]}"; do
@@ -84,4 +84,4 @@ for w in "${workloads[@]}"; do
     pr=$( [ -n "${ratios[$w]:-}" ] && echo "${ratios[$w]}" | median || echo "-")
     printf '%-18s %10.0f %8s %14s   %s\n' "$w" "$m" "$ratio" "$pr" "${results[$w]}"
 done
-echo "(x raw: ratio of medians; median ratio: median over repetitions of tps / that repetition's raw_insert tps)"
+echo "(x raw: ratio of medians; median ratio: median over repetitions of tps / that repetition's raw_insert_seq tps)"
