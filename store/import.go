@@ -14,10 +14,11 @@ import (
 
 // ImportOptions bound an import.
 type ImportOptions struct {
-	// BatchEvents caps the events of one append (consecutive events of one
-	// stream go in one atomic append). Default 500.
+	// BatchEvents caps the events read ahead, and so the events of one
+	// append (consecutive events of one stream go in one atomic append).
+	// Default 500.
 	BatchEvents int
-	// BatchBytes caps the bytes of one append. Default 4 MiB.
+	// BatchBytes caps the bytes read ahead. Default 4 MiB.
 	BatchBytes int
 	// MaxLineBytes caps one input line. Default 16 MiB.
 	MaxLineBytes int
@@ -78,18 +79,34 @@ func (s *Store) Import(ctx context.Context, r io.Reader, o ImportOptions) (Impor
 	var (
 		res     ImportResult
 		streams = map[string]bool{}
-		batch   []NewEvent
-		lines   []int64
-		stream  string
+		window  []importItem
 		bytesIn int
 	)
+	// Lines are read in windows (bounded by count and bytes); one lookup
+	// per window finds the ids already stored, then each run of
+	// consecutive events of one stream is one append.
 	flush := func() error {
-		if len(batch) == 0 {
+		if len(window) == 0 {
 			return nil
 		}
-		defer func() { batch, lines, bytesIn = batch[:0], lines[:0], 0 }()
-		if err := s.importBatch(ctx, stream, batch, lines, &res); err != nil {
-			return err
+		defer func() { window, bytesIn = window[:0], 0 }()
+		ids := make([]uuid.UUID, len(window))
+		for i, it := range window {
+			ids[i] = it.ev.ID
+		}
+		present, err := s.storedIDs(ctx, ids)
+		if err != nil {
+			return fmt.Errorf("import line %d: %w", window[0].line, err)
+		}
+		for start := 0; start < len(window); {
+			end := start + 1
+			for end < len(window) && window[end].stream == window[start].stream && end-start < o.BatchEvents {
+				end++
+			}
+			if err := s.importRun(ctx, window[start:end], present, &res); err != nil {
+				return err
+			}
+			start = end
 		}
 		if o.Progress != nil {
 			o.Progress(res)
@@ -107,30 +124,40 @@ func (s *Store) Import(ctx context.Context, r io.Reader, o ImportOptions) (Impor
 		}
 		ev, sid, err := parseImportLine(text)
 		if err != nil {
+			if ferr := flush(); ferr != nil {
+				return res, ferr
+			}
 			return res, &ImportLineError{Line: n, Err: err}
 		}
-		if sid != stream || len(batch) >= o.BatchEvents || bytesIn+len(text) > o.BatchBytes {
+		if len(window) >= o.BatchEvents || bytesIn+len(text) > o.BatchBytes {
 			if err := flush(); err != nil {
 				return res, err
 			}
-			stream = sid
 		}
 		if !streams[sid] {
 			streams[sid] = true
 			res.Streams++
 		}
-		batch = append(batch, ev)
-		lines = append(lines, n)
+		window = append(window, importItem{ev: ev, stream: sid, line: n})
 		bytesIn += len(text)
 		res.Lines++
 	}
 	if err := sc.Err(); err != nil {
+		if ferr := flush(); ferr != nil {
+			return res, ferr
+		}
 		if errors.Is(err, bufio.ErrTooLong) {
 			return res, &ImportLineError{Line: n + 1, Err: &ValidationError{Field: "line", Index: -1, Reason: fmt.Sprintf("is longer than %d bytes", o.MaxLineBytes)}}
 		}
 		return res, fmt.Errorf("import: read line %d: %w", n+1, err)
 	}
 	return res, flush()
+}
+
+type importItem struct {
+	ev     NewEvent
+	stream string
+	line   int64
 }
 
 func parseImportLine(text []byte) (NewEvent, string, error) {
@@ -154,34 +181,35 @@ func parseImportLine(text []byte) (NewEvent, string, error) {
 	return NewEvent{ID: *l.EventID, Type: *l.Type, Data: l.Data, Metadata: l.Metadata}, *l.StreamID, nil
 }
 
-// importBatch appends one stream's consecutive events. Events already
-// stored are checked by the append itself (same content: a no-op); a batch
+// importRun appends one stream's consecutive events. Events already
+// stored are checked by the append itself (same content: a no-op); a run
 // that mixes stored and new events goes one event at a time.
-func (s *Store) importBatch(ctx context.Context, stream string, batch []NewEvent, lines []int64, res *ImportResult) error {
-	ids := make([]uuid.UUID, len(batch))
-	for i, e := range batch {
-		ids[i] = e.ID
-	}
-	present, err := s.storedIDs(ctx, ids)
-	if err != nil {
-		return fmt.Errorf("import line %d: %w", lines[0], err)
-	}
-	if len(present) == 0 || len(present) == len(batch) {
-		if _, err := s.Append(ctx, stream, Any, batch...); err != nil {
-			return &ImportLineError{Line: lines[0], Err: err}
+func (s *Store) importRun(ctx context.Context, run []importItem, present map[uuid.UUID]bool, res *ImportResult) error {
+	stream := run[0].stream
+	have := 0
+	evs := make([]NewEvent, len(run))
+	for i, it := range run {
+		evs[i] = it.ev
+		if present[it.ev.ID] {
+			have++
 		}
-		if len(present) == 0 {
-			res.Appended += int64(len(batch))
+	}
+	if have == 0 || have == len(run) {
+		if _, err := s.Append(ctx, stream, Any, evs...); err != nil {
+			return &ImportLineError{Line: run[0].line, Err: err}
+		}
+		if have == 0 {
+			res.Appended += int64(len(run))
 		} else {
-			res.Present += int64(len(batch))
+			res.Present += int64(len(run))
 		}
 		return nil
 	}
-	for i, e := range batch {
-		if _, err := s.Append(ctx, stream, Any, e); err != nil {
-			return &ImportLineError{Line: lines[i], Err: err}
+	for _, it := range run {
+		if _, err := s.Append(ctx, stream, Any, it.ev); err != nil {
+			return &ImportLineError{Line: it.line, Err: err}
 		}
-		if present[e.ID] {
+		if present[it.ev.ID] {
 			res.Present++
 		} else {
 			res.Appended++
