@@ -164,7 +164,18 @@ func BenchmarkTraceVsReadStream(b *testing.B) {
 		b.Fatal(err)
 	}
 	rnd := rand.New(rand.NewPCG(1, 2))
-	var trace, read []float64
+	// warm up: every pooled connection prepares both statements and passes
+	// the server's five custom plans before it settles on a generic one
+	for i := 0; i < 200; i++ {
+		s := list.Streams[rnd.IntN(len(list.Streams))].StreamID
+		if _, err := st.Trace(ctx, store.EventRef{Stream: s, Version: 0}, store.TraceOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := st.ReadStream(ctx, s, store.ReadStreamOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var trace, read, ratios []float64
 	var steps, evs int
 	for r := 0; r < observeRounds; r++ {
 		var tt, rt time.Duration
@@ -190,10 +201,11 @@ func BenchmarkTraceVsReadStream(b *testing.B) {
 			}
 		}
 		trace, read = append(trace, float64(tt.Microseconds())/300), append(read, float64(rt.Microseconds())/300)
+		ratios = append(ratios, float64(tt)/float64(rt))
 	}
 	b.ReportMetric(median(trace), "trace-µs")
 	b.ReportMetric(median(read), "readstream-µs")
-	b.ReportMetric(median(trace)/median(read), "ratio")
+	b.ReportMetric(median(ratios), "ratio")
 	b.Logf("trace %v µs, read %v µs; %.1f events per trace, %.1f per stream", trace, read, float64(steps)/float64(observeRounds*300), float64(evs)/float64(observeRounds*300))
 }
 
