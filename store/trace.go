@@ -250,7 +250,8 @@ var (
 // nested loop over the causation index whatever the estimates say.
 func traceSQL(start string, limitParam int) string {
 	return fmt.Sprintf(`WITH RECURSIVE s AS (
-		SELECT e.event_id, coalesce(e.metadata->>'correlationId', e.event_id::text) AS corr
+		SELECT e.event_id, coalesce(e.metadata->>'correlationId', e.event_id::text) AS corr,
+		       e.metadata ? 'correlationId' AS has_corr
 		  FROM eventscope.events e WHERE %[1]s),
 	t AS (
 		SELECT %[2]s, octet_length(e.data::text) + octet_length(e.metadata::text) AS bytes
@@ -259,7 +260,11 @@ func traceSQL(start string, limitParam int) string {
 		UNION
 		SELECT %[2]s, octet_length(e.data::text) + octet_length(e.metadata::text)
 		  FROM s, eventscope.events e
-		 WHERE e.event_id = s.event_id OR e.event_id = %[3]s
+		 WHERE NOT s.has_corr AND e.event_id = s.event_id
+		UNION
+		SELECT %[2]s, octet_length(e.data::text) + octet_length(e.metadata::text)
+		  FROM s, eventscope.events e
+		 WHERE e.event_id = %[3]s
 		UNION
 		SELECT c.* FROM t, s, LATERAL (
 			SELECT %[2]s, octet_length(e.data::text) + octet_length(e.metadata::text)
@@ -268,7 +273,8 @@ func traceSQL(start string, limitParam int) string {
 			   AND coalesce(e.metadata->>'correlationId', s.corr) = s.corr
 			 LIMIT $%[4]d) c
 	)
-	SELECT d.*, EXISTS (SELECT 1 FROM eventscope.events c WHERE c.event_id = %[5]s), s.event_id, s.corr
+	SELECT d.*, d.metadata->>'causationId' IN (SELECT event_id::text FROM t)
+	            OR EXISTS (SELECT 1 FROM eventscope.events c WHERE c.event_id = %[5]s), s.event_id, s.corr
 	  FROM (SELECT * FROM t LIMIT $%[4]d) d, s
 	 ORDER BY d.tx_id, d.position`, start, eventColumns, uuidOrNull("s.corr"), limitParam, uuidOrNull("d.metadata->>'causationId'"))
 }
