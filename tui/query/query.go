@@ -268,6 +268,9 @@ func (r rows) Cells(i int) []table.Cell {
 
 // View renders the query line, the status line and the matches.
 func (m *Model) View() string {
+	if m.c.Width <= 0 || m.c.Height <= 0 {
+		return "" // not laid out yet
+	}
 	st := m.c.Styles
 	line1 := st.Bold.Render("query ")
 	if m.editing {

@@ -61,11 +61,11 @@ type Model struct {
 func New(ctx context.Context, c common.Common, src Source, arg string) *Model {
 	m := &Model{c: c, ctx: ctx, src: src, id: common.NewID(), arg: arg, loading: true}
 	m.tbl = table.New(c.Styles, c.Keys, []table.Column{
-		{Title: "step", Width: 30, Flex: 3},
-		{Title: "stream@version", Width: 20, Flex: 1},
+		{Title: "step", Width: 30, Flex: 4},
+		{Title: "stream@version", Width: 18, Flex: 1},
 		{Title: "recorded", Width: 12},
 		{Title: "after", Width: 17, Right: true},
-		{Title: "by", Width: 16, Flex: 1},
+		{Title: "by", Width: 14},
 	})
 	m.tbl.Empty = "tracing…"
 	m.input = common.NewInput(c.Styles, "type:CreditReserved data.amount > 1000 metadata.source = customer-service")
@@ -288,6 +288,9 @@ func fmtAfter(d time.Duration) string {
 
 // View renders the summary, the filter line and the tree.
 func (m *Model) View() string {
+	if m.c.Width <= 0 || m.c.Height <= 0 {
+		return "" // not laid out yet
+	}
 	st := m.c.Styles
 	var sum string
 	switch {
@@ -304,10 +307,10 @@ func (m *Model) View() string {
 				slow = &m.tr.Steps[i]
 			}
 		}
-		sum = st.Bold.Render("Trace of correlation "+common.Truncate(textsafe.Line(m.tr.CorrelationID), 40)) + "  " +
+		sum = st.Bold.Render("Trace "+common.Truncate(textsafe.Line(m.tr.CorrelationID), 40)) + "  " +
 			st.Faint.Render(fmt.Sprintf("%d events in %d streams", len(m.tr.Steps), len(streams)))
 		if slow != nil {
-			sum += st.Faint.Render(" · slowest step ") + st.Warning.Render("+"+fmtAfter(*slow.After)) + st.Faint.Render(" ("+textsafe.Line(slow.Type)+")")
+			sum += st.Faint.Render(" · slowest ") + st.Warning.Render("+"+fmtAfter(*slow.After)) + st.Faint.Render(" "+textsafe.Line(slow.Type))
 		}
 		if m.tr.Truncated {
 			sum += st.Warning.Render(fmt.Sprintf(" · cut at %d events", Limit))

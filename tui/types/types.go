@@ -417,6 +417,9 @@ func shares(m map[string]float64) string {
 
 // View renders the summary, a hint line and the list or the detail.
 func (m *Model) View() string {
+	if m.c.Width <= 0 || m.c.Height <= 0 {
+		return "" // not laid out yet
+	}
 	st := m.c.Styles
 	var sum, hint, body string
 	if m.detail != "" {
