@@ -85,7 +85,7 @@ func BenchmarkAppendObserve(b *testing.B) {
 		q := `DROP INDEX eventscope.events_correlation_idx; DROP INDEX eventscope.events_causation_idx`
 		if on {
 			q = `CREATE INDEX events_correlation_idx ON eventscope.events ((metadata->>'correlationId')) WHERE metadata ? 'correlationId';
-			     CREATE INDEX events_causation_idx ON eventscope.events ((metadata->>'causationId')) WHERE metadata ? 'causationId'`
+			     CREATE INDEX events_causation_idx ON eventscope.events ((metadata->>'causationId')) WHERE metadata ? 'causationId' AND NOT metadata ? 'correlationId'`
 		}
 		if _, err := env.Raw.Exec(ctx, q); err != nil {
 			b.Fatal(err)

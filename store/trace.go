@@ -266,11 +266,11 @@ func traceSQL(start string, limitParam int) string {
 		  FROM s, eventscope.events e
 		 WHERE e.event_id = %[3]s
 		UNION
-		SELECT c.* FROM t, s, LATERAL (
+		SELECT c.* FROM t, LATERAL (
 			SELECT %[2]s, octet_length(e.data::text) + octet_length(e.metadata::text)
 			  FROM eventscope.events e
-			 WHERE e.metadata ? 'causationId' AND e.metadata->>'causationId' = t.event_id::text
-			   AND coalesce(e.metadata->>'correlationId', s.corr) = s.corr
+			 WHERE e.metadata ? 'causationId' AND NOT e.metadata ? 'correlationId'
+			   AND e.metadata->>'causationId' = t.event_id::text
 			 LIMIT $%[4]d) c
 	)
 	SELECT d.*, d.metadata->>'causationId' IN (SELECT event_id::text FROM t)

@@ -3,14 +3,19 @@
 -- Correlation and causation ids live in an event's metadata under the keys
 -- "correlationId" (the conversation the event belongs to: the id of the
 -- command or event that started it) and "causationId" (the command or event
--- that caused this one). Both are indexed, partially: an event without the
--- key costs its append no index insert, so writers that do not use the
--- convention pay nothing. Queries must repeat the partial predicate
--- (metadata ? 'correlationId') for the planner to use the index.
+-- that caused this one). Both are indexed, partially, so that an append
+-- pays for at most one of them:
+--   - the correlation index holds every event that has a correlationId:
+--     a conversation is one index range, causes and effects alike;
+--   - the causation index holds only the events that have a causationId
+--     but no correlationId (writers that link causes only), which a trace
+--     follows from their causes. Events that follow the convention are
+--     reached through their correlation and cost this index nothing.
+-- Queries must repeat the partial predicates for the planner to use them.
 CREATE INDEX events_correlation_idx ON eventscope.events ((metadata->>'correlationId'))
     WHERE metadata ? 'correlationId';
 CREATE INDEX events_causation_idx ON eventscope.events ((metadata->>'causationId'))
-    WHERE metadata ? 'causationId';
+    WHERE metadata ? 'causationId' AND NOT metadata ? 'correlationId';
 
 -- The event-type catalog: one row per event type with its counts and the
 -- shape of its data, kept by store.Catalog. It is advanced through the

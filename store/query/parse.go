@@ -29,8 +29,8 @@
 // flag; case folding beyond ASCII follows the server's locale). "!=" is the negation of "=": it also holds when the
 // path is missing.
 //
-// An equality on metadata.correlationId or metadata.causationId goes
-// through the index of migration 006, which compares the key's value as
+// An equality on metadata.correlationId goes through the index of
+// migration 006, which compares the key's value as
 // text (a number or a string; not the elements of an array).
 //
 // Parse errors are *SyntaxError, which carries the byte offset of the error

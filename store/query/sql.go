@@ -14,11 +14,13 @@ import (
 	"eventscope/store"
 )
 
-// indexedKeys are the metadata keys with an expression index (migration
-// 006). An equality on one of them is compiled to the indexed expression,
-// which compares the key's scalar value only (not the elements of an
-// array there, as other paths do); Match does the same.
-var indexedKeys = map[string]bool{store.CorrelationKey: true, store.CausationKey: true}
+// indexedKeys are the metadata keys with an expression index over every
+// event that has them (migration 006; the causation index covers only
+// events without a correlation id, so causationId is not one). An
+// equality on one of them is compiled to the indexed expression, which
+// compares the key's scalar value only (not the elements of an array
+// there, as other paths do); Match does the same.
+var indexedKeys = map[string]bool{store.CorrelationKey: true}
 
 func (t *Term) indexed() bool {
 	return t.Kind == Metadata && (t.Op == Eq || t.Op == Ne) && len(t.Path) == 1 && t.Path[0].IsKey &&
