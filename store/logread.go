@@ -68,9 +68,9 @@ func scanEventRaw(row pgx.CollectableRow) (Event, error) {
 	return e, err
 }
 
-// EventRef is an event's identity and place in the global log, without
+// LogRef is an event's identity and place in the global log, without
 // its data and metadata.
-type EventRef struct {
+type LogRef struct {
 	StreamID   string
 	Version    int64
 	EventID    uuid.UUID
@@ -82,7 +82,7 @@ type EventRef struct {
 // checkpoint, in global order: the events ReadAll would scan (whatever its
 // filter), without their data. A reader that cannot decode an event finds
 // which one it is here, to get past it.
-func (s *Store) RefsAfter(ctx context.Context, after Checkpoint, limit int) ([]EventRef, error) {
+func (s *Store) RefsAfter(ctx context.Context, after Checkpoint, limit int) ([]LogRef, error) {
 	rows, err := s.pool.Query(ctx, `SELECT e.stream_id, e.version, e.event_id, e.type, e.tx_id, e.position FROM eventscope.events e
 		 WHERE (e.tx_id, e.position) > ($1::xid8, $2)
 		   AND e.tx_id < (SELECT pg_snapshot_xmin(pg_current_snapshot()))
@@ -90,8 +90,8 @@ func (s *Store) RefsAfter(ctx context.Context, after Checkpoint, limit int) ([]E
 	if err != nil {
 		return nil, fmt.Errorf("refs after %s: %w", after, err)
 	}
-	refs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (EventRef, error) {
-		var r EventRef
+	refs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (LogRef, error) {
+		var r LogRef
 		err := row.Scan(&r.StreamID, &r.Version, &r.EventID, &r.Type, &r.Checkpoint.Tx, &r.Checkpoint.Pos)
 		return r, err
 	})

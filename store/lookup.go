@@ -62,30 +62,6 @@ func (s *Store) VersionAt(ctx context.Context, stream string, t time.Time) (vers
 	return version, true, nil
 }
 
-// CorrelationKeys are the metadata keys Correlated looks a correlation id
-// up under, the spellings in common use.
-var CorrelationKeys = []string{"correlationId", "correlation_id", "$correlationId"}
-
-// Correlated lists the events whose metadata holds correlationID under one
-// of CorrelationKeys, in global order, at most limit (default 1000). No
-// index covers metadata, so this scans the events table: call it when a
-// user asks, with a deadline on ctx.
-func (s *Store) Correlated(ctx context.Context, correlationID string, limit int) ([]Event, error) {
-	if limit <= 0 {
-		limit = 1000
-	}
-	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM eventscope.events e
-		WHERE e.metadata->>$3 = $1 OR e.metadata->>$4 = $1 OR e.metadata->>$5 = $1
-		ORDER BY e.tx_id, e.position LIMIT $2`, correlationID, limit, CorrelationKeys[0], CorrelationKeys[1], CorrelationKeys[2])
-	if err != nil {
-		return nil, fmt.Errorf("correlated events of %s: %w", correlationID, err)
-	}
-	evs, err := pgx.CollectRows(rows, scanEvent)
-	if err != nil {
-		return nil, fmt.Errorf("correlated events of %s: %w", correlationID, err)
-	}
-	return evs, nil
-}
 
 // HasStreams reports whether any stream exists.
 func (s *Store) HasStreams(ctx context.Context) (bool, error) {

@@ -15,6 +15,7 @@ package worker
 
 import (
 	"context"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -47,6 +48,7 @@ type Worker struct {
 	Runner        *subscriptions.Runner
 	Notifications *domain.Notifications
 	Saga          *domain.Saga
+	st            *store.Store
 }
 
 // Subscriptions returns the domain's subscriptions.
@@ -86,8 +88,19 @@ func New(st *store.Store, o Options) (*Worker, error) {
 			Name: "eventscope_notifications_sent_total", Help: "Notifications delivered by the demo's notifications subscriber.",
 		}, func() float64 { return float64(notes.Sent()) }))
 	}
-	return &Worker{Runner: r, Notifications: notes, Saga: saga}, nil
+	return &Worker{Runner: r, Notifications: notes, Saga: saga, st: st}, nil
 }
 
-// Run runs the worker until ctx is done.
-func (w *Worker) Run(ctx context.Context) error { return w.Runner.Run(ctx) }
+// Run runs the worker until ctx is done. Beside the subscriptions it keeps
+// the store's event-type catalog current (eventscope types), folding new
+// events in every second.
+func (w *Worker) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	catalog := make(chan struct{})
+	go func() { defer close(catalog); _ = w.st.FollowCatalog(ctx, time.Second) }()
+	err := w.Runner.Run(ctx)
+	cancel()
+	<-catalog
+	return err
+}

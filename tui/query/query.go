@@ -1,0 +1,320 @@
+// Package query is the console's :query view: the filter language of
+// `eventscope query` run on the server, its matches in global order, a page
+// at a time. "/" edits the query (a malformed one says where it is wrong
+// and runs nothing), enter opens an event, "n" loads the next page.
+package query
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"eventscope/internal/textsafe"
+	"eventscope/store"
+	q "eventscope/store/query"
+	"eventscope/tui/common"
+	"eventscope/tui/table"
+)
+
+// PageSize is the events fetched per page; MaxEvents caps what the view holds.
+const (
+	PageSize  = 200
+	MaxEvents = 5000
+)
+
+// Source runs a query; FromStore adapts a *store.Store.
+type Source interface {
+	Query(ctx context.Context, qu *q.Query, o q.RunOptions) ([]store.Event, q.Result, error)
+}
+
+type storeSource struct{ st *store.Store }
+
+// FromStore runs queries on st.
+func FromStore(st *store.Store) Source { return storeSource{st} }
+
+func (s storeSource) Query(ctx context.Context, qu *q.Query, o q.RunOptions) ([]store.Event, q.Result, error) {
+	var evs []store.Event
+	res, err := q.Run(ctx, s.st, qu, o, func(e store.Event) error { evs = append(evs, e); return nil })
+	return evs, res, err
+}
+
+type pageMsg struct {
+	id, seq int64
+	evs     []store.Event
+	res     q.Result
+	more    bool // appended to the list (n), not a new run
+	err     error
+	took    time.Duration
+}
+
+// Model is the view.
+type Model struct {
+	c       common.Common
+	ctx     context.Context
+	src     Source
+	id, seq int64
+
+	text    string
+	parsed  *q.Query
+	perr    error
+	input   textinput.Model
+	editing bool
+
+	evs     []store.Event
+	res     q.Result
+	loading bool
+	err     error
+	took    time.Duration
+	tbl     table.Model
+}
+
+// New runs expr.
+func New(ctx context.Context, c common.Common, src Source, expr string) *Model {
+	m := &Model{c: c, ctx: ctx, src: src, id: common.NewID()}
+	m.tbl = table.New(c.Styles, c.Keys, []table.Column{
+		{Title: "checkpoint", Width: 14},
+		{Title: "stream", Width: 16, Flex: 1},
+		{Title: "ver", Width: 5, Right: true},
+		{Title: "type", Width: 18},
+		{Title: "recorded", Width: 19},
+		{Title: "data", Width: 20, Flex: 3},
+	})
+	m.input = common.NewInput(c.Styles, "type:OrderPlaced data.total > 100000 after:1d")
+	m.input.CharLimit = q.MaxLen
+	m.input.SetValue(expr)
+	m.input.Blur()
+	m.setText(expr)
+	if strings.TrimSpace(expr) == "" {
+		m.editing = true
+		m.input.Focus()
+	}
+	m.tbl.SetRows(rows{m})
+	return m
+}
+
+func (m *Model) setText(s string) {
+	m.text = strings.TrimSpace(s)
+	m.parsed, m.perr = q.Parse(m.text, m.c.Now())
+}
+
+// Title is the breadcrumb.
+func (m *Model) Title() string { return "query " + common.Truncate(textsafe.Line(m.text), 30) }
+
+// SetSize sets the area: two lines above the table.
+func (m *Model) SetSize(w, h int) { m.c.SetSize(w, h); m.tbl.SetSize(w, h-2) }
+
+// Init runs the query.
+func (m *Model) Init() tea.Cmd {
+	if m.editing || m.perr != nil {
+		return nil
+	}
+	return m.run(false)
+}
+
+func (m *Model) run(more bool) tea.Cmd {
+	if m.src == nil {
+		m.err = fmt.Errorf("queries are unavailable")
+		return nil
+	}
+	m.seq++
+	m.loading = true
+	after := store.Start
+	if more {
+		after = m.res.Next
+	} else {
+		m.evs, m.res, m.err = nil, q.Result{}, nil
+		m.tbl.SetRows(rows{m})
+	}
+	id, seq, src, ctx, qu := m.id, m.seq, m.src, m.ctx, m.parsed
+	return func() tea.Msg {
+		cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		defer cancel()
+		t0 := time.Now()
+		evs, res, err := src.Query(cctx, qu, q.RunOptions{After: after, Limit: PageSize, Timeout: 30 * time.Second})
+		return pageMsg{id: id, seq: seq, evs: evs, res: res, more: more, err: err, took: time.Since(t0)}
+	}
+}
+
+// ClaimsKey: the query input takes every key while it is edited.
+func (m *Model) ClaimsKey(msg tea.KeyMsg) bool { return m.editing }
+
+// Selected is the event under the cursor.
+func (m *Model) Selected() (store.Event, bool) {
+	if i := m.tbl.Cursor(); i < len(m.evs) {
+		return m.evs[i], true
+	}
+	return store.Event{}, false
+}
+
+// CopyText copies the selected event as JSON (a line of the export format).
+func (m *Model) CopyText() (string, string, bool) {
+	e, ok := m.Selected()
+	if !ok {
+		return m.text, "query", m.text != ""
+	}
+	b, _ := json.Marshal(e)
+	return string(b), "event", true
+}
+
+// Update handles keys and results.
+func (m *Model) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case pageMsg:
+		if msg.id != m.id || msg.seq != m.seq {
+			return nil
+		}
+		m.loading = false
+		if msg.err != nil {
+			m.err = msg.err
+			return common.ErrCmd("query", msg.err)
+		}
+		m.err, m.took = nil, msg.took
+		if msg.more {
+			m.evs = append(m.evs, msg.evs...)
+		} else {
+			m.evs = msg.evs
+		}
+		m.res = msg.res
+		m.tbl.Empty = "no event matches"
+		m.tbl.SetRows(rows{m})
+	case common.RefreshMsg:
+		if m.perr == nil && !m.editing {
+			return m.run(false)
+		}
+	case tea.MouseMsg:
+		if moved, clicked := m.tbl.Mouse(msg, msg.Y-2); clicked && !moved {
+			return m.open()
+		}
+	case tea.KeyMsg:
+		if m.editing {
+			return m.editKey(msg)
+		}
+		k := m.c.Keys
+		switch {
+		case key.Matches(msg, k.Filter):
+			m.editing = true
+			m.input.Focus()
+			return nil
+		case key.Matches(msg, k.Open):
+			return m.open()
+		case key.Matches(msg, k.Refresh):
+			if m.perr == nil {
+				return m.run(false)
+			}
+			return nil
+		case msg.String() == "n":
+			if m.res.More && !m.loading && len(m.evs) < MaxEvents {
+				return m.run(true)
+			}
+			return nil
+		}
+		m.tbl.Update(msg)
+	}
+	return nil
+}
+
+func (m *Model) editKey(msg tea.KeyMsg) tea.Cmd {
+	switch msg.Type {
+	case tea.KeyEnter:
+		m.setText(m.input.Value())
+		if m.perr != nil {
+			return nil // stay in the input: the error says where
+		}
+		m.editing = false
+		m.input.Blur()
+		return m.run(false)
+	case tea.KeyEsc:
+		m.editing = false
+		m.input.Blur()
+		m.input.SetValue(m.text)
+		m.setText(m.text)
+		return nil
+	}
+	var cmd tea.Cmd
+	m.input, cmd = m.input.Update(msg)
+	_, m.perr = q.Parse(strings.TrimSpace(m.input.Value()), m.c.Now())
+	return cmd
+}
+
+func (m *Model) open() tea.Cmd {
+	if e, ok := m.Selected(); ok {
+		return common.Navigate(common.OpenEventMsg{Event: e})
+	}
+	return nil
+}
+
+type rows struct{ m *Model }
+
+func (r rows) Len() int { return len(r.m.evs) }
+
+func (r rows) Cells(i int) []table.Cell {
+	st := r.m.c.Styles
+	e := r.m.evs[i]
+	return []table.Cell{
+		{Text: e.Checkpoint.String(), Style: &st.Faint},
+		{Text: textsafe.Line(e.StreamID)},
+		{Text: fmt.Sprint(e.Version)},
+		{Text: textsafe.Line(e.Type), Style: &st.Accent},
+		{Text: e.RecordedAt.Local().Format("2006-01-02 15:04:05"), Style: &st.Faint},
+		{Text: common.Preview(e.Data, 200)},
+	}
+}
+
+// View renders the query line, the status line and the matches.
+func (m *Model) View() string {
+	if m.c.Width <= 0 || m.c.Height <= 0 {
+		return "" // not laid out yet
+	}
+	st := m.c.Styles
+	line1 := st.Bold.Render("query ")
+	if m.editing {
+		line1 += m.input.View()
+	} else {
+		line1 += st.Accent.Render(textsafe.Line(m.text))
+	}
+	var line2 string
+	switch {
+	case m.perr != nil:
+		line2 = st.Error.Render(textsafe.Line(m.perr.Error()))
+		if se, ok := m.perr.(*q.SyntaxError); ok && m.editing {
+			// a caret under the column, then what is wrong
+			line2 = st.Error.Render(strings.Repeat(" ", len("query ")+se.Column()-1) + "^ " + textsafe.Line(se.Msg))
+		}
+	case m.editing:
+		line2 = st.Faint.Render("enter run · esc cancel · type: cat: stream: after: before: data.PATH OP VALUE metadata.PATH OP VALUE (= != > >= < <= ~)")
+	case m.loading:
+		line2 = st.Faint.Render("running on the server…")
+	case m.err != nil:
+		line2 = st.Error.Render(textsafe.Line(m.err.Error()))
+	default:
+		n := fmt.Sprintf("%d events in global order (%s)", len(m.evs), m.took.Round(time.Millisecond))
+		if m.res.More {
+			if len(m.evs) >= MaxEvents {
+				n += fmt.Sprintf(" · the view holds %d: narrow the query", MaxEvents)
+			} else {
+				n += " · n more"
+			}
+		}
+		line2 = st.Faint.Render(n + " · / edit · enter open · y copy")
+	}
+	out := common.Truncate(line1, m.c.Width) + "\n" + common.Truncate(line2, m.c.Width) + "\n" + m.tbl.View()
+	return common.FitLines(out, m.c.Width, m.c.Height)
+}
+
+// ShortHelp is the footer help.
+func (m *Model) ShortHelp() []key.Binding {
+	k := m.c.Keys
+	return []key.Binding{k.Up, k.Down, k.Open, k.Filter, k.Copy, k.Back}
+}
+
+// FullHelp is the full help.
+func (m *Model) FullHelp() [][]key.Binding {
+	k := m.c.Keys
+	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {k.Open, k.Filter, k.Copy, k.Refresh, k.Back}}
+}
