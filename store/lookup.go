@@ -62,7 +62,6 @@ func (s *Store) VersionAt(ctx context.Context, stream string, t time.Time) (vers
 	return version, true, nil
 }
 
-
 // HasStreams reports whether any stream exists.
 func (s *Store) HasStreams(ctx context.Context) (bool, error) {
 	var ok bool

@@ -19,7 +19,7 @@ func TestLookups(t *testing.T) {
 	}
 	ids := []uuid.UUID{uuid.New(), uuid.New(), uuid.New()}
 	mustAppend(t, st, "order-1", store.Any, store.NewEvent{ID: ids[0], Type: "OrderPlaced", Data: json.RawMessage(`{}`), Metadata: json.RawMessage(`{"correlationId":"c1"}`)})
-	mustAppend(t, st, "customer-1", store.Any, store.NewEvent{ID: ids[1], Type: "CreditReserved", Data: json.RawMessage(`{}`), Metadata: json.RawMessage(`{"correlation_id":"c1"}`)})
+	mustAppend(t, st, "customer-1", store.Any, store.NewEvent{ID: ids[1], Type: "CreditReserved", Data: json.RawMessage(`{}`), Metadata: json.RawMessage(`{"correlationId":"c1"}`)})
 	mustAppend(t, st, "order-1", store.Any, store.NewEvent{ID: ids[2], Type: "OrderShipped", Data: json.RawMessage(`{}`), Metadata: json.RawMessage(`{"correlationId":"c2"}`)})
 	all := visible(t, st, 3)
 

@@ -2,7 +2,6 @@ package subscriptions
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -83,45 +82,30 @@ func TestUndecodableEventStallsNoReader(t *testing.T) {
 	b.st.Wake()
 
 	waitFor(t, "the other category's subscriber to get every event", time.Minute, func() bool { return okRec.distinct() == 10 })
-	waitFor(t, "the unfiltered subscribers to get past the undecodable event", time.Minute, func() bool {
+	// The store reads data and metadata as the bytes stored, so an event
+	// Go's decoder refuses (nested deeper than 10,000) is no longer
+	// undecodable to a reader: it reaches every handler with its bytes
+	// intact, once, and nothing after it waits.
+	waitFor(t, "the unfiltered subscribers to get past the deep event", time.Minute, func() bool {
 		txMu.Lock()
 		defer txMu.Unlock()
-		return allRec.distinct() == 11 && len(txSeen) == 11
+		return allRec.distinct() == 12 && len(txSeen) == 12
 	})
-	if allRec.seen[deep] != 0 || !allRec.seenID(after[4]) || !allRec.seenID(later) {
+	if allRec.seen[deep] != 1 || !allRec.seenID(after[4]) || !allRec.seenID(later) {
 		t.Fatalf("unfiltered subscriber: deep delivered %d times, later events %v %v", allRec.seen[deep], allRec.seenID(after[4]), allRec.seenID(later))
 	}
-	for _, n := range []string{"all", "all-tx"} {
-		waitFor(t, n+" to park the undecodable event", time.Minute, func() bool {
-			s, err := b.adm.Get(ctx, n)
-			return err == nil && s.Parked == 1
-		})
-		parked, err := b.adm.Parked(ctx, n)
-		must(t, err)
-		if len(parked) != 1 || parked[0].Event.EventID != deep || !strings.Contains(parked[0].LastError, "cannot be read") ||
-			len(parked[0].Event.Data) < 11000 {
-			t.Fatalf("%s parked %+v", n, parked)
+	allRec.mu.Lock()
+	for _, e := range allRec.order {
+		if e.EventID == deep && len(e.Data) < 11000 {
+			t.Errorf("deep event delivered with %d bytes of data", len(e.Data))
 		}
 	}
+	allRec.mu.Unlock()
 
 	// A subscription added now catches up through it on its own reads.
 	late := newRecorder()
 	must(t, r.Add(Subscription{Name: "late", Categories: []string{"poison"}, Handler: late.handle}))
-	waitFor(t, "a catching-up subscriber to get past it", time.Minute, func() bool { return late.distinct() == 1 && late.seenID(later) })
-	waitFor(t, "the catching-up subscriber to park it", time.Minute, func() bool {
-		s, err := b.adm.Get(ctx, "late")
-		return err == nil && s.Parked == 1
-	})
-
-	// Retried, the parked event reaches the handler with its bytes as stored.
-	must(t, b.adm.Retry(ctx, "late", deep))
-	waitFor(t, "the retried event to be delivered", time.Minute, func() bool { return late.seenID(deep) })
-	late.mu.Lock()
-	got := late.order[len(late.order)-1]
-	late.mu.Unlock()
-	if got.EventID != deep || len(got.Data) < 11000 {
-		t.Fatalf("retried event %s with %d bytes of data", got.EventID, len(got.Data))
-	}
+	waitFor(t, "a catching-up subscriber to get past it", time.Minute, func() bool { return late.distinct() == 2 && late.seenID(later) && late.seenID(deep) })
 
 	waitFor(t, "the follower to pass it on", time.Minute, func() bool {
 		fmu.Lock()
@@ -130,7 +114,7 @@ func TestUndecodableEventStallsNoReader(t *testing.T) {
 	})
 	fmu.Lock()
 	defer fmu.Unlock()
-	if follow[0].EventID != deep || follow[0].Data != nil || follow[1].EventID != later {
+	if follow[0].EventID != deep || follow[1].EventID != later {
 		t.Fatalf("follower got %s (%d bytes), %s", follow[0].EventID, len(follow[0].Data), follow[1].EventID)
 	}
 }

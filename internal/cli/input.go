@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -52,4 +53,20 @@ func checkText(s string) string {
 		}
 	}
 	return ""
+}
+
+// checkReadStream is the rule for a stream a command only reads: not
+// empty, no whitespace or control characters (never accepted in a stream
+// id). Format characters are refused in new ids but may be in ids stored
+// before that rule, so a read still takes them.
+func checkReadStream(stream string) error {
+	if stream == "" {
+		return Usagef("STREAM must not be empty")
+	}
+	for _, r := range stream {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			return Usagef("STREAM %q: invalid stream_id: must not contain whitespace or control characters", stream)
+		}
+	}
+	return nil
 }

@@ -43,8 +43,8 @@ time in local time (2025-03-01 12:00[:05]), "now", or a duration ago (90m,
 		Args: wrapArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			stream := args[0]
-			if err := store.ValidateStreamID(stream); err != nil {
-				return Usagef("STREAM %q: %v", stream, err)
+			if err := checkReadStream(stream); err != nil {
+				return err
 			}
 			if version != "" && at != "" {
 				return Usagef("--version and --at are exclusive: give one")

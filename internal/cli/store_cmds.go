@@ -450,7 +450,7 @@ func newReadCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if !all {
-				if err := store.ValidateStreamID(args[0]); err != nil {
+				if err := checkReadStream(args[0]); err != nil {
 					return err
 				}
 				if from < 0 && !backward {
