@@ -88,16 +88,8 @@ A write error other than a closed pipe stops it with exit code 1.`,
 				return err
 			}
 			def := subscriptions.Subscription{Name: name, Categories: cats, Types: typs, BatchSize: batch}
-			switch f := strings.TrimSpace(from); strings.ToLower(f) {
-			case "start", "beginning", "":
-			case "end":
-				def.StartAtEnd = true
-			default:
-				cp, err := store.ParseCheckpoint(f)
-				if err != nil {
-					return Usagef("--from must be start, end or a checkpoint TX:POS (e.g. 7731:120455), got %q", from)
-				}
-				def.Start = cp
+			if err := parseStartFlag(from, &def); err != nil {
+				return err
 			}
 			return g.runSubscribe(cmd.Context(), def, subscribeOutput{json: asJSON, count: count}, cmd.Flags().Changed("from"))
 		},
@@ -110,6 +102,23 @@ A write error other than a closed pipe stops it with exit code 1.`,
 	f.IntVar(&count, "count", 0, "stop after this many events, checkpointed exactly after the last (default 0: run until stopped)")
 	f.IntVar(&batch, "batch", 100, "events per checkpoint write (a crash redelivers at most this many)")
 	return cmd
+}
+
+// parseStartFlag sets where a NEW subscription starts from a --from flag:
+// start, end or a checkpoint TX:POS.
+func parseStartFlag(from string, def *subscriptions.Subscription) error {
+	switch f := strings.TrimSpace(from); strings.ToLower(f) {
+	case "start", "beginning", "":
+	case "end":
+		def.StartAtEnd = true
+	default:
+		cp, err := store.ParseCheckpoint(f)
+		if err != nil {
+			return Usagef("--from must be start, end or a checkpoint TX:POS (e.g. 7731:120455), got %q", from)
+		}
+		def.Start = cp
+	}
+	return nil
 }
 
 type subscribeOutput struct {
