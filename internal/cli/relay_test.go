@@ -196,4 +196,3 @@ func lastLine(s string) string {
 	}
 	return s
 }
-

@@ -232,7 +232,9 @@ func TestNATSRelay(t *testing.T) {
 	ids = append(ids, appendN(t, f.st, []string{"order-1"}, "Odd*Type >x", 5)...)
 	runRelay(t, f.st, NATSOptions{URL: ns.url(), Window: 64}, "to-nats")
 	ids = append(ids, appendN(t, f.st, []string{"order-3", "customer-1"}, "Live", 50)...)
-	waitFor(t, "the relay to catch up", func() bool { return caughtUp(t, f, "to-nats", "order-1", "order-2", "order-3", "a.b-1", "ünï-1", "-7", "customer-1") })
+	waitFor(t, "the relay to catch up", func() bool {
+		return caughtUp(t, f, "to-nats", "order-1", "order-2", "order-3", "a.b-1", "ünï-1", "-7", "customer-1")
+	})
 
 	msgs := streamMessages(t, ns.url(), "EVENTSCOPE")
 	checkStream(t, msgs, ids, "eventscope")
