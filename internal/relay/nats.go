@@ -310,35 +310,49 @@ type flight struct {
 	fut jetstream.PubAckFuture
 }
 
-// pipeline is one subscription's publishes in flight, in log order.
+// pipeline is one subscription's publishes in flight, in log order. The
+// runner calls handle with one event at a time; while the subscription
+// catches up, a pump goroutine reads the log ahead of it (with the same
+// filter and the same no-skip reads, so in the same order) and keeps up
+// to Window publishes in flight, so each handle only waits for an
+// acknowledgement that has usually arrived already.
 type pipeline struct {
 	r     *NATS
 	cats  []string
 	types []string
 
+	mu       sync.Mutex
 	inflight []flight
 	ahead    store.Checkpoint // the last event published (or scanned past)
-	more     bool             // the last read ahead filled its page: there is more to read
+	room     chan struct{}    // the pump waits here for the window to drain
+	stopPump context.CancelFunc
+	pumpDone chan struct{}
 }
 
+// reset stops the pump and forgets what is in flight (it stays published,
+// and is de-duplicated when published again).
 func (p *pipeline) reset() {
-	p.inflight, p.more = nil, false
+	p.mu.Lock()
+	stop, done := p.stopPump, p.pumpDone
+	p.stopPump, p.pumpDone = nil, nil
+	p.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
+	p.mu.Lock()
+	p.inflight = nil
+	p.mu.Unlock()
 }
 
-// handle is the subscription's Handler: the runner calls it with one event
-// at a time, in log order. It returns once e is stored in JetStream.
+// handle is the subscription's Handler. It returns once e is stored in
+// JetStream.
 func (p *pipeline) handle(ctx context.Context, e store.Event) error {
 	if err := p.r.ensureStream(ctx); err != nil {
 		return err
 	}
-	i := -1
-	for j := range p.inflight {
-		if p.inflight[j].id == e.EventID {
-			i = j
-			break
-		}
-	}
-	if i < 0 {
+	f, ok := p.take(e)
+	if !ok {
 		// Not published ahead: the first event, or after a failure, a
 		// reset or a lease change. Start again from e.
 		p.reset()
@@ -350,21 +364,18 @@ func (p *pipeline) handle(ctx context.Context, e store.Event) error {
 		if err != nil {
 			return p.failed(p.r.publishError(e, err))
 		}
-		p.inflight = []flight{{id: e.EventID, fut: fut}}
+		f = flight{id: e.EventID, fut: fut}
+		p.mu.Lock()
 		p.ahead = e.Checkpoint
+		p.mu.Unlock()
 		// Read ahead when catching up (an event older than a second), not
-		// for each live event: one read then finds nothing.
-		p.more = time.Since(e.RecordedAt) > time.Second
-		i = 0
+		// for each live event: the pump's read would find nothing.
+		if time.Since(e.RecordedAt) > time.Second {
+			p.startPump(ctx)
+		}
 	}
-	p.inflight = p.inflight[i:]
-	if p.more && len(p.inflight) <= p.r.o.Window/2 {
-		p.readAhead(ctx)
-	}
-	f := p.inflight[0]
 	select {
 	case ack := <-f.fut.Ok():
-		p.inflight = p.inflight[1:]
 		p.r.mu.Lock()
 		p.r.published++
 		if ack != nil && ack.Duplicate {
@@ -377,6 +388,89 @@ func (p *pipeline) handle(ctx context.Context, e store.Event) error {
 	case <-ctx.Done():
 		p.reset()
 		return ctx.Err()
+	}
+}
+
+// take removes e's flight (and any before it) from the pipeline.
+func (p *pipeline) take(e store.Event) (flight, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for j := range p.inflight {
+		if p.inflight[j].id == e.EventID {
+			f := p.inflight[j]
+			p.inflight = p.inflight[j+1:]
+			select {
+			case p.room <- struct{}{}:
+			default:
+			}
+			return f, true
+		}
+	}
+	return flight{}, false
+}
+
+func (p *pipeline) startPump(ctx context.Context) {
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	p.mu.Lock()
+	p.stopPump, p.pumpDone = cancel, done
+	if p.room == nil {
+		p.room = make(chan struct{}, 1)
+	}
+	p.mu.Unlock()
+	go func() {
+		defer close(done)
+		p.pump(pctx)
+	}()
+}
+
+// pump reads ahead and publishes until the read catches up with the log,
+// a publish fails, or it is stopped; the events are then published as the
+// runner delivers them.
+func (p *pipeline) pump(ctx context.Context) {
+	const chunk = 256
+	for ctx.Err() == nil {
+		p.mu.Lock()
+		room, after := p.r.o.Window-len(p.inflight), p.ahead
+		p.mu.Unlock()
+		if room < min(chunk, p.r.o.Window) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-p.room:
+			}
+			continue
+		}
+		limit := min(room, chunk)
+		page, err := p.r.st.ReadAll(ctx, after, store.ReadAllOptions{Limit: limit, Categories: p.cats, Types: p.types})
+		if err != nil {
+			return
+		}
+		for _, ev := range page.Events {
+			m, err := p.r.message(ev)
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			if ctx.Err() != nil { // reset meanwhile: publish nothing more
+				p.mu.Unlock()
+				return
+			}
+			fut, err := p.r.js.PublishMsgAsync(m, jetstream.WithExpectStream(p.r.o.Stream))
+			if err != nil {
+				p.mu.Unlock()
+				return
+			}
+			p.inflight = append(p.inflight, flight{id: ev.EventID, fut: fut})
+			p.ahead = ev.Checkpoint
+			p.mu.Unlock()
+		}
+		p.mu.Lock()
+		p.ahead = page.Next
+		p.mu.Unlock()
+		if page.Scanned < limit {
+			return // caught up
+		}
 	}
 }
 
@@ -399,37 +493,6 @@ func (p *pipeline) failed(err error) error {
 		p.r.mu.Unlock()
 	}
 	return err
-}
-
-// readAhead publishes the next events of the filter after p.ahead, up to
-// the window. A failure only ends the read ahead: the events are then
-// published as the runner delivers them.
-func (p *pipeline) readAhead(ctx context.Context) {
-	room := p.r.o.Window - len(p.inflight)
-	if room <= 0 {
-		return
-	}
-	page, err := p.r.st.ReadAll(ctx, p.ahead, store.ReadAllOptions{Limit: room, Categories: p.cats, Types: p.types})
-	if err != nil {
-		p.more = false
-		return
-	}
-	for _, ev := range page.Events {
-		m, err := p.r.message(ev)
-		if err != nil {
-			p.more = false
-			return
-		}
-		fut, err := p.r.js.PublishMsgAsync(m, jetstream.WithExpectStream(p.r.o.Stream))
-		if err != nil {
-			p.more = false
-			return
-		}
-		p.inflight = append(p.inflight, flight{id: ev.EventID, fut: fut})
-		p.ahead = ev.Checkpoint
-	}
-	p.ahead = page.Next
-	p.more = page.Scanned >= room
 }
 
 // redact hides passwords in a (comma-separated) NATS URL for messages.
