@@ -50,7 +50,7 @@ func notFoundSub(name string) error {
 func (a *Admin) control(ctx context.Context, name string, fn func(tx pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, a.st.Pool(), func(tx pgx.Tx) error {
 		var found bool
-		if err := tx.QueryRow(ctx, `SELECT true FROM eventscope.subscriptions WHERE name = $1 FOR UPDATE`, name).Scan(&found); err != nil {
+		if err := tx.QueryRow(ctx, lockRowSQL, name).Scan(&found); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
 				return notFoundSub(name)
 			}
@@ -61,12 +61,11 @@ func (a *Admin) control(ctx context.Context, name string, fn func(tx pgx.Tx) err
 				return err
 			}
 		}
-		_, err := tx.Exec(ctx, `
-			UPDATE eventscope.subscriptions SET control_version = control_version + 1 WHERE name = $1;`, name)
+		_, err := tx.Exec(ctx, bumpControlSQL, name)
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, ControlChannel, name)
+		_, err = tx.Exec(ctx, notifySQL, ControlChannel, name)
 		return err
 	})
 }
@@ -77,7 +76,7 @@ func (a *Admin) control(ctx context.Context, name string, fn func(tx pgx.Tx) err
 // nothing is.
 func (a *Admin) Pause(ctx context.Context, name string) error {
 	return a.wrap("pause", name, a.control(ctx, name, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE eventscope.subscriptions SET paused = true WHERE name = $1`, name)
+		_, err := tx.Exec(ctx, pauseSQL, name)
 		return err
 	}))
 }
@@ -86,8 +85,7 @@ func (a *Admin) Pause(ctx context.Context, name string) error {
 // (StopOnFailure), which retries that event.
 func (a *Admin) Resume(ctx context.Context, name string) error {
 	return a.wrap("resume", name, a.control(ctx, name, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE eventscope.subscriptions SET paused = false, stopped = false,
-			state = CASE WHEN state = 'stopped' THEN 'catching-up' ELSE state END WHERE name = $1`, name)
+		_, err := tx.Exec(ctx, resumeSQL, name)
 		return err
 	}))
 }
@@ -97,14 +95,14 @@ func (a *Admin) Resume(ctx context.Context, name string) error {
 // from its Start).
 func (a *Admin) Delete(ctx context.Context, name string) error {
 	err := pgx.BeginFunc(ctx, a.st.Pool(), func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM eventscope.subscriptions WHERE name = $1`, name)
+		tag, err := tx.Exec(ctx, deleteSQL, name)
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
 			return notFoundSub(name)
 		}
-		_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, ControlChannel, name)
+		_, err = tx.Exec(ctx, notifySQL, ControlChannel, name)
 		return err
 	})
 	return a.wrap("delete", name, err)
@@ -135,6 +133,20 @@ const (
 	ResetTime
 )
 
+func (k ResetKind) String() string {
+	switch k {
+	case ResetStart:
+		return "start"
+	case ResetEnd:
+		return "end"
+	case ResetCheckpoint:
+		return "checkpoint"
+	case ResetTime:
+		return "time"
+	}
+	return fmt.Sprintf("ResetKind(%d)", int(k))
+}
+
 // ResetTarget is where Reset moves a subscription.
 type ResetTarget struct {
 	Kind       ResetKind
@@ -142,6 +154,7 @@ type ResetTarget struct {
 	Time       time.Time        // for ResetTime
 }
 
+// String is the target as ParseResetTarget reads it back.
 func (t ResetTarget) String() string {
 	switch t.Kind {
 	case ResetStart:
@@ -153,6 +166,16 @@ func (t ResetTarget) String() string {
 	default:
 		return t.Time.Format(time.RFC3339Nano)
 	}
+}
+
+// Describe names the target for people: start, end, "checkpoint TX:POS"
+// or "time T".
+func (t ResetTarget) Describe() string {
+	switch t.Kind {
+	case ResetCheckpoint, ResetTime:
+		return t.Kind.String() + " " + t.String()
+	}
+	return t.String()
 }
 
 // ParseResetTarget parses start, end, a checkpoint TX:POS, or any time
@@ -218,20 +241,10 @@ func (a *Admin) Reset(ctx context.Context, name string, to ResetTarget) error {
 		return &InvalidError{Field: "reset target", Reason: fmt.Sprintf("unknown kind %d", to.Kind)}
 	}
 	return a.wrap("reset", name, a.control(ctx, name, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `
-			UPDATE eventscope.subscriptions
-			   SET checkpoint_tx = $2, checkpoint_pos = $3, reset_version = reset_version + 1,
-			       stopped = false, state = CASE WHEN state = 'stopped' THEN 'catching-up' ELSE state END
-			 WHERE name = $1`, name, cp.Tx, cp.Pos)
+		_, err := tx.Exec(ctx, resetSQL, name, cp.Tx, cp.Pos)
 		return err
 	}))
 }
-
-const parkedSQL = `
-SELECT p.attempts, p.last_error, p.parked_at, p.retry_requested, ` + eventColumns + `
-  FROM eventscope.parked_events p JOIN eventscope.events e ON e.event_id = p.event_id
- WHERE p.subscription = $1
- ORDER BY p.tx_id, p.position`
 
 // Parked lists the subscription's parked events in global order.
 func (a *Admin) Parked(ctx context.Context, name string) ([]ParkedEvent, error) {
@@ -242,24 +255,40 @@ func (a *Admin) Parked(ctx context.Context, name string) ([]ParkedEvent, error) 
 	if err != nil {
 		return nil, fmt.Errorf("parked events of %s: %w", name, err)
 	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ParkedEvent, error) {
-		p := ParkedEvent{Subscription: name}
-		var err error
-		p.Event, err = scanEvent(row, &p.Attempts, &p.LastError, &p.ParkedAt, &p.RetryRequested)
-		return p, err
-	})
+	type row struct {
+		ID             uuid.UUID
+		Attempts       int
+		LastError      string
+		ParkedAt       time.Time
+		RetryRequested bool
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
 	if err != nil {
 		return nil, fmt.Errorf("parked events of %s: %w", name, err)
 	}
-	if list == nil {
-		list = []ParkedEvent{}
+	ids := make([]uuid.UUID, len(got))
+	for i, g := range got {
+		ids[i] = g.ID
+	}
+	evs, err := a.st.EventsByID(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("parked events of %s: %w", name, err)
+	}
+	list := []ParkedEvent{}
+	for _, g := range got {
+		e, ok := evs[g.ID]
+		if !ok {
+			continue // parked events reference stored events; none is ever deleted
+		}
+		list = append(list, ParkedEvent{Subscription: name, Event: e, Attempts: g.Attempts,
+			LastError: g.LastError, ParkedAt: g.ParkedAt, RetryRequested: g.RetryRequested})
 	}
 	return list, nil
 }
 
 func (a *Admin) exists(ctx context.Context, name string) error {
 	var ok bool
-	err := a.st.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM eventscope.subscriptions WHERE name = $1)`, name).Scan(&ok)
+	err := a.st.Pool().QueryRow(ctx, rowExistsSQL, name).Scan(&ok)
 	if err != nil {
 		return fmt.Errorf("subscription %s: %w", name, err)
 	}
@@ -278,7 +307,7 @@ func notFoundParked(name string, id uuid.UUID) error {
 // parked events; if it fails again it stays parked with the new error.
 func (a *Admin) Retry(ctx context.Context, name string, eventID uuid.UUID) error {
 	return a.wrap("retry", name, a.control(ctx, name, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE eventscope.parked_events SET retry_requested = true WHERE subscription = $1 AND event_id = $2`, name, eventID)
+		tag, err := tx.Exec(ctx, retrySQL, name, eventID)
 		if err != nil {
 			return err
 		}
@@ -294,7 +323,7 @@ func (a *Admin) Retry(ctx context.Context, name string, eventID uuid.UUID) error
 func (a *Admin) RetryAll(ctx context.Context, name string) (int, error) {
 	var n int
 	err := a.control(ctx, name, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE eventscope.parked_events SET retry_requested = true WHERE subscription = $1`, name)
+		tag, err := tx.Exec(ctx, retryAllSQL, name)
 		n = int(tag.RowsAffected())
 		return err
 	})
@@ -304,7 +333,7 @@ func (a *Admin) RetryAll(ctx context.Context, name string) (int, error) {
 // Skip discards a parked event: it is never delivered.
 func (a *Admin) Skip(ctx context.Context, name string, eventID uuid.UUID) error {
 	return a.wrap("skip", name, a.control(ctx, name, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM eventscope.parked_events WHERE subscription = $1 AND event_id = $2`, name, eventID)
+		tag, err := tx.Exec(ctx, skipSQL, name, eventID)
 		if err != nil {
 			return err
 		}

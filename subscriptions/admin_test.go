@@ -44,7 +44,7 @@ func TestPauseResumeWhileLive(t *testing.T) {
 	if s := acknowledged(t, b, "s"); s.State != StatePaused || !s.Paused {
 		t.Fatalf("after pause: state %s, paused %v", s.State, s.Paused)
 	}
-	steps := r.byName["s"].steps.Load()
+	steps := r.byName["s"].stats.steps.Load()
 	appendN(t, b.st, "p", 3, 10)
 	// Nothing may arrive while paused: wait for several polls and wake-ups.
 	time.Sleep(700 * time.Millisecond)
@@ -52,7 +52,7 @@ func TestPauseResumeWhileLive(t *testing.T) {
 		t.Fatalf("%d events delivered while paused, want none (10 before)", n-10)
 	}
 	// ... and the paused subscription sleeps rather than spins.
-	if n := r.byName["s"].steps.Load() - steps; n > 20 {
+	if n := r.byName["s"].stats.steps.Load() - steps; n > 20 {
 		t.Errorf("the paused subscription woke %d times in 0.7 s", n)
 	}
 	must(t, b.adm.Resume(ctx, "s"))
@@ -314,7 +314,7 @@ func TestDeleteWhileLive(t *testing.T) {
 	appendN(t, b.st, "d", 2, 5)
 	waitFor(t, "delivery", time.Minute, func() bool { return rec.count() == 5 })
 	must(t, b.adm.Delete(ctx, "s"))
-	waitFor(t, "the runner to stop it", time.Minute, func() bool { return r.byName["s"].deleted.Load() })
+	waitFor(t, "the runner to stop it", time.Minute, func() bool { return r.byName["s"].in.deleted.Load() })
 	appendN(t, b.st, "d", 2, 5)
 	time.Sleep(300 * time.Millisecond)
 	if rec.count() != 5 {

@@ -62,10 +62,23 @@
 // Admin operations write the subscription's row and NOTIFY the holder on
 // the eventscope_control channel; the holder acts within a second (it also
 // compares the row's control version with its heartbeat). Monitor reads
-// every subscription's status in one query per tick; the holder writes
+// every subscription's status in two queries per tick (the rows, then the
+// lags from the store's Backlogs); the holder writes
 // heartbeats, states and rates of all its subscriptions in one statement
 // per second.
 //
 // Follow is a plain reader of the live log (no row, no lease), for
 // `eventscope tail` and the console.
+//
+// # Layout
+//
+// The package reads the events log only through the store (ReadAll,
+// FirstAfter, EventsByID, Backlogs); every statement on its own tables is
+// in sql.go. Public types: subscription.go (Subscription, Status, errors),
+// state.go (State). The Runner: runner.go (options, lease loop,
+// heartbeats, polls), shared.go (the shared log), listener.go and
+// watcher.go (wake-ups). One subscription (sub.go) is split by concern:
+// lease.go, delivery.go, handlertx.go (the one TxHandler transaction
+// path), checkpoint.go, parking.go, publish.go. Operators: admin.go,
+// monitor.go, metrics.go; readers: follow.go.
 package subscriptions

@@ -356,9 +356,9 @@ func TestTxHandlerTransientErrors(t *testing.T) {
 	var parked int
 	must(t, b.st.Pool().QueryRow(ctx, `SELECT count(*) FROM eventscope.parked_events WHERE subscription = 's'`).Scan(&parked))
 	s := mustGet(t, b, "s")
-	if n := count(); n != len(ids) || parked != 0 || s.Failures != 0 || r.byName["s"].failures.Load() != 0 {
+	if n := count(); n != len(ids) || parked != 0 || s.Failures != 0 || r.byName["s"].stats.failures.Load() != 0 {
 		t.Fatalf("read model has %d of %d events, %d parked, %d failures recorded (%d counted); want all, 0, 0, 0",
-			n, len(ids), parked, s.Failures, r.byName["s"].failures.Load())
+			n, len(ids), parked, s.Failures, r.byName["s"].stats.failures.Load())
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -488,8 +488,8 @@ func TestActivateNeedsTheLock(t *testing.T) {
 	must(t, err)
 
 	r.leasePID = conn.PgConn().PID() // our lease backend, without the lock
-	if err := s.activate(ctx, 1); !errors.Is(err, errLockNotHeld) || s.active {
-		t.Fatalf("activate without the lock: %v (active %v), want errLockNotHeld", err, s.active)
+	if err := s.activate(ctx, 1); !errors.Is(err, errLockNotHeld) || s.lease.active {
+		t.Fatalf("activate without the lock: %v (active %v), want errLockNotHeld", err, s.lease.active)
 	}
 	if e := epoch(); (e == nil) != (before == nil) || (e != nil && *e != *before) {
 		t.Fatalf("lease epoch moved from %v to %v without the lock", before, e)
@@ -499,10 +499,10 @@ func TestActivateNeedsTheLock(t *testing.T) {
 	must(t, err)
 	_, err = conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, s.key)
 	must(t, err)
-	if err := s.activate(ctx, 1); err != nil || !s.active {
-		t.Fatalf("activate with the lock: %v (active %v)", err, s.active)
+	if err := s.activate(ctx, 1); err != nil || !s.lease.active {
+		t.Fatalf("activate with the lock: %v (active %v)", err, s.lease.active)
 	}
-	if e := epoch(); e == nil || *e != s.epoch {
-		t.Fatalf("lease epoch %v after activate, want %d", e, s.epoch)
+	if e := epoch(); e == nil || *e != s.lease.epoch {
+		t.Fatalf("lease epoch %v after activate, want %d", e, s.lease.epoch)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"sync"
 	"testing"
@@ -78,11 +77,9 @@ func benchStore(b *testing.B, o store.Options) *bundle {
 			admin.Close(ctx)
 		}
 	})
-	u, err := url.Parse(base)
-	must(b, err)
-	u.Path = "/" + name
-	st, err := store.Open(ctx, u.String(), o)
+	u := pgserver.WithDatabase(base, name)
+	st, err := store.Open(ctx, u, o)
 	must(b, err)
 	b.Cleanup(st.Close)
-	return &bundle{url: u.String(), st: st, adm: NewAdmin(st)}
+	return &bundle{url: u, st: st, adm: NewAdmin(st)}
 }

@@ -51,9 +51,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, lag, name)
 		ch <- prometheus.MustNewConstMetric(descRate, prometheus.GaugeValue, p.rate, name)
-		ch <- prometheus.MustNewConstMetric(descProcessed, prometheus.CounterValue, float64(s.processed.Load()), name)
+		ch <- prometheus.MustNewConstMetric(descProcessed, prometheus.CounterValue, float64(s.stats.processed.Load()), name)
 		ch <- prometheus.MustNewConstMetric(descParked, prometheus.GaugeValue, parked, name)
-		ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(s.failures.Load()), name)
+		ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(s.stats.failures.Load()), name)
 		ch <- prometheus.MustNewConstMetric(descHolder, prometheus.GaugeValue, holder, name, c.r.o.Instance)
 	}
 }

@@ -287,23 +287,23 @@ func (r *Runner) leaseRound(ctx context.Context, conn *pgx.Conn) error {
 	r.unlocks = nil
 	r.unlockMu.Unlock()
 	if len(release) > 0 {
-		if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock(k) FROM unnest($1::bigint[]) AS k`, release); err != nil {
+		if _, err := conn.Exec(ctx, unlockSQL, release); err != nil {
 			return err
 		}
 	}
 	var want []*sub
 	var keys []int64
 	for _, s := range r.snapshot() {
-		if !s.locked.Load() && !s.deleted.Load() {
+		if !s.link.locked.Load() && !s.in.deleted.Load() {
 			want = append(want, s)
 			keys = append(keys, s.key)
 		}
 	}
 	if len(want) == 0 {
-		_, err := conn.Exec(ctx, `SELECT 1`) // keeps checking that the leases are alive
+		_, err := conn.Exec(ctx, pingSQL) // keeps checking that the leases are alive
 		return err
 	}
-	rows, err := conn.Query(ctx, `SELECT pg_try_advisory_lock(k) FROM unnest($1::bigint[]) WITH ORDINALITY AS t(k, i) ORDER BY i`, keys)
+	rows, err := conn.Query(ctx, tryLockSQL, keys)
 	if err != nil {
 		return err
 	}
@@ -314,9 +314,9 @@ func (r *Runner) leaseRound(ctx context.Context, conn *pgx.Conn) error {
 	for i, ok := range got {
 		if ok && i < len(want) {
 			s := want[i]
-			s.lockGen.Add(1)
-			s.locked.Store(true)
-			s.kick.send()
+			s.link.gen.Add(1)
+			s.link.locked.Store(true)
+			s.in.kick.send()
 		}
 	}
 	return nil
@@ -328,8 +328,8 @@ func (r *Runner) dropLocks() {
 	r.leasePID = 0
 	r.unlockMu.Unlock()
 	for _, s := range r.snapshot() {
-		if s.locked.Swap(false) {
-			s.kick.send()
+		if s.link.locked.Swap(false) {
+			s.in.kick.send()
 		}
 	}
 }
@@ -378,17 +378,6 @@ func (r *Runner) lastHead() store.Checkpoint {
 	defer r.headMu.Unlock()
 	return r.head
 }
-
-const heartbeatSQL = `
-UPDATE eventscope.subscriptions s
-   SET heartbeat = now(), state = v.state, rate = v.rate,
-       checkpoint_tx  = CASE WHEN s.reset_version = v.rv AND (v.tx, v.pos) > (s.checkpoint_tx, s.checkpoint_pos) THEN v.tx  ELSE s.checkpoint_tx END,
-       checkpoint_pos = CASE WHEN s.reset_version = v.rv AND (v.tx, v.pos) > (s.checkpoint_tx, s.checkpoint_pos) THEN v.pos ELSE s.checkpoint_pos END
-  FROM unnest($1::text[], $2::bigint[], $3::text[], $4::float8[], $5::bigint[], $6::xid8[], $7::bigint[])
-       AS v(name, epoch, state, rate, rv, tx, pos)
- WHERE s.name = v.name AND s.lease_epoch = v.epoch
-   AND set_config('synchronous_commit', 'off', true) IS NOT NULL -- monitoring data: no need to wait for the flush
-RETURNING s.name, s.control_version`
 
 // heartbeat writes the heartbeat, state and rate of every held
 // subscription in one statement. It also saves checkpoints that only moved
@@ -454,11 +443,11 @@ func (r *Runner) heartbeat(ctx context.Context) {
 		v, ok := cv[s.def.Name]
 		switch {
 		case !ok: // deleted, or another holder took over
-			s.needVerify.Store(true)
-			s.kick.send()
+			s.in.needVerify.Store(true)
+			s.in.kick.send()
 		case v != pubs[i].controlVersion:
-			s.ctrlPending.Store(true)
-			s.kick.send()
+			s.in.ctrlPending.Store(true)
+			s.in.kick.send()
 		}
 	}
 }

@@ -171,21 +171,6 @@ func ValidateName(name string) error {
 	return nil
 }
 
-// State is a subscription's state as monitoring shows it.
-type State string
-
-// The states. Paused and stopped are set by operators and StopOnFailure and
-// win over the others; no-holder means no process has sent a heartbeat for
-// 3 seconds.
-const (
-	StateCatchingUp State = "catching-up"
-	StateLive       State = "live"
-	StatePaused     State = "paused"
-	StateFailing    State = "failing"
-	StateStopped    State = "stopped"
-	StateNoHolder   State = "no-holder"
-)
-
 // Holder is the process holding a subscription.
 type Holder struct {
 	Host     string `json:"host"`

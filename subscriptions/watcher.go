@@ -54,12 +54,6 @@ func (w *heldWatcher) wait(t *target, tx uint64) {
 	}
 }
 
-func (w *heldWatcher) cancel(t *target) {
-	w.mu.Lock()
-	delete(w.waiters, t)
-	w.mu.Unlock()
-}
-
 func (w *heldWatcher) pending() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -331,18 +331,7 @@ func (a admin) Pause(ctx context.Context, name string) error  { return subErr(a.
 func (a admin) Resume(ctx context.Context, name string) error { return subErr(a.a.Resume(ctx, name)) }
 
 func (a admin) Reset(ctx context.Context, name string, to action.ResetTarget) error {
-	t := subscriptions.ResetTarget{Checkpoint: to.Checkpoint, Time: to.Time}
-	switch to.Kind {
-	case action.ResetStart:
-		t.Kind = subscriptions.ResetStart
-	case action.ResetEnd:
-		t.Kind = subscriptions.ResetEnd
-	case action.ResetCheckpoint:
-		t.Kind = subscriptions.ResetCheckpoint
-	case action.ResetTime:
-		t.Kind = subscriptions.ResetTime
-	}
-	return subErr(a.a.Reset(ctx, name, t))
+	return subErr(a.a.Reset(ctx, name, to))
 }
 
 func (a admin) Retry(ctx context.Context, name string, id uuid.UUID) error {

@@ -13,54 +13,14 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/google/uuid"
 
-	"eventscope/store"
+	"eventscope/subscriptions"
 	"eventscope/tui/common"
 )
 
-// ResetKind is where a reset moves a subscription.
-type ResetKind int
-
-const (
-	// ResetStart replays from the beginning of the log.
-	ResetStart ResetKind = iota
-	// ResetEnd skips to the head.
-	ResetEnd
-	// ResetCheckpoint moves to a checkpoint.
-	ResetCheckpoint
-	// ResetTime moves to the first event recorded at or after a time.
-	ResetTime
-)
-
-func (k ResetKind) String() string {
-	switch k {
-	case ResetStart:
-		return "start"
-	case ResetEnd:
-		return "end"
-	case ResetCheckpoint:
-		return "checkpoint"
-	case ResetTime:
-		return "time"
-	}
-	return "?"
-}
-
-// ResetTarget is a reset's destination.
-type ResetTarget struct {
-	Kind       ResetKind
-	Checkpoint store.Checkpoint
-	Time       time.Time
-}
-
-func (t ResetTarget) String() string {
-	switch t.Kind {
-	case ResetCheckpoint:
-		return "checkpoint " + t.Checkpoint.String()
-	case ResetTime:
-		return "time " + t.Time.Format(time.RFC3339)
-	}
-	return t.Kind.String()
-}
+// ResetTarget is a reset's destination: the subscriptions package's own
+// type (its Kind is subscriptions.ResetStart, ResetEnd, ...), so there is
+// one definition of where a reset can go.
+type ResetTarget = subscriptions.ResetTarget
 
 // Admin is what the actions need of the subscriptions admin.
 type Admin interface {
@@ -158,7 +118,7 @@ func (a *Actions) PauseResume(name, state string) tea.Cmd {
 // Reset moves a subscription's checkpoint.
 func (a *Actions) Reset(name string, to ResetTarget) tea.Cmd {
 	return a.run("reset", name, func(ctx context.Context) (string, error) {
-		return fmt.Sprintf("reset %s to %s", name, to), a.admin.Reset(ctx, name, to)
+		return fmt.Sprintf("reset %s to %s", name, to.Describe()), a.admin.Reset(ctx, name, to)
 	})
 }
 

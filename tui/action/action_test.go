@@ -10,6 +10,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/google/uuid"
 
+	"eventscope/subscriptions"
 	"eventscope/tui/common"
 )
 
@@ -52,7 +53,7 @@ func TestActionsRunAndReportFreshStatus(t *testing.T) {
 	f := &fakeAdmin{}
 	a := New(context.Background(), f, false)
 	id := uuid.MustParse("12345678-0000-0000-0000-000000000000")
-	for _, c := range []tea.Cmd{a.PauseResume("s", "live"), a.PauseResume("s", "paused"), a.Reset("s", ResetTarget{Kind: ResetEnd}), a.Retry("s", id), a.RetryAll("s"), a.Skip("s", id)} {
+	for _, c := range []tea.Cmd{a.PauseResume("s", "live"), a.PauseResume("s", "paused"), a.Reset("s", ResetTarget{Kind: subscriptions.ResetEnd}), a.Retry("s", id), a.RetryAll("s"), a.Skip("s", id)} {
 		msg := run(c).(DoneMsg)
 		if msg.Err != nil || msg.Status == nil || msg.Status.Name != "s" {
 			t.Fatalf("%+v", msg)

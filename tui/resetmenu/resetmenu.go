@@ -11,6 +11,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"eventscope/store"
+	"eventscope/subscriptions"
 	"eventscope/tui/action"
 	"eventscope/tui/common"
 	"eventscope/tui/picker"
@@ -22,7 +23,7 @@ type Model struct {
 	act   *action.Actions
 	name  string
 	menu  *picker.Model
-	kind  action.ResetKind
+	kind  subscriptions.ResetKind
 	input *textinput.Model
 	err   string
 }
@@ -56,15 +57,15 @@ func (m *Model) Update(msg tea.Msg) (cmd tea.Cmd, done bool) {
 			}
 			switch it.Value {
 			case "start":
-				return m.confirm(action.ResetTarget{Kind: action.ResetStart}), true
+				return m.confirm(action.ResetTarget{Kind: subscriptions.ResetStart}), true
 			case "end":
-				return m.confirm(action.ResetTarget{Kind: action.ResetEnd}), true
+				return m.confirm(action.ResetTarget{Kind: subscriptions.ResetEnd}), true
 			case "checkpoint":
-				m.kind = action.ResetCheckpoint
+				m.kind = subscriptions.ResetCheckpoint
 				in := common.NewInput(m.c.Styles, "TX:POS")
 				m.input = &in
 			case "time":
-				m.kind = action.ResetTime
+				m.kind = subscriptions.ResetTime
 				in := common.NewInput(m.c.Styles, "2024-05-01 10:00 or 15m ago")
 				m.input = &in
 			}
@@ -76,7 +77,7 @@ func (m *Model) Update(msg tea.Msg) (cmd tea.Cmd, done bool) {
 	if km.Type == tea.KeyEnter {
 		v := m.input.Value()
 		t := action.ResetTarget{Kind: m.kind}
-		if m.kind == action.ResetCheckpoint {
+		if m.kind == subscriptions.ResetCheckpoint {
 			cp, err := store.ParseCheckpoint(v)
 			if err != nil {
 				m.err = err.Error()
@@ -101,10 +102,10 @@ func (m *Model) Update(msg tea.Msg) (cmd tea.Cmd, done bool) {
 
 func (m *Model) confirm(t action.ResetTarget) tea.Cmd {
 	run := m.act.Reset(m.name, t)
-	if t.Kind == action.ResetStart {
+	if t.Kind == subscriptions.ResetStart {
 		return common.Confirm("Reset "+m.name, fmt.Sprintf("Move %s to the start of the log? Every event is delivered again.", m.name), "", run)
 	}
-	return common.Confirm("Reset "+m.name, fmt.Sprintf("Move %s to %s? Events between its checkpoint and there are skipped (or delivered again).", m.name, t), m.name, run)
+	return common.Confirm("Reset "+m.name, fmt.Sprintf("Move %s to %s? Events between its checkpoint and there are skipped (or delivered again).", m.name, t.Describe()), m.name, run)
 }
 
 // View renders the dialog.

@@ -1,0 +1,195 @@
+package subscriptions
+
+// Every statement on the package's tables (eventscope.subscriptions and
+// eventscope.parked_events, created by store/migrations/002) lives here.
+// The events log is read only through the store (ReadAll, FirstAfter,
+// EventsByID, Backlogs). State values reach SQL only through the sql*
+// constants below, made from the State constants.
+
+// The state column's values, as SQL literals.
+const (
+	sqlCatchingUp = `'` + string(StateCatchingUp) + `'`
+	sqlStopped    = `'` + string(StateStopped) + `'`
+)
+
+// rowExistsSQL: $1 name.
+const rowExistsSQL = `SELECT EXISTS (SELECT 1 FROM eventscope.subscriptions WHERE name = $1)`
+
+// createRowSQL creates a subscription's row unless it exists.
+const createRowSQL = `
+INSERT INTO eventscope.subscriptions (name, categories, types, checkpoint_tx, checkpoint_pos)
+VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING`
+
+// rowControlColumns are what activateSQL and reloadSQL return (rowControl).
+const rowControlColumns = `lease_epoch, reset_version, control_version, checkpoint_tx, checkpoint_pos, paused, stopped,
+       EXISTS (SELECT 1 FROM eventscope.parked_events p WHERE p.subscription = $1 AND p.retry_requested),
+       (SELECT count(*) FROM eventscope.parked_events p WHERE p.subscription = $1)`
+
+// activateSQL takes a new lease epoch, only while the lease backend ($7)
+// holds the advisory lock (classid $8, objid $9).
+const activateSQL = `
+UPDATE eventscope.subscriptions
+   SET lease_epoch = nextval('eventscope.subscription_lease_seq'),
+       holder_host = $2, holder_pid = $3, holder_instance = $4, heartbeat = now(),
+       state = ` + sqlCatchingUp + `, rate = 0, applied_control_version = control_version,
+       categories = $5, types = $6
+ WHERE name = $1
+   AND EXISTS (SELECT 1 FROM pg_locks l
+                WHERE l.locktype = 'advisory' AND l.pid = $7 AND l.granted
+                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                  AND l.classid::bigint = $8 AND l.objid::bigint = $9 AND l.objsubid = 1)
+RETURNING ` + rowControlColumns
+
+// reloadSQL acknowledges control changes and re-reads the control state.
+const reloadSQL = `
+UPDATE eventscope.subscriptions SET applied_control_version = control_version
+ WHERE name = $1 AND lease_epoch = $2
+RETURNING ` + rowControlColumns
+
+// verifySQL reads what confirms a lease.
+const verifySQL = `SELECT lease_epoch, reset_version, control_version FROM eventscope.subscriptions WHERE name = $1`
+
+// releaseSQL clears the holder columns when a holder stops.
+const releaseSQL = `
+UPDATE eventscope.subscriptions
+   SET holder_host = NULL, holder_pid = NULL, holder_instance = NULL, heartbeat = NULL, rate = 0,
+       state = CASE WHEN stopped THEN ` + sqlStopped + ` ELSE ` + sqlCatchingUp + ` END
+ WHERE name = $1 AND lease_epoch = $2`
+
+// recordFailureSQL counts a failed attempt and keeps its error.
+const recordFailureSQL = `
+UPDATE eventscope.subscriptions SET failures = failures + 1, last_error = $3, last_error_at = now()
+ WHERE name = $1 AND lease_epoch = $2`
+
+// checkpointSQL moves the checkpoint, fenced by the lease epoch and the
+// reset version.
+const checkpointSQL = `
+UPDATE eventscope.subscriptions
+   SET checkpoint_tx = $3, checkpoint_pos = $4, processed = processed + $5
+ WHERE name = $1 AND lease_epoch = $2 AND reset_version = $6
+RETURNING 1`
+
+// asyncCheckpointSQL is checkpointSQL for a Handler's checkpoint, written
+// in an autocommit statement with synchronous_commit off: the write is
+// visible (and fenced) at once, but its WAL is flushed in the background
+// (within about 0.6 s) instead of before the reply, which halves its cost.
+// Only an unclean crash of the server itself can lose such a write, and
+// that redelivers the events after the previous checkpoint: still
+// at least once. A TxHandler's transaction keeps the server's setting.
+const asyncCheckpointSQL = `
+UPDATE eventscope.subscriptions
+   SET checkpoint_tx = $3, checkpoint_pos = $4, processed = processed + $5
+ WHERE name = $1 AND lease_epoch = $2 AND reset_version = $6
+   AND set_config('synchronous_commit', 'off', true) IS NOT NULL
+RETURNING 1`
+
+// parkSQL moves the checkpoint past the event (with n events processed
+// before it) and parks it, in one fenced statement.
+const parkSQL = `
+WITH u AS (
+    UPDATE eventscope.subscriptions
+       SET checkpoint_tx = $3, checkpoint_pos = $4, processed = processed + $5
+     WHERE name = $1 AND lease_epoch = $2 AND reset_version = $6
+ RETURNING name)
+INSERT INTO eventscope.parked_events AS p (subscription, event_id, tx_id, position, attempts, last_error)
+SELECT u.name, $7, $3, $4, $8, $9 FROM u
+ON CONFLICT (subscription, event_id) DO UPDATE
+   SET attempts = p.attempts + EXCLUDED.attempts, last_error = EXCLUDED.last_error,
+       parked_at = now(), retry_requested = false
+RETURNING 1`
+
+// stopAtSQL stops the subscription before a failing event (StopOnFailure).
+const stopAtSQL = `
+UPDATE eventscope.subscriptions
+   SET stopped = true, state = ` + sqlStopped + `, checkpoint_tx = $3, checkpoint_pos = $4,
+       processed = processed + $5, last_error = $7, last_error_at = now()
+ WHERE name = $1 AND lease_epoch = $2 AND reset_version = $6`
+
+// retryBatch is how many parked events a holder redelivers per read.
+const retryBatch = 100
+
+// parkedForRetrySQL lists parked events an operator asked to retry.
+const parkedForRetrySQL = `
+SELECT p.event_id, p.attempts
+  FROM eventscope.parked_events p
+ WHERE p.subscription = $1 AND p.retry_requested
+ ORDER BY p.tx_id, p.position
+ LIMIT $2`
+
+// unparkSQL deletes a parked event that was delivered again, fenced, and
+// counts it as processed.
+const unparkSQL = `
+WITH d AS (
+    DELETE FROM eventscope.parked_events p USING eventscope.subscriptions s
+     WHERE p.subscription = $1 AND p.event_id = $3 AND s.name = $1 AND s.lease_epoch = $2
+ RETURNING 1)
+UPDATE eventscope.subscriptions SET processed = processed + (SELECT count(*) FROM d)
+ WHERE name = $1 AND lease_epoch = $2
+RETURNING (SELECT count(*) FROM d)`
+
+// reparkSQL records another failed retry of a parked event.
+const reparkSQL = `
+UPDATE eventscope.parked_events SET attempts = attempts + $3, last_error = $4, parked_at = now(), retry_requested = false
+ WHERE subscription = $1 AND event_id = $2`
+
+// heartbeatSQL writes every held subscription's heartbeat in one statement.
+const heartbeatSQL = `
+UPDATE eventscope.subscriptions s
+   SET heartbeat = now(), state = v.state, rate = v.rate,
+       checkpoint_tx  = CASE WHEN s.reset_version = v.rv AND (v.tx, v.pos) > (s.checkpoint_tx, s.checkpoint_pos) THEN v.tx  ELSE s.checkpoint_tx END,
+       checkpoint_pos = CASE WHEN s.reset_version = v.rv AND (v.tx, v.pos) > (s.checkpoint_tx, s.checkpoint_pos) THEN v.pos ELSE s.checkpoint_pos END
+  FROM unnest($1::text[], $2::bigint[], $3::text[], $4::float8[], $5::bigint[], $6::xid8[], $7::bigint[])
+       AS v(name, epoch, state, rate, rv, tx, pos)
+ WHERE s.name = v.name AND s.lease_epoch = v.epoch
+   AND set_config('synchronous_commit', 'off', true) IS NOT NULL -- monitoring data: no need to wait for the flush
+RETURNING s.name, s.control_version`
+
+// statusSQL reads every subscription's row (or one, $1) for monitoring;
+// $2 is the age in seconds beyond which a heartbeat is stale. The lag
+// comes from the store (Backlogs).
+const statusSQL = `
+SELECT s.name, s.categories, s.types, s.checkpoint_tx, s.checkpoint_pos,
+       s.paused, s.stopped, s.control_version <> s.applied_control_version,
+       s.holder_host, s.holder_pid, s.holder_instance, s.heartbeat,
+       coalesce(s.heartbeat > now() - make_interval(secs => $2), false),
+       s.state, s.rate, s.processed, s.failures, s.last_error, s.last_error_at,
+       (SELECT count(*) FROM eventscope.parked_events p WHERE p.subscription = s.name)
+  FROM eventscope.subscriptions s
+ WHERE $1::text IS NULL OR s.name = $1
+ ORDER BY s.name`
+
+// Admin statements. Each runs in the transaction of Admin.control, after
+// lockRowSQL, unless noted.
+const (
+	lockRowSQL     = `SELECT true FROM eventscope.subscriptions WHERE name = $1 FOR UPDATE`
+	bumpControlSQL = `UPDATE eventscope.subscriptions SET control_version = control_version + 1 WHERE name = $1`
+	notifySQL      = `SELECT pg_notify($1, $2)`
+	pauseSQL       = `UPDATE eventscope.subscriptions SET paused = true WHERE name = $1`
+	resumeSQL      = `
+UPDATE eventscope.subscriptions SET paused = false, stopped = false,
+       state = CASE WHEN state = ` + sqlStopped + ` THEN ` + sqlCatchingUp + ` ELSE state END
+ WHERE name = $1`
+	resetSQL = `
+UPDATE eventscope.subscriptions
+   SET checkpoint_tx = $2, checkpoint_pos = $3, reset_version = reset_version + 1,
+       stopped = false, state = CASE WHEN state = ` + sqlStopped + ` THEN ` + sqlCatchingUp + ` ELSE state END
+ WHERE name = $1`
+	retrySQL    = `UPDATE eventscope.parked_events SET retry_requested = true WHERE subscription = $1 AND event_id = $2`
+	retryAllSQL = `UPDATE eventscope.parked_events SET retry_requested = true WHERE subscription = $1`
+	skipSQL     = `DELETE FROM eventscope.parked_events WHERE subscription = $1 AND event_id = $2`
+	// deleteSQL runs in a transaction of its own (with notifySQL).
+	deleteSQL = `DELETE FROM eventscope.subscriptions WHERE name = $1`
+	// parkedSQL lists a subscription's parked events in global order.
+	parkedSQL = `
+SELECT p.event_id, p.attempts, p.last_error, p.parked_at, p.retry_requested
+  FROM eventscope.parked_events p
+ WHERE p.subscription = $1
+ ORDER BY p.tx_id, p.position`
+)
+
+// Lease connection statements (on the lease loop's own connection).
+const (
+	unlockSQL  = `SELECT pg_advisory_unlock(k) FROM unnest($1::bigint[]) AS k`
+	tryLockSQL = `SELECT pg_try_advisory_lock(k) FROM unnest($1::bigint[]) WITH ORDINALITY AS t(k, i) ORDER BY i`
+	pingSQL    = `SELECT 1`
+)
