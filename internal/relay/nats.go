@@ -137,6 +137,7 @@ type NATS struct {
 	streamReady bool
 	published   int64
 	duplicates  int64
+	closed      chan struct{} // closed by Close: pumps stop
 }
 
 // NewNATS connects to NATS (in the background: a server that is down now
@@ -159,7 +160,7 @@ func NewNATS(st *store.Store, o NATSOptions) (*NATS, error) {
 	if o.Attempts < 0 {
 		return nil, invalidf("attempts must be >= 0, got %d", o.Attempts)
 	}
-	r := &NATS{st: st, o: o}
+	r := &NATS{st: st, o: o, closed: make(chan struct{})}
 	nc, err := nats.Connect(o.URL,
 		nats.Name("eventscope-relay"),
 		nats.RetryOnFailedConnect(true),
@@ -188,8 +189,17 @@ func NewNATS(st *store.Store, o NATSOptions) (*NATS, error) {
 	return r, nil
 }
 
-// Close closes the NATS connection.
-func (r *NATS) Close() { r.nc.Close() }
+// Close stops the read-ahead and closes the NATS connection.
+func (r *NATS) Close() {
+	r.mu.Lock()
+	select {
+	case <-r.closed:
+	default:
+		close(r.closed)
+	}
+	r.mu.Unlock()
+	r.nc.Close()
+}
 
 // Published is the number of acknowledged publishes so far, and how many
 // of them JetStream reported as duplicates (already stored).
@@ -325,6 +335,7 @@ type pipeline struct {
 	inflight []flight
 	ahead    store.Checkpoint // the last event published (or scanned past)
 	room     chan struct{}    // the pump waits here for the window to drain
+	progress chan struct{}    // the pump published more
 	stopPump context.CancelFunc
 	pumpDone chan struct{}
 }
@@ -351,7 +362,7 @@ func (p *pipeline) handle(ctx context.Context, e store.Event) error {
 	if err := p.r.ensureStream(ctx); err != nil {
 		return err
 	}
-	f, ok := p.take(e)
+	f, ok := p.await(ctx, e)
 	if !ok {
 		// Not published ahead: the first event, or after a failure, a
 		// reset or a lease change. Start again from e.
@@ -391,6 +402,32 @@ func (p *pipeline) handle(ctx context.Context, e store.Event) error {
 	}
 }
 
+// await takes e's flight, waiting while the pump runs and has not read as
+// far as e yet; ok is false when e was not published ahead and will not be.
+func (p *pipeline) await(ctx context.Context, e store.Event) (flight, bool) {
+	for {
+		if f, ok := p.take(e); ok {
+			return f, true
+		}
+		p.mu.Lock()
+		done, ahead, progress := p.pumpDone, p.ahead, p.progress
+		p.mu.Unlock()
+		if done == nil || !ahead.Less(e.Checkpoint) {
+			return flight{}, false
+		}
+		select {
+		case <-progress:
+		case <-done:
+			if f, ok := p.take(e); ok {
+				return f, true
+			}
+			return flight{}, false
+		case <-ctx.Done():
+			return flight{}, false
+		}
+	}
+}
+
 // take removes e's flight (and any before it) from the pipeline.
 func (p *pipeline) take(e store.Event) (flight, bool) {
 	p.mu.Lock()
@@ -409,13 +446,17 @@ func (p *pipeline) take(e store.Event) (flight, bool) {
 	return flight{}, false
 }
 
+// startPump starts the read-ahead. Its life is not the handler call's (the
+// runner may cancel that context when the call returns): it ends when it
+// catches up, on reset, when the relay is closed, or after idleStop
+// without room in the window (the runner stopped calling the handler).
 func (p *pipeline) startPump(ctx context.Context) {
-	pctx, cancel := context.WithCancel(ctx)
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	p.mu.Lock()
 	p.stopPump, p.pumpDone = cancel, done
 	if p.room == nil {
-		p.room = make(chan struct{}, 1)
+		p.room, p.progress = make(chan struct{}, 1), make(chan struct{}, 1)
 	}
 	p.mu.Unlock()
 	go func() {
@@ -423,6 +464,9 @@ func (p *pipeline) startPump(ctx context.Context) {
 		p.pump(pctx)
 	}()
 }
+
+// idleStop ends a pump whose window has not drained for this long.
+const idleStop = 10 * time.Second
 
 // pump reads ahead and publishes until the read catches up with the log,
 // a publish fails, or it is stopped; the events are then published as the
@@ -434,10 +478,18 @@ func (p *pipeline) pump(ctx context.Context) {
 		room, after := p.r.o.Window-len(p.inflight), p.ahead
 		p.mu.Unlock()
 		if room < min(chunk, p.r.o.Window) {
+			idle := time.NewTimer(idleStop)
 			select {
 			case <-ctx.Done():
+				idle.Stop()
+				return
+			case <-p.r.closed:
+				idle.Stop()
+				return
+			case <-idle.C:
 				return
 			case <-p.room:
+				idle.Stop()
 			}
 			continue
 		}
@@ -464,10 +516,18 @@ func (p *pipeline) pump(ctx context.Context) {
 			p.inflight = append(p.inflight, flight{id: ev.EventID, fut: fut})
 			p.ahead = ev.Checkpoint
 			p.mu.Unlock()
+			select {
+			case p.progress <- struct{}{}:
+			default:
+			}
 		}
 		p.mu.Lock()
 		p.ahead = page.Next
 		p.mu.Unlock()
+		select {
+		case p.progress <- struct{}{}:
+		default:
+		}
 		if page.Scanned < limit {
 			return // caught up
 		}
