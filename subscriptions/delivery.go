@@ -72,7 +72,7 @@ func (s *sub) readLimit() int {
 }
 
 func (s *sub) read(ctx context.Context, after store.Checkpoint) (store.Page, error) {
-	return s.r.st.ReadAll(ctx, after, store.ReadAllOptions{
+	return s.r.rd.ReadAll(ctx, after, store.ReadAllOptions{
 		Limit: s.readLimit(), Categories: s.def.Categories, Types: s.def.Types,
 	})
 }

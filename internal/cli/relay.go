@@ -99,12 +99,12 @@ within seconds. Stops on SIGINT or SIGTERM.`,
 			}
 			o.Logf = logf
 			ctx := cmd.Context()
-			st, err := g.openStore(ctx)
+			st, rd, closeStores, err := g.openStores(ctx)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			r, err := relay.NewNATS(st, o)
+			defer closeStores()
+			r, err := relay.NewNATS(rd, o)
 			if err != nil {
 				return Usagef("relay nats: %v", err)
 			}
@@ -113,7 +113,7 @@ within seconds. Stops on SIGINT or SIGTERM.`,
 			if err := parseStartFlag(from, &def); err != nil {
 				return err
 			}
-			run := subscriptions.NewRunner(st, subscriptions.RunnerOptions{Logf: logf})
+			run := subscriptions.NewRunner(st, subscriptions.RunnerOptions{Logf: logf, ReadStore: standbyPrimaryRead(st, rd)})
 			if err := run.Add(def); err != nil {
 				return err
 			}

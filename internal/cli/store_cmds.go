@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"eventscope/store"
+	"eventscope/subscriptions"
 	"eventscope/tui/common"
 )
 
@@ -263,11 +264,11 @@ func newReadCmd(g *globals) *cobra.Command {
 					return Usagef("--from must be >= 0, got %d", from)
 				}
 			}
-			st, err := g.openStore(cmd.Context())
+			_, st, closeStores, err := g.openStores(cmd.Context()) // --read-db: read from the standby
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer closeStores()
 			var events []store.Event
 			if all {
 				page, err := st.ReadAll(cmd.Context(), afterCP, store.ReadAllOptions{Limit: limit})
@@ -410,11 +411,24 @@ func newStatsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			replica, err := g.replicaStatus(cmd.Context(), st)
+			if err != nil {
+				return err
+			}
 			if asJSON {
+				if replica != nil {
+					return json.NewEncoder(g.out).Encode(struct {
+						store.Stats
+						Replica *subscriptions.ReplicaStatus `json:"replica"`
+					}{s, replica})
+				}
 				return json.NewEncoder(g.out).Encode(s)
 			}
 			fmt.Fprintf(g.out, "events      %d\nstreams     %d\ncategories  %d\nhead        %s\nserver      PostgreSQL %s\n",
 				s.Events, s.Streams, len(s.Categories), s.Head, s.ServerVersion)
+			if replica != nil {
+				fmt.Fprintf(g.out, "read db     %s\n", replica)
+			}
 			if s.Blocker != nil {
 				b := s.Blocker
 				fmt.Fprintf(g.out, "held back   %d committed events wait for pid %d (%s, open %s): %s\n",

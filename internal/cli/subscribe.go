@@ -140,11 +140,11 @@ func (g *globals) runSubscribe(ctx context.Context, def subscriptions.Subscripti
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	st, err := g.openStore(ctx)
+	st, rd, closeStores, err := g.openStores(ctx)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStores()
 	if fromGiven {
 		if s, err := subscriptions.NewAdmin(st).Get(ctx, def.Name); err == nil {
 			fmt.Fprintf(g.errw, "eventscope: subscription %s exists: resuming from its checkpoint %s (--from applies to new subscriptions; \"subs reset\" moves it)\n",
@@ -192,6 +192,7 @@ func (g *globals) runSubscribe(ctx context.Context, def subscriptions.Subscripti
 	}
 	go watchStdoutClosed(ctx, g.out, func() { cancel(errStdoutClosed) })
 	r := subscriptions.NewRunner(st, subscriptions.RunnerOptions{
+		ReadStore: standbyPrimaryRead(st, rd),
 		Logf: func(f string, a ...any) {
 			fmt.Fprintf(g.errw, "%s eventscope: "+f+"\n", append([]any{time.Now().Format("15:04:05.000")}, a...)...)
 		},

@@ -66,11 +66,11 @@ whole log first), or a checkpoint TX:POS (the events after it).
 				after = cp
 			}
 			ctx := cmd.Context()
-			st, err := g.openStore(ctx)
+			primary, st, closeStores, err := g.openStores(ctx) // --read-db: follow the standby, woken by the primary
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer closeStores()
 			if fromEnd {
 				if after, err = st.Head(ctx); err != nil {
 					return err
@@ -79,7 +79,7 @@ whole log first), or a checkpoint TX:POS (the events after it).
 			enc := json.NewEncoder(g.out)
 			printed := 0
 			err = subscriptions.Follow(ctx, st, after, subscriptions.FollowOptions{
-				Categories: cats, Types: typs,
+				Categories: cats, Types: typs, Primary: standbyPrimary(primary, st),
 				Logf: func(f string, a ...any) { fmt.Fprintf(g.errw, "eventscope: "+f+"\n", a...) },
 			}, func(events []store.Event) error {
 				for _, e := range events {

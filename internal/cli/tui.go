@@ -48,16 +48,16 @@ func (g *globals) runConsole(cmd *cobra.Command, readOnly bool) error {
 		return err // before starting or connecting to anything
 	}
 	ctx := cmd.Context()
-	st, err := g.openStore(ctx)
+	primary, st, closeStores, err := g.openStores(ctx) // --read-db: browse the standby, admin on the primary
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStores()
 	return tui.Run(ctx, tui.Config{
 		Store:       st,
-		Admin:       subscriptions.NewAdmin(st),
-		Monitor:     subscriptions.NewMonitor(st, 0),
-		TimeTravel:  domain.NewTimeTravel(st, domain.DefaultRegistry(), domain.TimeTravelOptions{NoLazySnapshots: readOnly}),
+		Admin:       subscriptions.NewAdmin(primary),
+		Monitor:     subscriptions.NewMonitor(primary, 0),
+		TimeTravel:  domain.NewTimeTravel(st, domain.DefaultRegistry(), domain.TimeTravelOptions{NoLazySnapshots: readOnly || st != primary}),
 		ReadOnly:    readOnly,
 		DatabaseURL: st.Pool().Config().ConnString(),
 	})
