@@ -79,7 +79,7 @@ func (s *sub) readLimit() int {
 // read reads the page after `after`, bounded by RunnerOptions.PageBytes
 // too (see readPast for bad).
 func (s *sub) read(ctx context.Context, after store.Checkpoint) (page store.Page, bad *unreadable, full bool, err error) {
-	return readBounded(ctx, s.r.st, after, store.ReadAllOptions{
+	return readBounded(ctx, s.r.rd, after, store.ReadAllOptions{
 		Limit: s.readLimit(), Categories: s.def.Categories, Types: s.def.Types,
 	}, s.r.o.PageBytes)
 }

@@ -23,6 +23,12 @@ type FollowOptions struct {
 	PollInterval time.Duration
 	// Logf receives connection errors (Follow retries by itself). Default: discarded.
 	Logf func(format string, args ...any)
+	// Primary, when st is a hot standby of it, is where wake-ups come from
+	// (LISTEN is refused during recovery); each read after one waits until
+	// the standby has replayed what the primary had written (replica.go).
+	// Default nil: wake-ups from st, or, when st is a standby, none (Follow
+	// then polls, and never tries LISTEN there).
+	Primary *store.Store
 }
 
 // Follow reads the global log after from and keeps following it live,
@@ -50,13 +56,32 @@ func Follow(ctx context.Context, st *store.Store, from store.Checkpoint, o Follo
 	defer cancel()
 	sig := newSignal()
 	t := &target{cats: o.Categories, wake: sig.send}
-	lis := newListener(st, o.Logf)
-	lis.add(t)
+	wakeFrom := st
+	var replay *replayWaiter
+	if o.Primary != nil {
+		wakeFrom = o.Primary
+		replay = &replayWaiter{primary: o.Primary, replica: st, logf: o.Logf}
+	} else if standby, err := inRecovery(ctx, st); err == nil && standby {
+		wakeFrom = nil
+		o.Logf("subscriptions: follow: the database is a standby, where LISTEN is refused: polling every %s (give the primary for wake-ups)", o.PollInterval)
+	}
 	held := newHeldWatcher(st.Pool(), o.Logf)
 	done := make(chan struct{}, 2)
-	go func() { lis.run(ctx); done <- struct{}{} }()
+	running := 1
 	go func() { held.run(ctx); done <- struct{}{} }()
-	defer func() { cancel(); <-done; <-done }()
+	if wakeFrom != nil {
+		lis := newListener(wakeFrom, o.Logf)
+		lis.add(t)
+		running++
+		go func() { lis.run(ctx); done <- struct{}{} }()
+	}
+	defer func() {
+		cancel()
+		for range running {
+			<-done
+		}
+	}()
+	woken := false
 
 	poll := time.NewTicker(o.PollInterval)
 	defer poll.Stop()
@@ -65,6 +90,10 @@ func Follow(ctx context.Context, st *store.Store, from store.Checkpoint, o Follo
 	opts := store.ReadAllOptions{Limit: o.BatchSize, Categories: o.Categories, Types: o.Types}
 	for {
 		caughtUp, err := func() (bool, error) {
+			if replay != nil && woken {
+				replay.await(ctx)
+			}
+			woken = false
 			page, bad, full, err := readBounded(ctx, st, cursor, opts, o.MaxBytes)
 			if err != nil {
 				return false, err
@@ -119,6 +148,7 @@ func Follow(ctx context.Context, st *store.Store, from store.Checkpoint, o Follo
 		case <-ctx.Done():
 			return nil
 		case <-sig:
+			woken = true
 		case <-poll.C:
 			// A cheap check of the head would save a read on an idle log;
 			// the read after the checkpoint is an index probe all the same.

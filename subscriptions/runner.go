@@ -59,6 +59,12 @@ type RunnerOptions struct {
 	// and the page read ahead while one is delivered. The runner's shared
 	// log of recent events holds at most 4×PageBytes. Default 16 MiB.
 	PageBytes int64
+	// ReadStore, when set, is where the log is read (catch-up reads, the
+	// shared log, the head poll, the held-back watcher): a hot standby of
+	// the Runner's store, which keeps checkpoints, leases, heartbeats,
+	// parking and LISTEN. Reads wait for the standby to replay what a
+	// wake-up announced (see replica.go). Default: the Runner's store.
+	ReadStore *store.Store
 }
 
 // Timing of leases, heartbeats and lease confirmation.
@@ -83,7 +89,8 @@ const (
 // get, delivers events to their handlers, and stands by for the others.
 type Runner struct {
 	st   *store.Store
-	db   lockBound // the pool, for the package's tables: lock waits bounded
+	db   lockBound    // the pool, for the package's tables: lock waits bounded
+	rd   *store.Store // the log's reads: RunnerOptions.ReadStore, else st
 	o    RunnerOptions
 	host string
 	pid  int
@@ -142,9 +149,16 @@ func NewRunner(st *store.Store, o RunnerOptions) *Runner {
 		byName:    map[string]*sub{},
 		leaseKick: newSignal(),
 	}
+	r.rd = st
+	if o.ReadStore != nil {
+		r.rd = o.ReadStore
+	}
 	r.lis = newListener(st, o.Logf)
-	r.held = newHeldWatcher(st.Pool(), o.Logf)
-	r.shared = newSharedLog(st, r.held, o.Logf, o.PageBytes)
+	r.held = newHeldWatcher(r.rd.Pool(), o.Logf)
+	r.shared = newSharedLog(r.rd, r.held, o.Logf, o.PageBytes)
+	if o.ReadStore != nil {
+		r.shared.replay = &replayWaiter{primary: st, replica: r.rd, logf: o.Logf}
+	}
 	r.lis.add(r.shared.tgt)
 	r.lis.reconnected = r.shared.invalidate
 	if o.Registerer != nil {
@@ -401,7 +415,7 @@ func (r *Runner) tickLoop(ctx context.Context) {
 func (r *Runner) poll(ctx context.Context) {
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	head, err := r.st.Head(qctx)
+	head, err := r.rd.Head(qctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			r.logf("subscriptions: poll: %v", err)

@@ -31,6 +31,9 @@ type sharedLog struct {
 	pageBytes int64 // bound of one read
 	tgt       *target
 	sig       signal
+	// replay, when the log is read from a standby, waits before each
+	// refresh until it has replayed what the primary had written.
+	replay *replayWaiter
 
 	mu      sync.Mutex
 	gen     uint64 // bumped by invalidate: a refresh begun before it is discarded
@@ -208,6 +211,9 @@ func (l *sharedLog) run(ctx context.Context) {
 const sharedPage = 1000
 
 func (l *sharedLog) refresh(ctx context.Context) error {
+	if l.replay != nil {
+		l.replay.await(ctx)
+	}
 	to, valid, gen := l.state()
 	if !valid {
 		h, err := l.st.Head(ctx)

@@ -3,9 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	"eventscope/internal/pgserver"
+	"eventscope/store"
+	"eventscope/subscriptions"
 )
 
 // resolveURL returns the database to use: --db, else $DATABASE_URL, else
@@ -45,4 +48,76 @@ func (f dbFlag) Set(s string) error {
 	}
 	*f.url = s
 	return nil
+}
+
+// openReadStore opens the hot standby given by --read-db, else
+// $EVENTSCOPE_READ_DB, to read the log from; nil without either. It is
+// never migrated and never notifies (a standby accepts neither).
+func (g *globals) openReadStore(ctx context.Context) (*store.Store, error) {
+	url := g.readDB
+	if url == "" {
+		url = os.Getenv("EVENTSCOPE_READ_DB")
+	}
+	if url == "" {
+		return nil, nil
+	}
+	st, err := store.Open(ctx, url, store.Options{NoMigrate: true, NoNotify: true})
+	if err != nil {
+		return nil, fmt.Errorf("--read-db %s: %w", redactURL(url), err)
+	}
+	if err := st.Pool().Ping(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("--read-db %s: %w", redactURL(url), err)
+	}
+	return st, nil
+}
+
+// openStores opens the primary and, with --read-db, the standby to read
+// the log from (read is then the standby, else the primary itself). close
+// closes both.
+func (g *globals) openStores(ctx context.Context) (primary, read *store.Store, close func(), err error) {
+	primary, err = g.openStore(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	rd, err := g.openReadStore(ctx)
+	if err != nil {
+		primary.Close()
+		return nil, nil, nil, err
+	}
+	if rd == nil {
+		return primary, primary, primary.Close, nil
+	}
+	return primary, rd, func() { rd.Close(); primary.Close() }, nil
+}
+
+// standbyPrimary is the primary to take wake-ups from when the log is read
+// from a standby (nil when it is read from the primary itself).
+func standbyPrimary(primary, read *store.Store) *store.Store {
+	if read == primary {
+		return nil
+	}
+	return primary
+}
+
+// standbyPrimaryRead is RunnerOptions.ReadStore: the standby, or nil.
+func standbyPrimaryRead(primary, read *store.Store) *store.Store {
+	if read == primary {
+		return nil
+	}
+	return read
+}
+
+// replicaStatus is the --read-db standby's lag behind st (nil without one).
+func (g *globals) replicaStatus(ctx context.Context, st *store.Store) (*subscriptions.ReplicaStatus, error) {
+	rd, err := g.openReadStore(ctx)
+	if err != nil || rd == nil {
+		return nil, err
+	}
+	defer rd.Close()
+	s, err := subscriptions.ReplicaLag(ctx, st, rd)
+	if err != nil {
+		return nil, fmt.Errorf("--read-db: %w", err)
+	}
+	return &s, nil
 }

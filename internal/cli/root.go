@@ -14,10 +14,11 @@ import (
 
 // globals are the flags every command shares.
 type globals struct {
-	dbURL string
-	out   io.Writer
-	errw  io.Writer
-	in    io.Reader
+	dbURL  string
+	readDB string // --read-db: a hot standby the log is read from
+	out    io.Writer
+	errw   io.Writer
+	in     io.Reader
 }
 
 // commandFactories are the subcommands. Each command file appends its
@@ -69,6 +70,7 @@ DATABASE_URL, else an embedded private PostgreSQL in $EVENTSCOPE_HOME
 		},
 	}
 	root.PersistentFlags().Var(dbFlag{&g.dbURL}, "db", "PostgreSQL URL (default $DATABASE_URL, else the embedded server)")
+	root.PersistentFlags().StringVar(&g.readDB, "read-db", "", "a hot standby of --db to read the log from (default $EVENTSCOPE_READ_DB; writes and admin stay on --db)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Msg: err.Error()} })
 	for _, f := range commandFactories {
 		root.AddCommand(f(g))

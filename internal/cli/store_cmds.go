@@ -17,6 +17,7 @@ import (
 
 	"eventscope/internal/textsafe"
 	"eventscope/store"
+	"eventscope/subscriptions"
 )
 
 func init() {
@@ -457,11 +458,11 @@ func newReadCmd(g *globals) *cobra.Command {
 					return Usagef("--from must be >= 0, got %d", from)
 				}
 			}
-			st, err := g.openStore(cmd.Context())
+			_, st, closeStores, err := g.openStores(cmd.Context()) // --read-db: read from the standby
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer closeStores()
 			if all {
 				return streamAll(cmd.Context(), g.out, st, afterCP, limit, store.ReadAllOptions{Categories: cats, Types: types}, asJSON)
 			}
@@ -601,11 +602,24 @@ func newStatsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			replica, err := g.replicaStatus(cmd.Context(), st)
+			if err != nil {
+				return err
+			}
 			if asJSON {
+				if replica != nil {
+					return newJSONEncoder(g.out).Encode(struct {
+						store.Stats
+						Replica *subscriptions.ReplicaStatus `json:"replica"`
+					}{s, replica})
+				}
 				return newJSONEncoder(g.out).Encode(s)
 			}
 			fmt.Fprintf(g.out, "events      %d\nstreams     %d\ncategories  %d\nhead        %s\nserver      PostgreSQL %s\n",
 				s.Events, s.Streams, len(s.Categories), s.Head, s.ServerVersion)
+			if replica != nil {
+				fmt.Fprintf(g.out, "read db     %s\n", replica)
+			}
 			if s.Blocker != nil {
 				b := s.Blocker
 				fmt.Fprintf(g.out, "held back   %d committed events wait for pid %d (%s, open %s): %s\n",

@@ -97,7 +97,10 @@ refresh: {"time": ..., "subscriptions": [...]}.`,
 						}
 						return nil
 					}
-					return printStatusTable(g.out, list, time.Now())
+					if err := printStatusTable(g.out, list, time.Now()); err != nil {
+						return err
+					}
+					return g.printReplica(cmd.Context(), st)
 				}
 				clearScreen := isTerminalWriter(g.out) && !asJSON
 				var werr error
@@ -121,6 +124,9 @@ refresh: {"time": ..., "subscriptions": [...]}.`,
 					fmt.Fprintf(g.out, "%s  (every %s; Ctrl-C to stop)\n", now.Format("15:04:05"), interval)
 					if e := printStatusTable(g.out, list, now); e != nil {
 						werr = e
+					}
+					if e := g.printReplica(cmd.Context(), st); e != nil {
+						fmt.Fprintf(g.errw, "eventscope: %v\n", e)
 					}
 				})
 				return werr
@@ -470,4 +476,14 @@ terminal; elsewhere --yes is required.`,
 	}
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
 	return cmd
+}
+
+// printReplica prints the --read-db standby's lag (nothing without one).
+func (g *globals) printReplica(ctx context.Context, st *store.Store) error {
+	r, err := g.replicaStatus(ctx, st)
+	if err != nil || r == nil {
+		return err
+	}
+	_, err = fmt.Fprintf(g.out, "read db: %s\n", r)
+	return err
 }

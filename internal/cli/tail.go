@@ -65,11 +65,11 @@ whole log first), or a checkpoint TX:POS (the events after it).
 				after = cp
 			}
 			ctx := cmd.Context()
-			st, err := g.openStore(ctx)
+			primary, st, closeStores, err := g.openStores(ctx) // --read-db: follow the standby, woken by the primary
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer closeStores()
 			if fromEnd {
 				if after, err = st.Head(ctx); err != nil {
 					return err
@@ -78,7 +78,7 @@ whole log first), or a checkpoint TX:POS (the events after it).
 			enc := newJSONEncoder(g.out)
 			printed := 0
 			err = subscriptions.Follow(ctx, st, after, subscriptions.FollowOptions{
-				Categories: cats, Types: typs,
+				Categories: cats, Types: typs, Primary: standbyPrimary(primary, st),
 				Logf: func(f string, a ...any) {
 					fmt.Fprintf(g.errw, "eventscope: %s\n", textsafe.Block(fmt.Sprintf(f, a...)))
 				},

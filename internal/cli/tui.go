@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"eventscope/domain"
+	"eventscope/store"
 	"eventscope/subscriptions"
 	"eventscope/tui"
 )
@@ -55,16 +56,27 @@ func (g *globals) runConsole(cmd *cobra.Command, readOnly bool) error {
 	if readOnly {
 		open = g.openStoreReadOnly
 	}
-	st, err := open(ctx)
+	// --read-db: browse the standby, admin on the primary
+	primary, err := open(ctx)
+	st, closeStores := primary, func() {}
+	if err == nil {
+		closeStores = primary.Close
+		var rd *store.Store
+		if rd, err = g.openReadStore(ctx); err != nil {
+			primary.Close()
+		} else if rd != nil {
+			st, closeStores = rd, func() { rd.Close(); primary.Close() }
+		}
+	}
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStores()
 	return tui.Run(ctx, tui.Config{
 		Store:       st,
-		Admin:       subscriptions.NewAdmin(st),
-		Monitor:     subscriptions.NewMonitor(st, 0),
-		TimeTravel:  domain.NewTimeTravel(st, domain.DefaultRegistry(), domain.TimeTravelOptions{NoLazySnapshots: readOnly}),
+		Admin:       subscriptions.NewAdmin(primary),
+		Monitor:     subscriptions.NewMonitor(primary, 0),
+		TimeTravel:  domain.NewTimeTravel(st, domain.DefaultRegistry(), domain.TimeTravelOptions{NoLazySnapshots: readOnly || st != primary}),
 		ReadOnly:    readOnly,
 		DatabaseURL: st.Pool().Config().ConnString(),
 	})

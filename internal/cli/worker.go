@@ -64,14 +64,14 @@ nothing is lost) and the leases are released.`,
 				}
 			}
 			ctx := cmd.Context()
-			st, err := g.openStore(ctx)
+			st, rd, closeStores, err := g.openStores(ctx)
 			if err != nil {
 				if ln != nil {
 					ln.Close()
 				}
 				return err
 			}
-			defer st.Close()
+			defer closeStores()
 			logw := g.errw
 			if quiet {
 				logw = io.Discard
@@ -81,6 +81,7 @@ nothing is lost) and the leases are released.`,
 				SagaFromEnd:   fromEnd,
 				Notifications: domain.NotificationsOptions{TransientRate: rateFlag(transient), PermanentRate: rateFlag(permanent)},
 			}
+			o.Runner.ReadStore = standbyPrimaryRead(st, rd)
 			o.Runner.Logf = func(f string, a ...any) {
 				fmt.Fprintf(logw, "%s "+f+"\n", append([]any{time.Now().Format("15:04:05.000")}, a...)...)
 			}
