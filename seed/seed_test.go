@@ -32,7 +32,16 @@ type row struct {
 
 func dump(t *testing.T, ctx context.Context, st *store.Store) ([]row, map[string]int64) {
 	t.Helper()
+	// The whole log: every event the store holds. ReadAll delivers only
+	// below the cluster-wide horizon, and other tests on the same server may
+	// hold transactions open for a while, so read on until the global log
+	// shows as many events as the store counts.
+	total, err := st.Stats(ctx, store.StatsOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out []row
+	deadline := time.Now().Add(2 * time.Minute)
 	for after := store.Start; ; {
 		p, err := st.ReadAll(ctx, after, store.ReadAllOptions{})
 		if err != nil {
@@ -41,9 +50,14 @@ func dump(t *testing.T, ctx context.Context, st *store.Store) ([]row, map[string
 		for _, e := range p.Events {
 			out = append(out, row{stream: e.StreamID, version: e.Version, id: e.EventID, typ: e.Type, data: string(e.Data), meta: string(e.Metadata)})
 		}
-		if after = p.Next; !p.More {
+		after = p.Next
+		if p.More {
+			continue
+		}
+		if int64(len(out)) >= total.Events || time.Now().After(deadline) {
 			break
 		}
+		time.Sleep(50 * time.Millisecond) // held back: wait for the horizon
 	}
 	snaps := map[string]int64{}
 	srows, err := st.Pool().Query(ctx, `SELECT stream_id || '@' || version, length(state::text) FROM eventscope.snapshots`)

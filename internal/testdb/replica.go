@@ -67,7 +67,21 @@ func Replica(t testing.TB) (primaryURL, standbyURL string) {
 			t.Fatalf("testdb: %s %v: %v\n%s", name, args, err, out)
 		}
 	}
-	run("pg_basebackup", "-h", srv.SocketDir(), "-p", strconv.Itoa(port), "-U", "postgres",
+	// The cluster authenticates with its secret: the server's OS user gets
+	// a copy of the passfile of its own (the original is the caller's, 0600),
+	// which -R also writes into the standby's primary_conninfo.
+	secret, err := os.ReadFile(srv.Passfile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	passfile := filepath.Join(filepath.Dir(srv.DataDir()), "standby.pgpass")
+	if err := os.WriteFile(passfile, secret, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(passfile, int(owner.Uid), int(owner.Gid)); err != nil {
+		t.Fatal(err)
+	}
+	run("pg_basebackup", "-d", fmt.Sprintf("host=%s port=%d user=postgres passfile=%s", srv.SocketDir(), port, passfile),
 		"-D", dir, "-R", "-c", "fast", "-X", "stream")
 	standbyPort := port + 1
 	conf := fmt.Sprintf("\n# testdb: the standby\nport = %d\nhot_standby = on\n", standbyPort)
@@ -92,8 +106,10 @@ func Replica(t testing.TB) (primaryURL, standbyURL string) {
 		if err := os.RemoveAll(dir); err != nil {
 			t.Errorf("testdb: remove the standby: %v", err)
 		}
+		os.Remove(passfile)
 	})
-	standby := fmt.Sprintf("postgres://postgres@/%s?host=%s&port=%d", pgserver.DatabaseName, url.QueryEscape(srv.SocketDir()), standbyPort)
+	standby := fmt.Sprintf("postgres://postgres@/%s?host=%s&port=%d&passfile=%s", pgserver.DatabaseName,
+		url.QueryEscape(srv.SocketDir()), standbyPort, url.QueryEscape(srv.Passfile()))
 	// Wait until it accepts connections and is in recovery.
 	deadline := time.Now().Add(time.Minute)
 	for {
