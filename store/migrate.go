@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -18,6 +19,12 @@ import (
 
 //go:embed migrations/*.up.sql
 var migrationFS embed.FS
+
+// privilegesSQL is the privilege model (roles, the list of who may do what,
+// the grants), applied at the end of every Migrate; see the file.
+//
+//go:embed migrations/privileges.sql
+var privilegesSQL string
 
 // Migration is one numbered, embedded schema change.
 type Migration struct {
@@ -61,6 +68,7 @@ func SchemaHash() string {
 	for _, m := range Migrations() {
 		fmt.Fprintf(h, "%d\x00%s\x00", m.Version, m.SQL)
 	}
+	fmt.Fprintf(h, "privileges\x00%s\x00", privilegesSQL)
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
@@ -78,7 +86,11 @@ type Beginner interface {
 
 // Migrate applies every embedded migration not yet recorded in
 // eventscope.schema_migrations, each in its own transaction, under a
-// transaction-scoped advisory lock. It returns the versions it applied.
+// transaction-scoped advisory lock, and then (re)applies the privilege
+// model (migrations/privileges.sql: the roles eventscope_reader, _writer
+// and _admin, and every grant) in one more such transaction, so that it
+// also covers what the numbered migrations added. It returns the versions
+// it applied. It must run as the schema's owner.
 func Migrate(ctx context.Context, db Beginner) ([]int, error) {
 	var applied []int
 	for _, m := range Migrations() {
@@ -90,7 +102,53 @@ func Migrate(ctx context.Context, db Beginner) ([]int, error) {
 			applied = append(applied, m.Version)
 		}
 	}
+	if err := applyPrivileges(ctx, db); err != nil {
+		return applied, fmt.Errorf("migrate privileges: %w", err)
+	}
 	return applied, nil
+}
+
+// applyPrivileges runs privileges.sql under the migration lock. The roles
+// are cluster-wide, so other databases of the cluster may be creating them
+// or granting their memberships at the same moment: the SQL tolerates a
+// role or membership created meanwhile, and a catalog race it cannot catch
+// (a concurrent update of the same catalog row, a deadlock) is retried
+// here, a few times, from the start (the step is idempotent).
+func applyPrivileges(ctx context.Context, db Beginner) error {
+	const attempts = 8
+	for i := 1; ; i++ {
+		err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLockKey); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, privilegesSQL)
+			return err
+		})
+		if err == nil || i == attempts || !catalogRace(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(i*i) * 10 * time.Millisecond):
+		}
+	}
+}
+
+// catalogRace: an error two sessions get when they change the same shared
+// catalog row (pg_authid, pg_auth_members) at once.
+func catalogRace(err error) bool {
+	var pg *pgconn.PgError
+	if !errors.As(err, &pg) {
+		return false
+	}
+	switch pg.Code {
+	case "23505", "42710", "40001", "40P01":
+		return true
+	case "XX000":
+		return strings.Contains(pg.Message, "tuple concurrently updated")
+	}
+	return false
 }
 
 func applyOne(ctx context.Context, db Beginner, m Migration) (bool, error) {

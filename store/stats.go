@@ -127,17 +127,10 @@ func (s *Store) Stats(ctx context.Context, o StatsOptions) (Stats, error) {
 // which is what holds the global log back; nil when none is running.
 func (s *Store) blocker(ctx context.Context) (*Blocker, error) {
 	var b Blocker
-	err := s.pool.QueryRow(ctx, `
-		SELECT pid, age_ns, state, query, app, db, gid FROM (
-		SELECT a.pid, (extract(epoch FROM clock_timestamp() - coalesce(a.xact_start, a.backend_start)) * 1e9)::bigint AS age_ns,
-		       coalesce(a.state, '') AS state, coalesce(a.query, '') AS query, coalesce(a.application_name, '') AS app,
-		       coalesce(a.datname, '') AS db, '' AS gid, age(a.backend_xid) AS xid_age
-		  FROM pg_stat_activity a
-		 WHERE a.backend_xid IS NOT NULL AND a.pid <> pg_backend_pid()
-		UNION ALL
-		SELECT 0, (extract(epoch FROM clock_timestamp() - p.prepared) * 1e9)::bigint, 'prepared', '', '', p.database, p.gid, age(p.transaction)
-		  FROM pg_prepared_xacts p) t
-		 ORDER BY xid_age DESC LIMIT 1`).Scan(&b.PID, &b.Age, &b.State, &b.Query, &b.ApplicationName, &b.Database, &b.Prepared)
+	// eventscope.log_blocker runs as the owner, so a reader sees every
+	// session's transaction id (pg_stat_activity hides other roles' from a
+	// role outside pg_read_all_stats); see migration 011.
+	err := s.pool.QueryRow(ctx, `SELECT pid, age_ns, state, query, app, db, gid FROM eventscope.log_blocker()`).Scan(&b.PID, &b.Age, &b.State, &b.Query, &b.ApplicationName, &b.Database, &b.Prepared)
 	if err == pgx.ErrNoRows {
 		return nil, nil
 	}

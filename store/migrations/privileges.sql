@@ -1,0 +1,176 @@
+-- The privilege model, (re)applied by store.Migrate at the end of every
+-- migration, under the migration lock, by the schema's owner. Idempotent.
+-- It is not a numbered migration because it must cover what later
+-- migrations add: every function and table of the schema is listed below,
+-- and what is not listed gets no grant at all (fail closed; a test,
+-- TestPrivilegesListEverything, fails until it is listed).
+--
+-- Roles (cluster-wide, NOLOGIN; the operator grants them to login roles):
+--   eventscope_reader  reads everything: the log, streams, stats and what
+--                      holds the log back, subscriptions, read models,
+--                      trace, types, query; the console in read-only.
+--   eventscope_writer  is a reader, and appends (append, append_multi,
+--                      append_batch), closes streams and runs subscribers:
+--                      their own checkpoints, leases and parked events, and
+--                      the domain's read models and snapshots. A subscriber
+--                      reads the log, so a writer must be a reader.
+--   eventscope_admin   is a writer, and administers subscriptions (pause,
+--                      resume, reset, retry, skip, delete) and forgets
+--                      subjects (forget). An admin can do what it asks its
+--                      subscribers to do, so it is a writer.
+--
+-- Functions run either
+--   definer: SECURITY DEFINER with search_path pg_catalog, eventscope,
+--            pg_temp (pg_temp last, so a caller's temporary objects never
+--            shadow anything), as the owner: the only way to write the
+--            log, and the way readers see what only the owner may see;
+--   invoker: as the caller, for four reasons: pure helpers that read
+--            nothing and run per row or in index expressions (a SET clause
+--            stops inlining and switches the setting on every call); the
+--            compiled settings, which must fold to constants; helpers only
+--            the definer functions call (no one else may execute them);
+--            and trigger functions, which run as whoever changes the table
+--            (the subscription guard must see that role).
+
+-- 1. The roles. Many databases of one cluster may migrate at once: a
+-- CREATE ROLE or a membership that another session created meanwhile is
+-- fine (store.Migrate also retries the whole step on a catalog race).
+DO $roles$
+DECLARE
+    r text;
+    m record;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['eventscope_reader', 'eventscope_writer', 'eventscope_admin'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+            BEGIN
+                EXECUTE format('CREATE ROLE %I NOLOGIN', r);
+            EXCEPTION
+                WHEN duplicate_object OR unique_violation THEN NULL; -- created meanwhile
+                WHEN insufficient_privilege THEN
+                    RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+                        MESSAGE = format('role %s does not exist and role %s may not create it', r, current_user),
+                        HINT = 'Create the three roles once as a superuser (CREATE ROLE eventscope_reader NOLOGIN; CREATE ROLE eventscope_writer NOLOGIN IN ROLE eventscope_reader; CREATE ROLE eventscope_admin NOLOGIN IN ROLE eventscope_writer;), or migrate as a role with CREATEROLE.';
+            END;
+        END IF;
+    END LOOP;
+    FOR m IN SELECT * FROM (VALUES ('eventscope_reader', 'eventscope_writer'), ('eventscope_writer', 'eventscope_admin')) AS v(grp, member) LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members a
+                        WHERE a.roleid = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = m.grp)
+                          AND a.member = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = m.member)) THEN
+            BEGIN
+                EXECUTE format('GRANT %I TO %I', m.grp, m.member);
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+            END;
+        END IF;
+    END LOOP;
+END $roles$;
+
+-- 2. The list: who may do what. One row per function (its role and how it
+-- runs) and per table, view or sequence and role (what that role gets).
+-- 'owner' means nobody but the owner.
+DELETE FROM eventscope.privileges;
+INSERT INTO eventscope.privileges (kind, name, role, grants, runs_as, why) VALUES
+-- the write path
+('function', 'append',          'writer', 'EXECUTE', 'definer', 'the one way to append to a stream'),
+('function', 'append_multi',    'writer', 'EXECUTE', 'definer', 'atomic appends to several streams'),
+('function', 'append_batch',    'writer', 'EXECUTE', 'definer', 'group commit: many appends, one round trip'),
+('function', 'close',           'writer', 'EXECUTE', 'definer', 'closes (tombstones) a stream'),
+('function', 'append_check',    'owner',  'EXECUTE', 'invoker', 'called only inside the definer appends'),
+('function', 'lock_stream',     'owner',  'EXECUTE', 'invoker', 'called only inside the definer appends'),
+('function', 'append_replayed', 'owner',  'EXECUTE', 'invoker', 'called only inside the definer appends'),
+('function', 'multi_lock_keys', 'owner',  'EXECUTE', 'invoker', 'called only inside append_multi'),
+('function', 'invalid',         'owner',  'EXECUTE', 'invoker', 'raises the ES400 error of the definer appends'),
+('function', 'repair_restored_log', 'owner', 'EXECUTE', 'invoker', 'run by eventscope migrate, as the owner'),
+-- erasure (migration 012)
+('function', 'forget',          'admin',  'EXECUTE', 'definer', 'deletes a subject''s key and records the audit event'),
+-- reads
+('function', 'read_stream',     'reader', 'EXECUTE', 'definer', 'SQL API read'),
+('function', 'read_all',        'reader', 'EXECUTE', 'definer', 'SQL API read'),
+('function', 'read_category',   'reader', 'EXECUTE', 'definer', 'SQL API read'),
+('function', 'read_type',       'reader', 'EXECUTE', 'definer', 'SQL API read'),
+('function', 'page_fit',        'reader', 'EXECUTE', 'definer', 'sizes a page of the global log to a byte budget'),
+('function', 'log_blocker',     'reader', 'EXECUTE', 'definer', 'what holds the log back: sees every session''s transaction id'),
+-- pure helpers and compiled settings
+('function', 'category',        'reader', 'EXECUTE', 'invoker', 'pure; per row and in index expressions'),
+('function', 'max_event_bytes', 'reader', 'EXECUTE', 'invoker', 'compiled setting: folds to a constant'),
+('function', 'append_lock_timeout_ms', 'reader', 'EXECUTE', 'invoker', 'compiled setting: folds to a constant'),
+('function', 'max_json_depth',  'reader', 'EXECUTE', 'invoker', 'pure constant'),
+('function', 'type_refused_chars', 'reader', 'EXECUTE', 'invoker', 'pure constant'),
+('function', 'stream_id_refused_chars', 'reader', 'EXECUTE', 'invoker', 'pure constant'),
+('function', 'first_refused',   'reader', 'EXECUTE', 'invoker', 'pure; per row'),
+('function', 'event_screen',    'reader', 'EXECUTE', 'invoker', 'pure; per event'),
+-- trigger functions (EXECUTE is checked when the trigger is created, by the owner)
+('function', 'settings_compile', 'owner', 'EXECUTE', 'definer', 'trigger: recompiles the settings functions'),
+('function', 'settings_keep',   'owner',  'EXECUTE', 'invoker', 'trigger: refuses deleting a setting'),
+('function', 'subscription_admin_guard', 'owner', 'EXECUTE', 'invoker', 'trigger: must see the role that changes the row'),
+-- the log: read by readers, written only by the definer functions
+('table', 'events',            'reader', 'SELECT', NULL, 'the global log'),
+('table', 'streams',           'reader', 'SELECT', NULL, 'streams and their versions'),
+('table', 'settings',          'reader', 'SELECT', NULL, 'server-side limits; only the owner changes them'),
+('table', 'schema_migrations', 'reader', 'SELECT', NULL, 'every command checks the schema version'),
+('table', 'privileges',        'reader', 'SELECT', NULL, 'this list'),
+('sequence', 'events_position_seq', 'reader', 'SELECT', NULL, 'stats reads the last position'),
+-- the type catalog: a cache of what the log holds, advanced by whoever
+-- reads it (eventscope types); it holds no events and --rebuild redoes it
+('table', 'catalog_state',     'reader', 'SELECT, UPDATE', NULL, 'the type catalog''s checkpoint: a cache any reader advances'),
+('table', 'catalog_types',     'reader', 'SELECT, INSERT, UPDATE, DELETE', NULL, 'the type catalog: a cache any reader advances'),
+-- the domain's read models and snapshots: written by its subscribers
+('table', 'snapshots',         'reader', 'SELECT', NULL, 'time-travel reads snapshots'),
+('table', 'snapshots',         'writer', 'INSERT, UPDATE, DELETE', NULL, 'subscribers and time-travel store snapshots'),
+('table', 'order_summary',     'reader', 'SELECT', NULL, 'a read model'),
+('table', 'order_summary',     'writer', 'INSERT, UPDATE, DELETE', NULL, 'the domain worker maintains it'),
+('table', 'customer_totals',   'reader', 'SELECT', NULL, 'a read model'),
+('table', 'customer_totals',   'writer', 'INSERT, UPDATE, DELETE', NULL, 'the domain worker maintains it'),
+('table', 'orders_by_status',  'reader', 'SELECT', NULL, 'a view over a read model'),
+-- subscriptions: a subscriber writes its own row's running columns and
+-- its parked events; the rest is administration (and the guard trigger)
+('table', 'subscriptions',     'reader', 'SELECT', NULL, 'subscriptions list, monitoring'),
+('table', 'subscriptions',     'writer',
+ 'INSERT, UPDATE (categories, types, checkpoint_tx, checkpoint_pos, stopped, applied_control_version, lease_epoch, holder_host, holder_pid, holder_instance, heartbeat, state, rate, processed, failures, last_error, last_error_at, holder_backend, lease_key)',
+ NULL, 'a subscriber registers, leases, checkpoints and reports'),
+('table', 'subscriptions',     'admin',  'UPDATE, DELETE', NULL, 'pause, resume, reset, delete'),
+('table', 'parked_events',     'reader', 'SELECT', NULL, 'parked events list'),
+('table', 'parked_events',     'writer', 'INSERT, UPDATE, DELETE', NULL, 'a subscriber parks and redelivers (the guard keeps retry and skip for the admin)'),
+('sequence', 'subscription_lease_seq', 'writer', 'USAGE', NULL, 'a subscriber takes a lease epoch');
+
+-- 3. Apply it: revoke everything from PUBLIC and the three roles, then
+-- grant what the list says and set how each function runs.
+DO $apply$
+DECLARE
+    o record;
+    f record;
+    want_config text[] := ARRAY['search_path=pg_catalog, eventscope, pg_temp'];
+BEGIN
+    REVOKE ALL ON SCHEMA eventscope FROM PUBLIC;
+    GRANT USAGE ON SCHEMA eventscope TO eventscope_reader;
+    REVOKE ALL ON ALL TABLES IN SCHEMA eventscope FROM PUBLIC, eventscope_reader, eventscope_writer, eventscope_admin;
+    REVOKE ALL ON ALL SEQUENCES IN SCHEMA eventscope FROM PUBLIC, eventscope_reader, eventscope_writer, eventscope_admin;
+    REVOKE ALL ON ALL FUNCTIONS IN SCHEMA eventscope FROM PUBLIC, eventscope_reader, eventscope_writer, eventscope_admin;
+
+    FOR o IN SELECT p.kind, p.name, p.role, p.grants FROM eventscope.privileges p
+              WHERE p.kind IN ('table', 'sequence') AND p.role <> 'owner' LOOP
+        IF to_regclass(format('eventscope.%I', o.name)) IS NULL THEN
+            CONTINUE; -- listed ahead of the migration that creates it
+        END IF;
+        EXECUTE format('GRANT %s ON %s eventscope.%I TO %I', o.grants,
+                       CASE o.kind WHEN 'sequence' THEN 'SEQUENCE' ELSE 'TABLE' END, o.name, 'eventscope_' || o.role);
+    END LOOP;
+
+    FOR f IN SELECT pr.oid::regprocedure AS sig, pr.prosecdef, pr.proconfig, l.role, l.runs_as
+               FROM pg_catalog.pg_proc pr
+               JOIN eventscope.privileges l ON l.kind = 'function' AND l.name = pr.proname
+              WHERE pr.pronamespace = 'eventscope'::regnamespace LOOP
+        -- Only what differs is altered: ALTER FUNCTION invalidates every
+        -- session's cached plans of the function.
+        IF f.runs_as = 'definer' AND (NOT f.prosecdef OR f.proconfig IS DISTINCT FROM want_config) THEN
+            EXECUTE format('ALTER FUNCTION %s SECURITY DEFINER', f.sig);
+            EXECUTE format('ALTER FUNCTION %s RESET ALL', f.sig);
+            EXECUTE format('ALTER FUNCTION %s SET search_path = pg_catalog, eventscope, pg_temp', f.sig);
+        ELSIF f.runs_as = 'invoker' AND f.prosecdef THEN
+            EXECUTE format('ALTER FUNCTION %s SECURITY INVOKER', f.sig);
+        END IF;
+        IF f.role <> 'owner' THEN
+            EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f.sig, 'eventscope_' || f.role);
+        END IF;
+    END LOOP;
+END $apply$;
