@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -122,6 +123,12 @@ func translate(stream string, expected ExpectedVersion, err error) error {
 		return &DuplicateEventError{Stream: stream, Msg: "an event id of the batch was stored meanwhile by another append: " + pg.Detail, err: err}
 	}
 	switch pg.Code {
+	case "42501":
+		op := "append"
+		if stream != "" {
+			op = "append to " + stream
+		}
+		return AsPermission(err, op, RoleWriter)
 	case "ES400":
 		var d struct {
 			Field  string `json:"field"`
@@ -182,3 +189,74 @@ func (e *StreamBusyError) Is(target error) bool { return target == ErrStreamBusy
 
 // Unwrap is the server's *pgconn.PgError, when the server raised the error.
 func (e *StreamBusyError) Unwrap() error { return e.err }
+
+// The group roles of the privilege model (store/migrations/privileges.sql):
+// a writer is a reader, an admin is a writer.
+const (
+	RoleReader = "eventscope_reader"
+	RoleWriter = "eventscope_writer"
+	RoleAdmin  = "eventscope_admin"
+)
+
+// ErrPermission: the connected role may not do what was asked (SQLSTATE
+// 42501, insufficient_privilege). Nothing was changed. The error is a
+// *PermissionError.
+var ErrPermission = errors.New("permission denied")
+
+// PermissionError is a refusal by the server's privileges. Role is the
+// group role that would allow the operation ("" when not known here; the
+// CLI names it from the command).
+type PermissionError struct {
+	Op   string // what was being done, e.g. "append to order-1"
+	Role string // RoleReader, RoleWriter, RoleAdmin, or ""
+	err  error  // the server's *pgconn.PgError
+}
+
+func (e *PermissionError) Error() string {
+	msg := "permission denied"
+	if e.Op != "" {
+		msg = e.Op + ": " + msg
+	}
+	if e.Role != "" {
+		msg += ": it needs role " + e.Role
+	}
+	var pg *pgconn.PgError
+	if errors.As(e.err, &pg) {
+		msg += " (server: " + pg.Message + ")"
+	}
+	return msg
+}
+
+// Is makes errors.Is(err, ErrPermission) true.
+func (e *PermissionError) Is(target error) bool { return target == ErrPermission }
+
+// Unwrap is the server's *pgconn.PgError.
+func (e *PermissionError) Unwrap() error { return e.err }
+
+// AsPermission returns err as a *PermissionError (with op and role) when
+// the server refused it for lack of privilege (42501), else err unchanged.
+// An error that is a *PermissionError already keeps its op and role.
+func AsPermission(err error, op, role string) error {
+	var pe *PermissionError
+	if err == nil || errors.As(err, &pe) {
+		return err
+	}
+	var pg *pgconn.PgError
+	if !errors.As(err, &pg) || pg.Code != "42501" {
+		return err
+	}
+	if r := roleInMessage(pg.Message); r != "" {
+		role = r // the subscription guard names the role it wants
+	}
+	return &PermissionError{Op: op, Role: role, err: pg}
+}
+
+// roleInMessage finds a group role named by a refusal (the guard's message).
+func roleInMessage(msg string) string {
+	for _, r := range []string{RoleAdmin, RoleWriter, RoleReader} {
+		if strings.Contains(msg, "needs role "+r) {
+			return r
+		}
+	}
+	return ""
+}

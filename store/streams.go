@@ -162,7 +162,7 @@ func (s *Store) StreamInfo(ctx context.Context, stream string) (StreamInfo, erro
 func (s *Store) CloseStream(ctx context.Context, stream string) error {
 	var found bool
 	if err := s.pool.QueryRow(ctx, `SELECT eventscope.close($1)`, stream).Scan(&found); err != nil {
-		return fmt.Errorf("close %s: %w", stream, err)
+		return AsPermission(fmt.Errorf("close %s: %w", stream, err), "close "+stream, RoleWriter)
 	}
 	if !found {
 		return &NotFoundError{What: "stream " + stream}
