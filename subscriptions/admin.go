@@ -136,7 +136,10 @@ func (a *Admin) wrap(op, name string, err error) error {
 	if errors.As(err, &nf) {
 		return err
 	}
-	return fmt.Errorf("%s subscription %s: %w", op, name, lockErr(err, a.db.timeout))
+	// A refusal by the privileges (the role is not an eventscope_admin)
+	// is a *store.PermissionError naming the role.
+	return store.AsPermission(fmt.Errorf("%s subscription %s: %w", op, name, lockErr(err, a.db.timeout)),
+		op+" subscription "+name, store.RoleAdmin)
 }
 
 // ResetKind is where a reset moves a subscription.

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/spf13/cobra"
 
 	"eventscope/store"
 )
@@ -16,6 +20,9 @@ const (
 	ExitConflict = 3
 	ExitNotFound = 4
 	ExitClosed   = 5
+	// ExitPermission: the connected role lacks the privilege (SQLSTATE
+	// 42501); the message names the group role that grants it.
+	ExitPermission = 6
 )
 
 // UsageError marks bad input or usage (exit code 2). Its message names what was wrong.
@@ -40,6 +47,8 @@ func exitCode(err error) int {
 		return ExitNotFound
 	case errors.Is(err, store.ErrStreamClosed):
 		return ExitClosed
+	case isPermission(err):
+		return ExitPermission
 	case errors.Is(err, context.Canceled):
 		return ExitFailure
 	}
@@ -55,3 +64,67 @@ func exitCode(err error) int {
 // codes (for example subscriptions.ErrNotFound to 4) without this file
 // importing every package.
 var extraExitMappers []func(error) (int, bool)
+
+// isPermission: the server refused for lack of privilege.
+func isPermission(err error) bool {
+	var pg *pgconn.PgError
+	return errors.Is(err, store.ErrPermission) || (errors.As(err, &pg) && pg.Code == "42501")
+}
+
+// commandRoles is the group role each command needs (by its path below
+// eventscope); a command not listed needs store.RoleReader. "owner" is
+// the schema's owner (migrations, COPY into the log).
+var commandRoles = map[string]string{
+	"migrate":     "owner",
+	"seed":        "owner",
+	"demo":        "owner",
+	"bench":       "owner",
+	"import":      store.RoleWriter,
+	"append":      store.RoleWriter,
+	"close":       store.RoleWriter,
+	"worker":      store.RoleWriter,
+	"subscribe":   store.RoleWriter,
+	"relay nats":  store.RoleWriter,
+	"subs pause":  store.RoleAdmin,
+	"subs resume": store.RoleAdmin,
+	"subs reset":  store.RoleAdmin,
+	"subs retry":  store.RoleAdmin,
+	"subs skip":   store.RoleAdmin,
+	"subs delete": store.RoleAdmin,
+	"forget":      store.RoleAdmin,
+}
+
+// commandRole is the role cmd needs.
+func commandRole(cmd *cobra.Command) string {
+	if cmd == nil {
+		return store.RoleReader
+	}
+	path := strings.TrimPrefix(strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()), " ")
+	if r, ok := commandRoles[path]; ok {
+		return r
+	}
+	return store.RoleReader
+}
+
+// permissionMessage explains a refusal: which role the command needs (the
+// one the server named, when it did), and the GRANT that gives it.
+func permissionMessage(cmd *cobra.Command, err error) string {
+	role := commandRole(cmd)
+	var pe *store.PermissionError
+	if errors.As(err, &pe) && pe.Role != "" {
+		role = pe.Role
+	}
+	name := "this command"
+	if cmd != nil {
+		name = "`" + cmd.CommandPath() + "`"
+	}
+	var pg *pgconn.PgError
+	server := err.Error()
+	if errors.As(err, &pg) {
+		server = pg.Message
+	}
+	if role == "owner" {
+		return fmt.Sprintf("permission denied: %s must run as the eventscope schema's owner (the role that ran `eventscope migrate`) (server: %s)", name, server)
+	}
+	return fmt.Sprintf("permission denied: %s needs role %s, which the connected role lacks; an operator grants it with: GRANT %s TO <login role>; (server: %s)", name, role, role, server)
+}

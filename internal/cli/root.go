@@ -42,8 +42,11 @@ func run(ctx context.Context, args []string, in io.Reader, out, errw io.Writer) 
 	root.SetIn(in)
 	root.SetOut(out)
 	root.SetErr(errw)
-	err := root.ExecuteContext(ctx)
-	if err != nil {
+	cmd, err := root.ExecuteContextC(ctx)
+	switch {
+	case err != nil && isPermission(err):
+		fmt.Fprintln(errw, "eventscope:", permissionMessage(cmd, err))
+	case err != nil:
 		fmt.Fprintln(errw, "eventscope:", err)
 	}
 	return exitCode(err)
