@@ -1,0 +1,80 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"eventscope/internal/testdb"
+	"eventscope/store"
+)
+
+// TestRolesCLI: the domain worker runs as a writer end to end (its
+// subscriptions, checkpoints, read models and snapshots); what a role may
+// not do exits with code 6 and a message naming the role to grant; a
+// reader reads and an admin administers.
+func TestRolesCLI(t *testing.T) {
+	t.Parallel()
+	db := testdb.URL(t)
+	if code, _, errs := runCLI(t, nil, "seed", "--customers", "5", "--orders", "20", "--seed", "7", "--db", db); code != 0 {
+		t.Fatalf("seed as owner: exit %d: %s", code, errs)
+	}
+	reader := testdb.LoginRole(t, db, store.RoleReader)
+	writer := testdb.LoginRole(t, db, store.RoleWriter)
+	admin := testdb.LoginRole(t, db, store.RoleAdmin)
+
+	// The worker, as writer, until the order-summary read model has every order.
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan int, 1)
+	var wout, werr bytes.Buffer
+	go func() {
+		done <- run(ctx, []string{"worker", "--quiet", "--snapshot-every", "2", "--db", writer}, strings.NewReader(""), &wout, &werr)
+	}()
+	owner := testdb.Open(t, db, store.Options{})
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var n int
+		if err := owner.Pool().QueryRow(t.Context(), `SELECT count(*) FROM eventscope.order_summary`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("the writer's worker built %d of 20 order summaries; stderr: %s", n, werr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("worker as writer: exit %d: %s", code, werr.String())
+	}
+
+	cases := []struct {
+		name, db string
+		args     []string
+		code     int
+		want     string
+	}{
+		{"reader reads", reader, []string{"read", "order-000001"}, 0, ""},
+		{"reader stats", reader, []string{"stats"}, 0, ""},
+		{"reader lists subscriptions", reader, []string{"subs", "list"}, 0, ""},
+		{"reader appends", reader, []string{"append", "order-000001", "OrderNoted", `{}`}, ExitPermission, "needs role eventscope_writer"},
+		{"reader closes", reader, []string{"close", "order-000001"}, ExitPermission, "GRANT eventscope_writer TO"},
+		{"writer appends", writer, []string{"append", "order-999", "OrderNoted", `{}`}, 0, ""},
+		{"writer pauses", writer, []string{"subs", "pause", "order-summary"}, ExitPermission, "needs role eventscope_admin"},
+		{"writer resets", writer, []string{"subs", "reset", "order-summary", "--to", "end"}, ExitPermission, "GRANT eventscope_admin TO"},
+		{"writer seeds", testdb.LoginRole(t, testdb.URL(t), store.RoleWriter), []string{"seed", "--customers", "1", "--orders", "1"}, ExitPermission, "schema's owner"},
+		{"admin pauses", admin, []string{"subs", "pause", "order-summary"}, 0, ""},
+		{"admin resumes", admin, []string{"subs", "resume", "order-summary"}, 0, ""},
+	}
+	for _, c := range cases {
+		code, _, errs := runCLI(t, nil, append(c.args, "--db", c.db)...)
+		if code != c.code || !strings.Contains(errs, c.want) {
+			t.Errorf("%s: exit %d (want %d), stderr %q (want %q)", c.name, code, c.code, errs, c.want)
+		}
+	}
+}
