@@ -62,8 +62,11 @@ type Deps struct {
 	SubsFeed   SubsFeed
 	Admin      action.Admin
 
-	ReadOnly    bool
-	DatabaseURL string
+	ReadOnly bool
+	// ReadOnlyReason says why ReadOnly when the role's privileges imposed
+	// it (shown at start and when an action is refused); empty for --read-only.
+	ReadOnlyReason string
+	DatabaseURL    string
 	// Clipboard receives the OSC 52 sequence of "y" (the terminal).
 	Clipboard io.Writer
 }
@@ -109,6 +112,7 @@ type clearStatusMsg struct{ id int64 }
 func New(ctx context.Context, c common.Common, d Deps) *Model {
 	m := &Model{ctx: ctx, c: c, d: d, hist: common.NewSubHistory(60), prevTab: -1}
 	m.act = action.New(ctx, d.Admin, d.ReadOnly)
+	m.act.SetReason(d.ReadOnlyReason)
 	m.hdr = header.New(ctx, c, d.Header, d.DatabaseURL, d.ReadOnly)
 	m.help = help.New()
 	m.help.Styles.ShortKey = c.Styles.HelpKey
@@ -133,6 +137,9 @@ func (m *Model) Init() tea.Cmd {
 	cmds := []tea.Cmd{m.hdr.Init(), m.tabs[0][0].Init()}
 	if m.d.SubsFeed != nil {
 		cmds = append(cmds, m.d.SubsFeed.Next())
+	}
+	if m.d.ReadOnly && m.d.ReadOnlyReason != "" {
+		cmds = append(cmds, common.Status(common.Info, "read-only: %s", m.d.ReadOnlyReason))
 	}
 	return safe(tea.Batch(cmds...))
 }

@@ -358,6 +358,29 @@ func TestReadOnlyKeySaysWhy(t *testing.T) {
 	}
 }
 
+// TestRoleReadOnlySaysWhy: a console whose role may not administer is
+// read-only as with --read-only, and says why: at start, and on an admin key.
+func TestRoleReadOnlySaysWhy(t *testing.T) {
+	t.Parallel()
+	w, d := setup(t)
+	d.ReadOnly = true
+	d.ReadOnlyReason = "role app is not an eventscope_admin"
+	m := newApp(t, w, d)
+	drive(m, tea.WindowSizeMsg{Width: 160, Height: goldenH})
+	drive(m, tuitest.Drain(m.Init())...)
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, "read-only: role app is not an eventscope_admin") || !strings.Contains(v, "READ-ONLY") {
+		t.Fatalf("start view:\n%s", v)
+	}
+	drive(m, tuitest.Key("5"))
+	drive(m, tuitest.Key("p"))
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, "✗ pause is disabled: role app is not an eventscope_admin") {
+		t.Fatalf("view:\n%s", v)
+	}
+	if len(w.calls) != 0 {
+		t.Fatalf("%v", w.calls)
+	}
+}
+
 // panicky is a page whose Update and View panic on demand.
 type panicky struct{ boom bool }
 

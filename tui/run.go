@@ -40,6 +40,9 @@ type Config struct {
 	Monitor    *subscriptions.Monitor
 	TimeTravel *domain.TimeTravel
 	ReadOnly   bool
+	// ReadOnlyReason says why ReadOnly when the connected role's
+	// privileges imposed it (store.Capabilities); empty for --read-only.
+	ReadOnlyReason string
 	// DatabaseURL is shown in the header, with any password redacted.
 	DatabaseURL string
 }
@@ -127,6 +130,7 @@ func DepsFor(ctx context.Context, cfg Config) Deps {
 		ReadOnly:    cfg.ReadOnly,
 		DatabaseURL: cfg.DatabaseURL,
 	}
+	d.ReadOnlyReason = cfg.ReadOnlyReason
 	if cfg.TimeTravel != nil {
 		d.TimeTravel = timeTravel{tt: cfg.TimeTravel, st: st}
 	}

@@ -78,3 +78,32 @@ func TestRolesCLI(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleReadOnlyForRole: the console is read-only, saying why, for a
+// role that may not administer; not for an admin or the owner.
+func TestConsoleReadOnlyForRole(t *testing.T) {
+	t.Parallel()
+	db := testdb.URL(t)
+	for _, c := range []struct {
+		url  string
+		want string
+	}{
+		{db, ""},
+		{testdb.LoginRole(t, db, store.RoleAdmin), ""},
+		{testdb.LoginRole(t, db, store.RoleWriter), "is not an eventscope_admin (GRANT eventscope_admin TO es_role_"},
+		{testdb.LoginRole(t, db, store.RoleReader), "is not an eventscope_admin"},
+	} {
+		st := testdb.Open(t, c.url, store.Options{})
+		caps, err := st.Capabilities(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := consoleReadOnlyReason(caps, false)
+		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+			t.Errorf("%s: reason %q, want %q", caps.User, got, c.want)
+		}
+		if consoleReadOnlyReason(caps, true) != "" {
+			t.Errorf("%s: --read-only needs no reason", caps.User)
+		}
+	}
+}

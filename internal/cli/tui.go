@@ -2,10 +2,12 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"eventscope/domain"
+	"eventscope/internal/textsafe"
 	"eventscope/store"
 	"eventscope/subscriptions"
 	"eventscope/tui"
@@ -72,12 +74,35 @@ func (g *globals) runConsole(cmd *cobra.Command, readOnly bool) error {
 		return err
 	}
 	defer closeStores()
+	// What the connected role may do: without eventscope_admin the admin
+	// keys are disabled as in --read-only, saying why; without
+	// eventscope_writer time-travel stores no snapshots.
+	caps, err := primary.Capabilities(ctx)
+	if err != nil {
+		return err
+	}
+	if !caps.Read {
+		return &store.PermissionError{Op: "open the console", Role: store.RoleReader}
+	}
+	reason := consoleReadOnlyReason(caps, readOnly)
 	return tui.Run(ctx, tui.Config{
-		Store:       st,
-		Admin:       subscriptions.NewAdmin(primary),
-		Monitor:     subscriptions.NewMonitor(primary, 0),
-		TimeTravel:  domain.NewTimeTravel(st, domain.DefaultRegistry(), domain.TimeTravelOptions{NoLazySnapshots: readOnly || st != primary}),
-		ReadOnly:    readOnly,
-		DatabaseURL: st.Pool().Config().ConnString(),
+		Store:          st,
+		Admin:          subscriptions.NewAdmin(primary),
+		Monitor:        subscriptions.NewMonitor(primary, 0),
+		TimeTravel:     domain.NewTimeTravel(st, domain.DefaultRegistry(), domain.TimeTravelOptions{NoLazySnapshots: readOnly || st != primary || !caps.Write}),
+		ReadOnly:       readOnly || reason != "",
+		ReadOnlyReason: reason,
+		DatabaseURL:    st.Pool().Config().ConnString(),
 	})
+}
+
+// consoleReadOnlyReason is why the console must be read-only although it
+// was started without --read-only: the role may not administer
+// subscriptions. Empty when it may (or --read-only says it all).
+func consoleReadOnlyReason(caps store.Capabilities, readOnly bool) string {
+	if readOnly || caps.Admin {
+		return ""
+	}
+	return fmt.Sprintf("role %s is not an %s (GRANT %s TO %s; to enable the admin keys)",
+		textsafe.Line(caps.User), store.RoleAdmin, store.RoleAdmin, textsafe.Line(caps.User))
 }

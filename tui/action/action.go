@@ -51,6 +51,7 @@ type Actions struct {
 	ctx      context.Context
 	admin    Admin
 	readOnly bool
+	reason   string // why read-only, when not --read-only (the role's privileges)
 	timeout  time.Duration
 }
 
@@ -58,6 +59,15 @@ type Actions struct {
 // action says so).
 func New(ctx context.Context, admin Admin, readOnly bool) *Actions {
 	return &Actions{ctx: ctx, admin: admin, readOnly: readOnly, timeout: 10 * time.Second}
+}
+
+// SetReason says why the console is read-only when it was not started
+// with --read-only: the connected role may not administer (e.g. "role app
+// is not an eventscope_admin"). It is what Denied tells the user.
+func (a *Actions) SetReason(why string) {
+	if a != nil {
+		a.reason = why
+	}
 }
 
 // ReadOnly reports read-only mode.
@@ -69,6 +79,8 @@ func (a *Actions) Denied(op string) tea.Cmd {
 	switch {
 	case a == nil || a.admin == nil:
 		return common.Status(common.Failure, "%s is unavailable: no subscriptions admin", op)
+	case a.readOnly && a.reason != "":
+		return common.Status(common.Failure, "%s is disabled: %s", op, a.reason)
 	case a.readOnly:
 		return common.Status(common.Failure, "%s is disabled: %v", op, ErrReadOnly)
 	}
