@@ -20,11 +20,18 @@ import (
 //go:embed migrations/*.up.sql
 var migrationFS embed.FS
 
-// privilegesSQL is the privilege model (roles, the list of who may do what,
-// the grants), applied at the end of every Migrate; see the file.
-//
-//go:embed migrations/privileges.sql
-var privilegesSQL string
+// rolesSQL creates the cluster-wide group roles; privilegesSQL is the
+// privilege model (the list of who may do what, the grants). See the files.
+var (
+	//go:embed migrations/roles.sql
+	rolesSQL string
+	//go:embed migrations/privileges.sql
+	privilegesSQL string
+)
+
+// privilegesFrom is the first migration the privilege model applies to
+// (011 creates eventscope.privileges).
+const privilegesFrom = 11
 
 // Migration is one numbered, embedded schema change.
 type Migration struct {
@@ -68,7 +75,7 @@ func SchemaHash() string {
 	for _, m := range Migrations() {
 		fmt.Fprintf(h, "%d\x00%s\x00", m.Version, m.SQL)
 	}
-	fmt.Fprintf(h, "privileges\x00%s\x00", privilegesSQL)
+	fmt.Fprintf(h, "roles\x00%s\x00privileges\x00%s\x00", rolesSQL, privilegesSQL)
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
@@ -86,12 +93,17 @@ type Beginner interface {
 
 // Migrate applies every embedded migration not yet recorded in
 // eventscope.schema_migrations, each in its own transaction, under a
-// transaction-scoped advisory lock, and then (re)applies the privilege
-// model (migrations/privileges.sql: the roles eventscope_reader, _writer
-// and _admin, and every grant) in one more such transaction, so that it
-// also covers what the numbered migrations added. It returns the versions
-// it applied. It must run as the schema's owner.
+// transaction-scoped advisory lock. It must run as the schema's owner. It
+// first makes the cluster-wide group roles (migrations/roles.sql), and
+// applies the privilege model (migrations/privileges.sql) inside each
+// migration's transaction from 011 on, and once more at the end, so that
+// what a migration adds or replaces commits with its privileges, and a
+// change of the model alone reaches an up-to-date schema. It returns the
+// versions it applied.
 func Migrate(ctx context.Context, db Beginner) ([]int, error) {
+	if err := ensureRoles(ctx, db); err != nil {
+		return nil, fmt.Errorf("migrate roles: %w", err)
+	}
 	var applied []int
 	for _, m := range Migrations() {
 		did, err := applyOne(ctx, db, m)
@@ -102,26 +114,30 @@ func Migrate(ctx context.Context, db Beginner) ([]int, error) {
 			applied = append(applied, m.Version)
 		}
 	}
-	if err := applyPrivileges(ctx, db); err != nil {
+	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLockKey); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, privilegesSQL)
+		return err
+	})
+	if err != nil {
 		return applied, fmt.Errorf("migrate privileges: %w", err)
 	}
 	return applied, nil
 }
 
-// applyPrivileges runs privileges.sql under the migration lock. The roles
-// are cluster-wide, so other databases of the cluster may be creating them
-// or granting their memberships at the same moment: the SQL tolerates a
-// role or membership created meanwhile, and a catalog race it cannot catch
-// (a concurrent update of the same catalog row, a deadlock) is retried
-// here, a few times, from the start (the step is idempotent).
-func applyPrivileges(ctx context.Context, db Beginner) error {
+// ensureRoles runs roles.sql. The roles are cluster-wide, so other
+// databases of the cluster may be creating them or granting their
+// memberships at the same moment (the migration lock is per database): the
+// SQL tolerates a role or membership created meanwhile, and a catalog race
+// it cannot catch (a concurrent update of the same catalog row, a
+// deadlock) is retried here, a few times, from the start.
+func ensureRoles(ctx context.Context, db Beginner) error {
 	const attempts = 8
 	for i := 1; ; i++ {
 		err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLockKey); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, privilegesSQL)
+			_, err := tx.Exec(ctx, rolesSQL)
 			return err
 		})
 		if err == nil || i == attempts || !catalogRace(err) {
@@ -176,6 +192,11 @@ func applyOne(ctx context.Context, db Beginner, m Migration) (bool, error) {
 	}
 	if _, err := tx.Exec(ctx, m.SQL); err != nil {
 		return false, err
+	}
+	if m.Version >= privilegesFrom {
+		if _, err := tx.Exec(ctx, privilegesSQL); err != nil {
+			return false, fmt.Errorf("privileges: %w", err)
+		}
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO eventscope.schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
 		return false, err

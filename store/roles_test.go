@@ -316,9 +316,24 @@ func TestPrivilegesListEverything(t *testing.T) {
 		AND NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname LIKE 'eventscope\_%' AND rolcanlogin)`).Scan(&ok); err != nil || !ok {
 		t.Errorf("role hierarchy is not admin > writer > reader, NOLOGIN: %v", err)
 	}
-	// Migrating again changes nothing and succeeds.
+	// Migrating again restores what was changed by hand (or by a function
+	// replaced without its attributes), and grants nothing more.
+	if _, err := st.Pool().Exec(ctx, `ALTER FUNCTION eventscope.append(text, bigint, jsonb) SECURITY INVOKER;
+		ALTER FUNCTION eventscope.append(text, bigint, jsonb) RESET ALL;
+		REVOKE EXECUTE ON FUNCTION eventscope.append(text, bigint, jsonb) FROM eventscope_writer;
+		GRANT INSERT ON eventscope.events TO eventscope_writer;
+		GRANT EXECUTE ON FUNCTION eventscope.lock_stream(text) TO PUBLIC`); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := store.Migrate(ctx, st.Pool()); err != nil {
 		t.Fatalf("migrate again: %v", err)
+	}
+	if err := st.Pool().QueryRow(ctx, `SELECT p.prosecdef AND p.proconfig = ARRAY['search_path=pg_catalog, eventscope, pg_temp']
+		AND has_function_privilege('eventscope_writer', p.oid, 'EXECUTE')
+		AND NOT has_table_privilege('eventscope_writer', 'eventscope.events', 'INSERT')
+		AND NOT has_function_privilege('public', 'eventscope.lock_stream(text)', 'EXECUTE')
+		FROM pg_proc p WHERE p.oid = 'eventscope.append(text, bigint, jsonb)'::regprocedure`).Scan(&ok); err != nil || !ok {
+		t.Fatalf("migrate did not restore the privilege model: %v", err)
 	}
 }
 
@@ -382,5 +397,50 @@ func TestRolesConcurrentMigrate(t *testing.T) {
 	rd := testdb.Open(t, url, store.Options{})
 	if _, err := rd.Stats(ctx, store.StatsOptions{}); err != nil {
 		t.Fatalf("reader on race_3 (SCRAM): %v", err)
+	}
+}
+
+// TestRoleReaderSeesWhatHoldsTheLogBack: a reader's stats name the
+// session holding the global log back (through eventscope.log_blocker: a
+// reader cannot see other roles' transaction ids in pg_stat_activity), but
+// not that session's SQL, which PostgreSQL shows only to its own role and
+// members of pg_read_all_stats. On a private cluster (SCRAM), since the
+// open transaction holds back every database of its cluster.
+func TestRoleReaderSeesWhatHoldsTheLogBack(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("starts a private cluster")
+	}
+	srv, _ := testdb.Private(t)
+	ctx := context.Background()
+	owner := testdb.Open(t, srv.URL(), store.Options{})
+	rd := testdb.Open(t, testdb.LoginRoleOn(t, srv.AdminURL(), srv.URL(), store.RoleReader), store.Options{})
+
+	hold, err := owner.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Rollback(ctx) //nolint:errcheck
+	var pid int
+	var xid string
+	if err := hold.QueryRow(ctx, `SELECT pg_backend_pid(), pg_current_xact_id()::text /* secret 42 */`).Scan(&pid, &xid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.Append(ctx, "order-1", store.Any, store.NewEvent{Type: "OrderPlaced", Data: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := rd.Stats(ctx, store.StatsOptions{FullQuery: true})
+	if err != nil {
+		t.Fatalf("reader stats: %v", err)
+	}
+	if st.Pending != 1 || st.Blocker == nil || st.Blocker.PID != pid {
+		t.Fatalf("reader: pending %d, blocker %+v; want pid %d", st.Pending, st.Blocker, pid)
+	}
+	if st.Blocker.Query != "" {
+		t.Fatalf("reader sees another role's SQL: %q", st.Blocker.Query)
+	}
+	ost, err := owner.Stats(ctx, store.StatsOptions{FullQuery: true})
+	if err != nil || ost.Blocker == nil || !strings.Contains(ost.Blocker.Query, "secret 42") {
+		t.Fatalf("owner stats: %+v %v", ost.Blocker, err)
 	}
 }

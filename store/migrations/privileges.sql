@@ -1,9 +1,15 @@
--- The privilege model, (re)applied by store.Migrate at the end of every
--- migration, under the migration lock, by the schema's owner. Idempotent.
--- It is not a numbered migration because it must cover what later
--- migrations add: every function and table of the schema is listed below,
--- and what is not listed gets no grant at all (fail closed; a test,
--- TestPrivilegesListEverything, fails until it is listed).
+-- The privilege model, applied by store.Migrate, as the schema's owner and
+-- under the migration lock, inside the transaction of every numbered
+-- migration from 011 on and once more at the end of every Migrate.
+-- Idempotent. It is not a numbered migration because it must cover what
+-- later migrations add, and in their own transaction: a migration that
+-- replaces a function (CREATE OR REPLACE resets SECURITY DEFINER and SET)
+-- commits with the function's privileges already restored, so callers
+-- never see it without them. (Migration 005 kept the append's attributes
+-- across its replacement by hand; this makes that general.) The roles
+-- themselves are made by roles.sql. Every function and table of the schema
+-- is listed below, and what is not listed gets no grant at all (fail
+-- closed; a test, TestPrivilegesListEverything, fails until it is listed).
 --
 -- Roles (cluster-wide, NOLOGIN; the operator grants them to login roles):
 --   eventscope_reader  reads everything: the log, streams, stats and what
@@ -32,40 +38,7 @@
 --            and trigger functions, which run as whoever changes the table
 --            (the subscription guard must see that role).
 
--- 1. The roles. Many databases of one cluster may migrate at once: a
--- CREATE ROLE or a membership that another session created meanwhile is
--- fine (store.Migrate also retries the whole step on a catalog race).
-DO $roles$
-DECLARE
-    r text;
-    m record;
-BEGIN
-    FOREACH r IN ARRAY ARRAY['eventscope_reader', 'eventscope_writer', 'eventscope_admin'] LOOP
-        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
-            BEGIN
-                EXECUTE format('CREATE ROLE %I NOLOGIN', r);
-            EXCEPTION
-                WHEN duplicate_object OR unique_violation THEN NULL; -- created meanwhile
-                WHEN insufficient_privilege THEN
-                    RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
-                        MESSAGE = format('role %s does not exist and role %s may not create it', r, current_user),
-                        HINT = 'Create the three roles once as a superuser (CREATE ROLE eventscope_reader NOLOGIN; CREATE ROLE eventscope_writer NOLOGIN IN ROLE eventscope_reader; CREATE ROLE eventscope_admin NOLOGIN IN ROLE eventscope_writer;), or migrate as a role with CREATEROLE.';
-            END;
-        END IF;
-    END LOOP;
-    FOR m IN SELECT * FROM (VALUES ('eventscope_reader', 'eventscope_writer'), ('eventscope_writer', 'eventscope_admin')) AS v(grp, member) LOOP
-        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members a
-                        WHERE a.roleid = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = m.grp)
-                          AND a.member = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = m.member)) THEN
-            BEGIN
-                EXECUTE format('GRANT %I TO %I', m.grp, m.member);
-            EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-            END;
-        END IF;
-    END LOOP;
-END $roles$;
-
--- 2. The list: who may do what. One row per function (its role and how it
+-- 1. The list: who may do what. One row per function (its role and how it
 -- runs) and per table, view or sequence and role (what that role gets).
 -- 'owner' means nobody but the owner.
 DELETE FROM eventscope.privileges;
@@ -133,7 +106,7 @@ INSERT INTO eventscope.privileges (kind, name, role, grants, runs_as, why) VALUE
 ('table', 'parked_events',     'writer', 'INSERT, UPDATE, DELETE', NULL, 'a subscriber parks and redelivers (the guard keeps retry and skip for the admin)'),
 ('sequence', 'subscription_lease_seq', 'writer', 'USAGE', NULL, 'a subscriber takes a lease epoch');
 
--- 3. Apply it: revoke everything from PUBLIC and the three roles, then
+-- 2. Apply it: revoke everything from PUBLIC and the three roles, then
 -- grant what the list says and set how each function runs.
 DO $apply$
 DECLARE
