@@ -16,7 +16,11 @@ import (
 // that goes to stderr, and only while it happens, so stdout stays clean
 // for output such as `eventscope read`.
 func (g *globals) resolveURL(ctx context.Context) (string, error) {
-	return pgserver.ResolveURL(ctx, g.dbURL, g.progressf)
+	url, err := pgserver.ResolveURL(ctx, g.dbURL, g.progressf)
+	if err == nil {
+		g.resolved = url // a refusal's message names the login role (permissionMessage)
+	}
+	return url, err
 }
 
 // progressf prints a progress line of the embedded server on stderr.

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/spf13/cobra"
 
+	"eventscope/internal/textsafe"
 	"eventscope/store"
 )
 
@@ -108,7 +110,8 @@ func commandRole(cmd *cobra.Command) string {
 
 // permissionMessage explains a refusal: which role the command needs (the
 // one the server named, when it did), and the GRANT that gives it.
-func permissionMessage(cmd *cobra.Command, err error) string {
+// user is the login role ("" when not known).
+func permissionMessage(cmd *cobra.Command, err error, user string) string {
 	role := commandRole(cmd)
 	var pe *store.PermissionError
 	if errors.As(err, &pe) && pe.Role != "" {
@@ -126,5 +129,23 @@ func permissionMessage(cmd *cobra.Command, err error) string {
 	if role == "owner" {
 		return fmt.Sprintf("permission denied: %s must run as the eventscope schema's owner (the role that ran `eventscope migrate`) (server: %s)", name, server)
 	}
-	return fmt.Sprintf("permission denied: %s needs role %s, which the connected role lacks; an operator grants it with: GRANT %s TO <login role>; (server: %s)", name, role, role, server)
+	who, grantee := "the connected role", "<login role>"
+	if user != "" {
+		who, grantee = "role "+textsafe.Line(user), pgx.Identifier{user}.Sanitize()
+	}
+	return fmt.Sprintf("permission denied: %s needs role %s, which %s lacks; an operator grants it with: GRANT %s TO %s; (server: %s)",
+		name, role, who, role, grantee, server)
+}
+
+// loginRole is the user a connection string connects as, "" when it
+// cannot be parsed.
+func loginRole(url string) string {
+	if url == "" {
+		return ""
+	}
+	cfg, err := pgconn.ParseConfig(url)
+	if err != nil {
+		return ""
+	}
+	return cfg.User
 }

@@ -62,17 +62,26 @@ func TestRolesCLI(t *testing.T) {
 		{"reader reads", reader, []string{"read", "order-000001"}, 0, ""},
 		{"reader stats", reader, []string{"stats"}, 0, ""},
 		{"reader lists subscriptions", reader, []string{"subs", "list"}, 0, ""},
+		{"reader lists parked events", reader, []string{"subs", "parked", "notifications"}, 0, ""},
+		{"reader types", reader, []string{"types"}, 0, ""},
+		{"reader queries", reader, []string{"query", "cat:order", "--limit", "3"}, 0, ""},
+		{"reader tails", reader, []string{"tail", "--from", "start", "--count", "3"}, 0, ""},
+		{"reader time-travels", reader, []string{"state", "order-000001", "--version", "1"}, 0, ""},
+		{"reader imports", reader, []string{"import", "-"}, ExitPermission, "needs role eventscope_writer"},
 		{"reader appends", reader, []string{"append", "order-000001", "OrderNoted", `{}`}, ExitPermission, "needs role eventscope_writer"},
 		{"reader closes", reader, []string{"close", "order-000001"}, ExitPermission, "GRANT eventscope_writer TO"},
 		{"writer appends", writer, []string{"append", "order-999", "OrderNoted", `{}`}, 0, ""},
+		{"writer imports", writer, []string{"import", "-"}, 0, ""},
+		{"writer subscribes", writer, []string{"subscribe", "roles-ndjson", "--count", "2"}, 0, ""},
 		{"writer pauses", writer, []string{"subs", "pause", "order-summary"}, ExitPermission, "needs role eventscope_admin"},
 		{"writer resets", writer, []string{"subs", "reset", "order-summary", "--to", "end"}, ExitPermission, "GRANT eventscope_admin TO"},
 		{"writer seeds", testdb.LoginRole(t, testdb.URL(t), store.RoleWriter), []string{"seed", "--customers", "1", "--orders", "1"}, ExitPermission, "schema's owner"},
 		{"admin pauses", admin, []string{"subs", "pause", "order-summary"}, 0, ""},
 		{"admin resumes", admin, []string{"subs", "resume", "order-summary"}, 0, ""},
 	}
+	exported := `{"stream_id":"invoice-1","event_id":"6f1c1e0a-3b55-4a6e-9a53-2f0f6f7b2a11","type":"InvoiceSent","data":{},"metadata":{}}` + "\n"
 	for _, c := range cases {
-		code, _, errs := runCLI(t, nil, append(c.args, "--db", c.db)...)
+		code, _, errs := runCLI(t, strings.NewReader(exported), append(c.args, "--db", c.db)...)
 		if code != c.code || !strings.Contains(errs, c.want) {
 			t.Errorf("%s: exit %d (want %d), stderr %q (want %q)", c.name, code, c.code, errs, c.want)
 		}

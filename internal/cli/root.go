@@ -16,6 +16,8 @@ import (
 type globals struct {
 	dbURL  string
 	readDB string // --read-db: a hot standby the log is read from
+	// resolved is the database URL last resolved (resolveURL).
+	resolved string
 	out    io.Writer
 	errw   io.Writer
 	in     io.Reader
@@ -45,7 +47,7 @@ func run(ctx context.Context, args []string, in io.Reader, out, errw io.Writer) 
 	cmd, err := root.ExecuteContextC(ctx)
 	switch {
 	case err != nil && isPermission(err):
-		fmt.Fprintln(errw, "eventscope:", permissionMessage(cmd, err))
+		fmt.Fprintln(errw, "eventscope:", permissionMessage(cmd, err, loginRole(g.resolved)))
 	case err != nil:
 		fmt.Fprintln(errw, "eventscope:", err)
 	}
