@@ -30,13 +30,18 @@
 --            pg_temp (pg_temp last, so a caller's temporary objects never
 --            shadow anything), as the owner: the only way to write the
 --            log, and the way readers see what only the owner may see;
---   invoker: as the caller, for four reasons: pure helpers that read
---            nothing and run per row or in index expressions (a SET clause
---            stops inlining and switches the setting on every call); the
---            compiled settings, which must fold to constants; helpers only
---            the definer functions call (no one else may execute them);
---            and trigger functions, which run as whoever changes the table
---            (the subscription guard must see that role).
+--   invoker: as the caller, for five reasons: the SQL read functions
+--            (read_stream, read_all, read_category, read_type), which the
+--            planner inlines into the caller's query so that their filters
+--            use the events indexes (a definer function is never inlined),
+--            and which read only what their callers may SELECT anyway; pure
+--            helpers that read nothing and run per row or in index
+--            expressions (a SET clause stops inlining and switches the
+--            setting on every call); the compiled settings, which must fold
+--            to constants; helpers only the definer functions call (no one
+--            else may execute them); and trigger functions, which run as
+--            whoever changes the table (the subscription guard must see
+--            that role).
 
 -- 1. The list: who may do what. One row per function (its role and how it
 -- runs) and per table, view or sequence and role (what that role gets).
@@ -57,10 +62,10 @@ INSERT INTO eventscope.privileges (kind, name, role, grants, runs_as, why) VALUE
 -- erasure (migration 012)
 ('function', 'forget',          'admin',  'EXECUTE', 'definer', 'deletes a subject''s key and records the audit event'),
 -- reads
-('function', 'read_stream',     'reader', 'EXECUTE', 'definer', 'SQL API read'),
-('function', 'read_all',        'reader', 'EXECUTE', 'definer', 'SQL API read'),
-('function', 'read_category',   'reader', 'EXECUTE', 'definer', 'SQL API read'),
-('function', 'read_type',       'reader', 'EXECUTE', 'definer', 'SQL API read'),
+('function', 'read_stream',     'reader', 'EXECUTE', 'invoker', 'SQL API read: inlined by the planner, so its filter uses the events indexes; reads only what the caller may SELECT'),
+('function', 'read_all',        'reader', 'EXECUTE', 'invoker', 'SQL API read: inlined by the planner, so its filter uses the events indexes; reads only what the caller may SELECT'),
+('function', 'read_category',   'reader', 'EXECUTE', 'invoker', 'SQL API read: inlined by the planner, so its filter uses the events indexes; reads only what the caller may SELECT'),
+('function', 'read_type',       'reader', 'EXECUTE', 'invoker', 'SQL API read: inlined by the planner, so its filter uses the events indexes; reads only what the caller may SELECT'),
 ('function', 'page_fit',        'reader', 'EXECUTE', 'definer', 'sizes a page of the global log to a byte budget'),
 ('function', 'log_blocker',     'reader', 'EXECUTE', 'definer', 'what holds the log back: sees every session''s transaction id'),
 -- pure helpers and compiled settings
@@ -139,8 +144,10 @@ BEGIN
             EXECUTE format('ALTER FUNCTION %s SECURITY DEFINER', f.sig);
             EXECUTE format('ALTER FUNCTION %s RESET ALL', f.sig);
             EXECUTE format('ALTER FUNCTION %s SET search_path = pg_catalog, eventscope, pg_temp', f.sig);
-        ELSIF f.runs_as = 'invoker' AND f.prosecdef THEN
+        ELSIF f.runs_as = 'invoker' AND (f.prosecdef OR f.proconfig IS NOT NULL) THEN
+            -- (a SET clause would keep the planner from inlining it too)
             EXECUTE format('ALTER FUNCTION %s SECURITY INVOKER', f.sig);
+            EXECUTE format('ALTER FUNCTION %s RESET ALL', f.sig);
         END IF;
         IF f.role <> 'owner' THEN
             EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f.sig, 'eventscope_' || f.role);
