@@ -196,6 +196,9 @@ const (
 	RoleReader = "eventscope_reader"
 	RoleWriter = "eventscope_writer"
 	RoleAdmin  = "eventscope_admin"
+	// RoleOwner is not a role's name: it stands for the schema's owner (the
+	// role that migrates), in a PermissionError's Role.
+	RoleOwner = "owner"
 )
 
 // ErrPermission: the connected role may not do what was asked (SQLSTATE
@@ -208,7 +211,7 @@ var ErrPermission = errors.New("permission denied")
 // CLI names it from the command).
 type PermissionError struct {
 	Op   string // what was being done, e.g. "append to order-1"
-	Role string // RoleReader, RoleWriter, RoleAdmin, or ""
+	Role string // RoleReader, RoleWriter, RoleAdmin, RoleOwner, or ""
 	err  error  // the server's *pgconn.PgError
 }
 
@@ -217,7 +220,11 @@ func (e *PermissionError) Error() string {
 	if e.Op != "" {
 		msg = e.Op + ": " + msg
 	}
-	if e.Role != "" {
+	switch e.Role {
+	case "":
+	case RoleOwner:
+		msg += ": it must run as the eventscope schema's owner"
+	default:
 		msg += ": it needs role " + e.Role
 	}
 	var pg *pgconn.PgError

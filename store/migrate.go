@@ -102,13 +102,15 @@ type Beginner interface {
 // versions it applied.
 func Migrate(ctx context.Context, db Beginner) ([]int, error) {
 	if err := ensureRoles(ctx, db); err != nil {
-		return nil, fmt.Errorf("migrate roles: %w", err)
+		return nil, AsPermission(fmt.Errorf("migrate roles: %w", err), "create the eventscope roles", RoleOwner)
 	}
 	var applied []int
 	for _, m := range Migrations() {
 		did, err := applyOne(ctx, db, m)
 		if err != nil {
-			return applied, fmt.Errorf("migrate %s: %w", m.Name, err)
+			// A role that is not the owner (a reader whose binary is newer
+			// than the schema) is told who must migrate.
+			return applied, AsPermission(fmt.Errorf("migrate %s: %w", m.Name, err), "migrate "+m.Name, RoleOwner)
 		}
 		if did {
 			applied = append(applied, m.Version)
@@ -122,7 +124,7 @@ func Migrate(ctx context.Context, db Beginner) ([]int, error) {
 		return err
 	})
 	if err != nil {
-		return applied, fmt.Errorf("migrate privileges: %w", err)
+		return applied, AsPermission(fmt.Errorf("migrate privileges: %w", err), "migrate privileges", RoleOwner)
 	}
 	return applied, nil
 }

@@ -444,3 +444,18 @@ func TestRoleReaderSeesWhatHoldsTheLogBack(t *testing.T) {
 		t.Fatalf("owner stats: %+v %v", ost.Blocker, err)
 	}
 }
+
+// TestRoleBehindSchema: a reader whose binary is newer than the schema
+// cannot migrate it; the error says the owner must.
+func TestRoleBehindSchema(t *testing.T) {
+	t.Parallel()
+	owner, url, ctx := roleSetup(t, store.RoleWriter)
+	if _, err := owner.Pool().Exec(ctx, `DELETE FROM eventscope.schema_migrations WHERE version = $1`, store.Latest()); err != nil {
+		t.Fatal(err)
+	}
+	_, err := store.Open(ctx, url, store.Options{})
+	var pe *store.PermissionError
+	if !errors.As(err, &pe) || pe.Role != store.RoleOwner || !strings.Contains(err.Error(), "must run as the eventscope schema's owner") {
+		t.Fatalf("a writer opening a schema that is behind: %v", err)
+	}
+}

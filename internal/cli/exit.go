@@ -74,13 +74,13 @@ func isPermission(err error) bool {
 }
 
 // commandRoles is the group role each command needs (by its path below
-// eventscope); a command not listed needs store.RoleReader. "owner" is
+// eventscope); a command not listed needs store.RoleReader. RoleOwner is
 // the schema's owner (migrations, COPY into the log).
 var commandRoles = map[string]string{
-	"migrate":     "owner",
-	"seed":        "owner",
-	"demo":        "owner",
-	"bench":       "owner",
+	"migrate":     store.RoleOwner,
+	"seed":        store.RoleOwner,
+	"demo":        store.RoleOwner,
+	"bench":       store.RoleOwner,
 	"import":      store.RoleWriter,
 	"append":      store.RoleWriter,
 	"close":       store.RoleWriter,
@@ -126,7 +126,7 @@ func permissionMessage(cmd *cobra.Command, err error, user string) string {
 	if errors.As(err, &pg) {
 		server = pg.Message
 	}
-	if role == "owner" {
+	if role == store.RoleOwner {
 		return fmt.Sprintf("permission denied: %s must run as the eventscope schema's owner (the role that ran `eventscope migrate`) (server: %s)", name, server)
 	}
 	who, grantee := "the connected role", "<login role>"

@@ -16,11 +16,13 @@ import (
 type globals struct {
 	dbURL  string
 	readDB string // --read-db: a hot standby the log is read from
-	// resolved is the database URL last resolved (resolveURL).
-	resolved string
 	out    io.Writer
 	errw   io.Writer
 	in     io.Reader
+
+	// resolved is the database URL last resolved (resolveURL), for the
+	// login role a refusal's message names.
+	resolved string
 }
 
 // commandFactories are the subcommands. Each command file appends its
