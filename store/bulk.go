@@ -63,7 +63,9 @@ type bulkBatch struct {
 // stream with its version and count, positions from the events sequence in
 // the order events were added, tx_id the loading transaction's id (so the
 // global log and checkpoints work as for appended events). Events are
-// stored in the order Add is called, which is their global order.
+// stored in the order Add is called, which is their global order. It
+// writes the log's tables directly, which only the schema's owner may (see
+// migrations/privileges.sql); other roles get a *PermissionError.
 //
 // Batches commit as they fill, in one transaction each, while the caller
 // keeps adding (one batch loads while the next one fills). Every stream
@@ -195,7 +197,7 @@ func (b *BulkLoader) flusher() {
 		}
 		if err := b.load(b.ctx, batch); err != nil {
 			failed = true
-			b.errc <- err
+			b.errc <- AsPermission(err, "bulk load", RoleOwner)
 			continue
 		}
 		b.total += int64(len(batch.events))
