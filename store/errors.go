@@ -230,6 +230,9 @@ func (e *PermissionError) Error() string {
 	var pg *pgconn.PgError
 	if errors.As(e.err, &pg) {
 		msg += " (server: " + pg.Message + ")"
+		if pg.Hint != "" {
+			msg += "; " + pg.Hint
+		}
 	}
 	return msg
 }

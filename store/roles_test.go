@@ -366,6 +366,29 @@ func TestRolesConcurrentMigrate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// An owner that may not create roles cannot migrate before the roles
+	// exist: it is told how, and nothing is created.
+	plain := testdb.LoginRoleOn(t, srv.AdminURL(), pgserver.WithDatabase(srv.URL(), "race_0"))
+	pcfg, err := pgconn.ParseConfig(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(ctx, `GRANT CREATE ON DATABASE race_0 TO `+pcfg.User); err != nil {
+		t.Fatal(err)
+	}
+	pconn, err := pgx.Connect(ctx, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = store.Migrate(ctx, pconn)
+	if !errors.Is(err, store.ErrPermission) || !strings.Contains(err.Error(), "may not create it") || !strings.Contains(err.Error(), "CREATE ROLE eventscope_reader NOLOGIN") {
+		t.Fatalf("migrate by a role without CREATEROLE: %v", err)
+	}
+	var schema bool
+	if err := pconn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'eventscope')`).Scan(&schema); err != nil || schema {
+		t.Fatalf("the refused migrate created the schema: %v %v", schema, err)
+	}
+	pconn.Close(ctx)
 	var wg sync.WaitGroup
 	errs := make([]error, dbs)
 	start := make(chan struct{})

@@ -125,6 +125,9 @@ func permissionMessage(cmd *cobra.Command, err error, user string) string {
 	server := err.Error()
 	if errors.As(err, &pg) {
 		server = pg.Message
+		if pg.Hint != "" {
+			server += "; " + pg.Hint
+		}
 	}
 	if role == store.RoleOwner {
 		return fmt.Sprintf("permission denied: %s must run as the eventscope schema's owner (the role that ran `eventscope migrate`) (server: %s)", name, server)

@@ -3,9 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"eventscope/internal/testdb"
 	"eventscope/store"
@@ -113,6 +116,47 @@ func TestConsoleReadOnlyForRole(t *testing.T) {
 		}
 		if consoleReadOnlyReason(caps, true) != "" {
 			t.Errorf("%s: --read-only needs no reason", caps.User)
+		}
+	}
+}
+
+// TestPermissionExitCode: a refusal exits 6 whether the store typed it or
+// it is the server's bare 42501, and the message names the command's role.
+func TestPermissionExitCode(t *testing.T) {
+	t.Parallel()
+	bare := &pgconn.PgError{Code: "42501", Message: "permission denied for table subscriptions"}
+	if c := exitCode(fmt.Errorf("pause: %w", bare)); c != ExitPermission {
+		t.Fatalf("bare 42501: exit %d", c)
+	}
+	if c := exitCode(store.AsPermission(bare, "x", store.RoleAdmin)); c != ExitPermission {
+		t.Fatalf("PermissionError: exit %d", c)
+	}
+	root := newRoot(&globals{})
+	pause, _, err := root.Find([]string{"subs", "pause"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := permissionMessage(pause, bare, "app")
+	if !strings.Contains(msg, "`eventscope subs pause` needs role eventscope_admin, which role app lacks") || !strings.Contains(msg, `GRANT eventscope_admin TO "app";`) {
+		t.Fatalf("message %q", msg)
+	}
+	read, _, _ := root.Find([]string{"read"})
+	if msg := permissionMessage(read, bare, ""); !strings.Contains(msg, "needs role eventscope_reader, which the connected role lacks") {
+		t.Fatalf("message %q", msg)
+	}
+	if r := commandRole(read); r != store.RoleReader {
+		t.Fatalf("read needs %q", r)
+	}
+	// Every command named in commandRoles exists (a renamed command would
+	// silently fall back to reader).
+	ahead := map[string]bool{"forget": true} // issue 11's erasure half adds it
+	for path := range commandRoles {
+		c, _, err := root.Find(strings.Fields(path))
+		if ahead[path] && c == root {
+			continue
+		}
+		if err != nil || c.CommandPath() != "eventscope "+path {
+			t.Errorf("commandRoles names %q, which is not a command (%v)", path, err)
 		}
 	}
 }

@@ -49,8 +49,10 @@ func LoginRoleOn(t testing.TB, adminURL, url string, groups ...string) string {
 			return
 		}
 		defer c.Close(ctx)
-		// Its sessions first (a pool the test left open), then the role.
+		// Its sessions first (a pool the test left open), then what it was
+		// granted on shared objects (a database's CREATE), then the role.
 		_, _ = c.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, name)
+		_, _ = c.Exec(ctx, `DROP OWNED BY `+name)
 		if _, err := c.Exec(ctx, `DROP ROLE IF EXISTS `+name); err != nil {
 			t.Logf("testdb: drop role %s: %v", name, err)
 		}
