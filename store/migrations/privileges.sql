@@ -59,8 +59,23 @@ INSERT INTO eventscope.privileges (kind, name, role, grants, runs_as, why) VALUE
 ('function', 'multi_lock_keys', 'owner',  'EXECUTE', 'invoker', 'called only inside append_multi'),
 ('function', 'invalid',         'owner',  'EXECUTE', 'invoker', 'raises the ES400 error of the definer appends'),
 ('function', 'repair_restored_log', 'owner', 'EXECUTE', 'invoker', 'run by eventscope migrate, as the owner'),
--- erasure (migration 012)
+-- erasure (migration 012, listed ahead of it: rows for what does not
+-- exist yet change nothing)
 ('function', 'forget',          'admin',  'EXECUTE', 'definer', 'deletes a subject''s key and records the audit event'),
+('function', 'personal_data',   'reader', 'EXECUTE', 'definer', 'reads a subject''s key to open sealed fields'),
+('function', 'personal_metadata', 'reader', 'EXECUTE', 'definer', 'says which fields are sealed or erased'),
+('function', 'personal_marker', 'reader', 'EXECUTE', 'definer', 'says which fields are sealed or erased'),
+('function', 'personal_key',    'owner',  'EXECUTE', 'definer', 'reads or makes a subject''s key'),
+('function', 'personal_seal',   'owner',  'EXECUTE', 'definer', 'seals personal fields (the appends, bulk loads)'),
+('function', 'personal_seal_events', 'owner', 'EXECUTE', 'definer', 'seals personal fields of an append''s events'),
+('function', 'snapshots_seal',  'owner',  'EXECUTE', 'definer', 'trigger: seals a snapshot''s personal fields with the owner''s keys'),
+('function', 'personal_encrypt', 'owner', 'EXECUTE', 'invoker', 'cipher wrapper, inlined into the owner''s functions'),
+('function', 'personal_decrypt', 'owner', 'EXECUTE', 'invoker', 'cipher wrapper, inlined into the owner''s functions'),
+('function', 'personal_new_key', 'owner', 'EXECUTE', 'invoker', 'cipher wrapper, inlined into the owner''s functions'),
+('function', 'personal_path',   'reader', 'EXECUTE', 'invoker', 'pure; per field'),
+('function', 'personal_paths',  'reader', 'EXECUTE', 'invoker', 'pure; per marking'),
+('function', 'personal_problem', 'reader', 'EXECUTE', 'invoker', 'pure: checks a marking against its data'),
+('table', 'personal_keys',     'owner',  '', NULL, 'the subjects'' keys: only the owner may read them'),
 -- reads
 ('function', 'read_stream',     'reader', 'EXECUTE', 'invoker', 'SQL API read: inlined by the planner, so its filter uses the events indexes; reads only what the caller may SELECT'),
 ('function', 'read_all',        'reader', 'EXECUTE', 'invoker', 'SQL API read: inlined by the planner, so its filter uses the events indexes; reads only what the caller may SELECT'),
