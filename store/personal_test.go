@@ -448,3 +448,78 @@ func TestPersonalKeysReadableByOwnerOnly(t *testing.T) {
 		t.Fatalf("reading the keys as a reader: %v", err)
 	}
 }
+
+// FuzzSQLPersonal: whatever marking a plain SQL caller sends, the append
+// either refuses it (ES400 naming the field, or class 22 for text that is
+// not JSON) or stores an event that reads back exactly as sent, with the
+// marker, whose stored data holds none of the marked fields; and the Go
+// client accepts every marking the server accepted.
+func FuzzSQLPersonal(f *testing.F) {
+	f.Add("person-1", `["name"]`, `{"name":"A","x":1}`)
+	f.Add("", `[]`, `{}`)
+	f.Add("p\u202e", `[["a","b"]]`, `{"a":{"b":2}}`)
+	f.Add("p", `["a",["a","b"]]`, `{"a":{"b":2}}`)
+	f.Add("p", `[["a","0"]]`, `{"a":[1,2]}`)
+	f.Add("p", `"a"`, `{"a":1}`)
+	f.Add("p", `[["a","b"],"c"]`, `{"a":{"b":{"deep":[1,{"x":null}]}},"c":null}`)
+	f.Add("p", `["a\u0000"]`, `{"a":1}`)
+	f.Add("p", `[{"a":1}]`, `{"a":1}`)
+	f.Add(strings.Repeat("p", 201), `["a"]`, `{"a":1}`)
+	st, err := store.Open(context.Background(), testdb.URL(f), store.Options{NoNotify: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(st.Close)
+	f.Fuzz(func(t *testing.T, subject, fields, data string) {
+		ctx := context.Background()
+		sj, _ := json.Marshal(subject)
+		mark := `{"subject":` + string(sj) + `,"fields":` + fields + `}`
+		events := `[{"type":"T","data":` + data + `,"personal":` + mark + `}]`
+		stream := "fuzz-" + uuid.NewString()
+		_, err := sqlAppend(ctx, st.Pool(), stream, nil, events)
+		if err != nil {
+			var pg *pgconn.PgError
+			if !errors.As(err, &pg) {
+				t.Fatalf("not a server error: %v", err)
+			}
+			switch {
+			case pg.Code == "ES400":
+				if field, _, reason := es400(t, err); field == "" || reason == "" {
+					t.Fatalf("ES400 without a field and reason: %s", pg.Detail)
+				}
+			case strings.HasPrefix(pg.Code, "22"):
+			default:
+				t.Fatalf("append(%s): unexpected %s %s", events, pg.Code, pg.Message)
+			}
+			return
+		}
+		var same, stripped bool
+		if err := st.Pool().QueryRow(ctx, `SELECT (SELECT r.data = $1::text::jsonb FROM eventscope.read_stream($2) r),
+			(SELECT bool_and((e.data #> eventscope.personal_path(f)) IS NULL)
+			   FROM eventscope.events e, jsonb_array_elements(e.personal -> 'fields') f WHERE e.stream_id = $2)`,
+			data, stream).Scan(&same, &stripped); err != nil {
+			t.Fatal(err)
+		}
+		if !same || !stripped {
+			t.Fatalf("%s: reads back the same %v, stored without the fields %v", events, same, stripped)
+		}
+		evs, err := st.ReadStream(ctx, stream, store.ReadStreamOptions{})
+		if err != nil || len(evs) != 1 {
+			t.Fatalf("read: %v", err)
+		}
+		p, ok := evs[0].Personal()
+		if !ok || p.Erased {
+			t.Fatalf("marker %s", evs[0].Metadata)
+		}
+		var gp store.Personal
+		if err := json.Unmarshal([]byte(mark), &gp); err != nil {
+			t.Fatalf("Go cannot hold the marking %s the server took: %v", mark, err)
+		}
+		if _, err := st.Append(ctx, stream+"-go", store.Any, store.NewEvent{Type: "T", Data: json.RawMessage(data), Personal: &gp}); err != nil {
+			var ve *store.ValidationError
+			if errors.As(err, &ve) && strings.HasPrefix(ve.Field, "personal") {
+				t.Fatalf("Go refused the marking %s the server took: %v", mark, err)
+			}
+		}
+	})
+}
