@@ -87,6 +87,19 @@ ALTER TABLE eventscope.snapshots ADD COLUMN personal jsonb;
 CREATE INDEX snapshots_personal_subject_idx ON eventscope.snapshots ((personal ->> 'subject'))
     WHERE personal IS NOT NULL;
 
+-- Snapshots are sealed on the way in: a row whose personal column holds a
+-- marking ({"subject", "fields"} of its state) has those values sealed
+-- before it is stored, so a COPY of snapshots (the seed) stores no plain
+-- text either. Only snapshot rows with a marking pay for the trigger.
+CREATE FUNCTION eventscope.snapshots_seal() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, eventscope, pg_temp AS $$
+BEGIN
+    SELECT s.sealed_doc, s.sealed_personal INTO NEW.state, NEW.personal
+      FROM eventscope.personal_seal(NEW.state, NEW.personal) s;
+    RETURN NEW;
+END $$;
+REVOKE ALL ON FUNCTION eventscope.snapshots_seal() FROM PUBLIC;
+
 -- The path of a field: "name" is {name}, ["address","street"] {address,street}.
 CREATE FUNCTION eventscope.personal_path(field jsonb) RETURNS text[]
 LANGUAGE sql IMMUTABLE STRICT SECURITY DEFINER SET search_path = pg_catalog, eventscope, pg_temp AS $$
@@ -227,6 +240,9 @@ BEGIN
                                                                    eventscope.personal_key(personal ->> 'subject')), 'base64'), E'\n', ''));
     END IF;
 END $$;
+
+CREATE TRIGGER snapshots_seal BEFORE INSERT ON eventscope.snapshots
+    FOR EACH ROW WHEN (NEW.personal IS NOT NULL) EXECUTE FUNCTION eventscope.snapshots_seal();
 
 -- eventscope.personal_seal_events(events): the events array with each
 -- event's personal fields sealed (the append's per-event step).
