@@ -187,7 +187,7 @@ func TestErasureEveryReadPath(t *testing.T) {
 		{Stream: "customer-bob", Expected: store.NoStream, Events: []store.NewEvent{{Type: "CustomerRegistered",
 			Data: json.RawMessage(`{"name":"Bob Sample","limit":100}`), Personal: store.PersonalFields("person-bob", "name")}}},
 		{Stream: "customer-ann", Expected: store.Exact(0), Events: []store.NewEvent{{Type: "Moved",
-			Data: json.RawMessage(`{"address":{"street":"Main Street 1","city":"Springfield"}}`),
+			Data:     json.RawMessage(`{"address":{"street":"Main Street 1","city":"Springfield"}}`),
 			Personal: &store.Personal{Subject: "person-ann", Fields: [][]string{{"address", "street"}}}}}},
 	}); err != nil {
 		t.Fatal(err)
