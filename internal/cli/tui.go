@@ -77,6 +77,7 @@ func (g *globals) runConsole(cmd *cobra.Command, readOnly bool) error {
 		Admin:       subscriptions.NewAdmin(primary),
 		Monitor:     subscriptions.NewMonitor(primary, 0),
 		TimeTravel:  domain.NewTimeTravel(st, domain.DefaultRegistry(), domain.TimeTravelOptions{NoLazySnapshots: readOnly || st != primary}),
+		Forget:      domain.NewTimeTravel(primary, domain.DefaultRegistry(), domain.TimeTravelOptions{}),
 		ReadOnly:    readOnly,
 		DatabaseURL: st.Pool().Config().ConnString(),
 	})
