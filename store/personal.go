@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // Personal marks fields of an event's data as personal data of a subject
@@ -283,20 +281,4 @@ func (s *Store) Forget(ctx context.Context, subject string) (ForgetResult, error
 		s.wake.kick(Category(ErasureStream))
 	}
 	return res, nil
-}
-
-// Subjects lists up to limit subjects that have a key, by prefix, in order.
-func (s *Store) Subjects(ctx context.Context, prefix string, limit int) ([]string, error) {
-	if limit <= 0 {
-		limit = 100
-	}
-	rows, err := s.pool.Query(ctx, `SELECT subject FROM eventscope.personal_subjects($1, $2)`, prefix, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list subjects: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("list subjects: %w", err)
-	}
-	return out, nil
 }

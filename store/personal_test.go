@@ -157,8 +157,8 @@ func field(t *testing.T, e store.Event, path ...string) any {
 }
 
 // TestErasureEveryReadPath: personal values go in through every write path
-// (Append, group commit, AppendMulti, plain SQL with a nested path, the
-// bulk load), are never stored in plain text, read back plain through every
+// (Append, group commit, AppendMulti, plain SQL with a nested path,
+// append_batch, the bulk load), are never stored in plain text, read back plain through every
 // read path while the key exists, and as null (marked erased, positions
 // unchanged) after Forget; other subjects and other fields stay.
 func TestErasureEveryReadPath(t *testing.T) {
@@ -196,6 +196,11 @@ func TestErasureEveryReadPath(t *testing.T) {
 		"metadata":{"correlationId":"c-1","causationId":"c-1"},"personal":{"subject":"person-ann","fields":[["to","email"]]}}]`); err != nil {
 		t.Fatal(err)
 	}
+	var batched int64
+	if err := st.Pool().QueryRow(ctx, `SELECT version FROM eventscope.append_batch('[{"stream_id":"customer-bob","expected_version":0,
+		"events":[{"type":"Renamed","data":{"name":"Bob Sample"},"personal":{"subject":"person-bob","fields":["name"]}}]}]')`).Scan(&batched); err != nil || batched != 1 {
+		t.Fatalf("append_batch: %d %v", batched, err)
+	}
 	if _, err := st.BulkLoad(ctx, []store.BulkStream{{StreamID: "customer-cy", Events: []store.BulkEvent{
 		{Type: "Plain", Data: json.RawMessage(`{"x":1}`)},
 		{Type: "CustomerRegistered", Data: json.RawMessage(`{"name":"Cy Bulk"}`), Personal: store.PersonalFields("person-cy", "name")},
@@ -203,7 +208,7 @@ func TestErasureEveryReadPath(t *testing.T) {
 	}}}, store.BulkOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	const n = 10
+	const n = 11
 	noPlaintext(t, st, "after the appends")
 
 	want := map[string]string{"Ann Example": "person-ann", "ann@example.org": "person-ann", "Main Street 1": "person-ann", "Bob Sample": "person-bob", "Cy Bulk": "person-cy"}

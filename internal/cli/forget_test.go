@@ -66,6 +66,9 @@ func TestForgetCommand(t *testing.T) {
 	if out := run("", 0, "tail", "--from", "start", "--count", "3", "--json"); !strings.Contains(out, "Ann Example") || !strings.Contains(out, "Bob Sample") {
 		t.Fatalf("tail before forget: %s", out)
 	}
+	if out := run("", 0, "subscribe", "erasure-before", "--from", "start", "--category", "customer", "--count", "3", "--json"); !strings.Contains(out, "Ann Example") {
+		t.Fatalf("subscribe before forget: %s", out)
+	}
 	export := run("", 0, "query", "cat:customer", "--json")
 
 	// no terminal, no --yes: refused, nothing erased
@@ -88,6 +91,7 @@ func TestForgetCommand(t *testing.T) {
 		{"state", "customer-7", "--version", "0", "--json"},
 		{"tail", "--from", "start", "--count", "4", "--json"},
 		{"query", "cat:customer", "--json"},
+		{"subscribe", "erasure-after", "--from", "start", "--category", "customer", "--count", "3", "--json"},
 	} {
 		out := run("", 0, args...)
 		if strings.Contains(out, "Ann Example") || strings.Contains(out, "Main Street 1") {

@@ -738,12 +738,10 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION eventscope.forget(text) FROM PUBLIC;
 
--- eventscope.personal_subjects(prefix, max_count): subjects that have a key
--- (their values are readable), for consoles that offer forget.
-CREATE FUNCTION eventscope.personal_subjects(prefix text DEFAULT '', max_count int DEFAULT 100)
-RETURNS TABLE (subject text, created_at timestamptz)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, eventscope, pg_temp AS $$
-    SELECT pk.subject, pk.created_at FROM eventscope.personal_keys pk
-     WHERE pk.subject LIKE replace(replace(replace(prefix, '\', '\\'), '%', '\%'), '_', '\_') || '%'
-     ORDER BY pk.subject LIMIT max_count
-$$;
+-- Sealing creates keys and encrypts under them: for the append (which runs
+-- as the owner), the bulk load and the snapshots' trigger, not for anyone
+-- with a connection. Reading (personal_data, personal_metadata,
+-- personal_marker) stays open: it needs the sealed value, which only a
+-- reader of the events has.
+REVOKE ALL ON FUNCTION eventscope.personal_seal(jsonb, jsonb, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventscope.personal_seal_events(jsonb) FROM PUBLIC;
