@@ -528,3 +528,35 @@ func FuzzSQLPersonal(f *testing.F) {
 		}
 	})
 }
+
+// TestCatalogKeepsNoPersonalExamples: the types catalog profiles personal
+// fields (their path and JSON type) but keeps none of their values.
+func TestCatalogKeepsNoPersonalExamples(t *testing.T) {
+	t.Parallel()
+	st, _ := setup(t)
+	mustAppend(t, st, "customer-1", store.Any, store.NewEvent{Type: "CustomerRegistered",
+		Data:     json.RawMessage(`{"name":"Ann Example","address":{"street":"Main Street 1","city":"Springfield"},"limit":5}`),
+		Personal: &store.Personal{Subject: "customer-1", Fields: [][]string{{"name"}, {"address", "street"}}}})
+	types := catalogSees(t, st, 1)
+	ti := typeInfo(t, types, "CustomerRegistered")
+	got := map[string]int{}
+	for _, f := range ti.Fields {
+		got[f.Path] = len(f.Examples)
+	}
+	if n, ok := got["name"]; !ok || n != 0 {
+		t.Fatalf("name: present %v, %d examples", ok, n)
+	}
+	if n, ok := got["address.street"]; !ok || n != 0 {
+		t.Fatalf("address.street: present %v, %d examples", ok, n)
+	}
+	if got["limit"] != 1 || got["address.city"] != 1 {
+		t.Fatalf("other fields' examples: %v", got)
+	}
+	var dump string
+	if err := st.Pool().QueryRow(context.Background(), `SELECT coalesce(string_agg(profile::text, ' '), '') FROM eventscope.catalog_types`).Scan(&dump); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(dump, "Ann Example") || strings.Contains(dump, "Main Street 1") {
+		t.Fatal("the catalog stores a personal value")
+	}
+}
