@@ -30,6 +30,11 @@ type AggregateType struct {
 	// New returns the empty state of the entity with this id (the part of the
 	// stream id after the category).
 	New func(id string) Aggregate
+	// PersonalState names the top-level keys of the state that hold
+	// personal data (copied from events that mark them personal). Their
+	// snapshots are stored with those values sealed under the stream's
+	// key, and rebuilt when the subject is forgotten. Default none.
+	PersonalState []string
 }
 
 // ErrRule is what a command returns when an invariant forbids it; the error

@@ -152,7 +152,7 @@ func TestDecodeRoundTrip(t *testing.T) {
 		OrderPlaced{CustomerID: "c", Lines: twoLines, Total: 1000}, OrderApproved{}, OrderRejected{Reason: "r"},
 		OrderCancelled{Reason: "r"}, OrderShipped{},
 	} {
-		rs, err := NewEvents([]Recorded{{Event: e}})
+		rs, err := NewEvents("customer-1", []Recorded{{Event: e}})
 		if err != nil {
 			t.Fatal(err)
 		}

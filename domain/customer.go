@@ -4,6 +4,8 @@ package domain
 var CustomerType = AggregateType{
 	Name: "Customer", Category: CustomerCategory, SchemaVersion: 1,
 	New: func(id string) Aggregate { return NewCustomer(id) },
+	// the name comes from CustomerRegistered, personal data of the stream
+	PersonalState: []string{"name"},
 }
 
 // Customer is the customer aggregate's state. Credit is held for an order

@@ -70,6 +70,18 @@ type CustomerRegistered struct {
 	CreditLimit int64  `json:"creditLimit"`
 }
 
+// PersonalFields: the name is the customer's personal data (the subject
+// is the customer's stream id; `eventscope forget customer-7` erases it).
+func (CustomerRegistered) PersonalFields() []string { return []string{"name"} }
+
+// PersonalEvent is an event whose data holds personal data: those fields
+// are appended marked personal, with the stream id as the subject, so the
+// store keeps them encrypted and Forget erases them.
+type PersonalEvent interface {
+	Event
+	PersonalFields() []string
+}
+
 // CreditReserved holds amount of the customer's credit for an order.
 type CreditReserved struct {
 	OrderID string `json:"orderId"`

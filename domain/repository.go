@@ -100,17 +100,31 @@ type Recorded struct {
 	Metadata Meta
 }
 
-// NewEvents encodes recorded events for the store.
-func NewEvents(rs []Recorded) ([]store.NewEvent, error) {
+// NewEvents encodes recorded events for the store, to be appended to
+// stream: a PersonalEvent's fields are marked personal data of the stream
+// (the subject).
+func NewEvents(stream string, rs []Recorded) ([]store.NewEvent, error) {
 	out := make([]store.NewEvent, len(rs))
 	for i, r := range rs {
 		data, err := json.Marshal(r.Event)
 		if err != nil {
 			return nil, fmt.Errorf("encode %s: %w", r.Event.EventType(), err)
 		}
-		out[i] = store.NewEvent{ID: r.ID, Type: r.Event.EventType(), Data: data, Metadata: r.Metadata.JSON()}
+		out[i] = store.NewEvent{ID: r.ID, Type: r.Event.EventType(), Data: data, Metadata: r.Metadata.JSON(),
+			Personal: PersonalOf(stream, r.Event)}
 	}
 	return out, nil
+}
+
+// PersonalOf is the personal-data marking of e appended to stream (nil
+// for events that hold none).
+func PersonalOf(stream string, e Event) *store.Personal {
+	if pe, ok := e.(PersonalEvent); ok {
+		if fs := pe.PersonalFields(); len(fs) > 0 {
+			return store.PersonalFields(stream, fs...)
+		}
+	}
+	return nil
 }
 
 // Repository loads aggregates (from their latest snapshot plus the events
@@ -197,7 +211,7 @@ func (r *Repository) Save(ctx context.Context, typ AggregateType, stream string,
 	if len(rs) == 0 {
 		return version, nil
 	}
-	evs, err := NewEvents(rs)
+	evs, err := NewEvents(stream, rs)
 	if err != nil {
 		return 0, err
 	}
@@ -219,7 +233,8 @@ func (r *Repository) Save(ctx context.Context, typ AggregateType, stream string,
 		v := version + 1 + int64(i)
 		if r.every > 0 && (v+1)%r.every == 0 {
 			if b, err := json.Marshal(agg); err == nil {
-				snaps = append(snaps, snapshotRow{Stream: stream, Version: v, Aggregate: typ.Name, Schema: typ.SchemaVersion, State: b})
+				snaps = append(snaps, snapshotRow{Stream: stream, Version: v, Aggregate: typ.Name, Schema: typ.SchemaVersion, State: b,
+					Personal: SnapshotPersonal(typ, stream, b)})
 			}
 		}
 	}

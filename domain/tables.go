@@ -22,6 +22,9 @@ type snapshotRow struct {
 	Aggregate string
 	Schema    int
 	State     json.RawMessage
+	// Personal marks the state's personal values ({"subject","fields"}):
+	// the server seals them on insert (migration 012). Nil for none.
+	Personal json.RawMessage
 }
 
 type execer interface {
@@ -43,12 +46,17 @@ func writeSnapshots(ctx context.Context, q execer, rows []snapshotRow) error {
 	aggs := make([]string, len(rows))
 	schemas := make([]int32, len(rows))
 	states := make([]string, len(rows))
+	marks := make([]*string, len(rows))
 	for i, r := range rows {
 		streams[i], versions[i], aggs[i], schemas[i], states[i] = r.Stream, r.Version, r.Aggregate, int32(r.Schema), string(r.State)
+		if r.Personal != nil {
+			m := string(r.Personal)
+			marks[i] = &m
+		}
 	}
-	_, err := q.Exec(ctx, `INSERT INTO eventscope.snapshots (stream_id, version, aggregate, schema_version, state)
-		SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::jsonb[])
-		ON CONFLICT DO NOTHING`, streams, versions, aggs, schemas, states)
+	_, err := q.Exec(ctx, `INSERT INTO eventscope.snapshots (stream_id, version, aggregate, schema_version, state, personal)
+		SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::jsonb[], $6::jsonb[])
+		ON CONFLICT DO NOTHING`, streams, versions, aggs, schemas, states, marks)
 	if err != nil {
 		return fmt.Errorf("write snapshots: %w", err)
 	}
@@ -58,7 +66,8 @@ func writeSnapshots(ctx context.Context, q execer, rows []snapshotRow) error {
 // latestSnapshot is the newest snapshot of stream with schema version
 // schema at or below version atMost.
 func latestSnapshot(ctx context.Context, q rowQuerier, stream string, schema int, atMost int64) (version int64, state []byte, ok bool, err error) {
-	err = q.QueryRow(ctx, `SELECT version, state FROM eventscope.snapshots
+	err = q.QueryRow(ctx, `SELECT version, CASE WHEN personal IS NULL THEN state ELSE eventscope.personal_data(state, personal) END
+		  FROM eventscope.snapshots
 		WHERE stream_id = $1 AND schema_version = $2 AND version <= $3
 		ORDER BY version DESC LIMIT 1`, stream, schema, atMost).Scan(&version, &state)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -123,4 +132,40 @@ func OrdersByStatus(ctx context.Context, q interface {
 		return nil, fmt.Errorf("orders by status: %w", err)
 	}
 	return list, nil
+}
+
+// SnapshotColumns are the columns of eventscope.snapshots a bulk load
+// copies, in the order of SnapshotRow's values.
+var SnapshotColumns = []string{"stream_id", "schema_version", "version", "aggregate", "state", "personal"}
+
+// SnapshotRow is a snapshot as a row of SnapshotColumns; personal values of
+// the state are sealed by the server on insert.
+func SnapshotRow(typ AggregateType, stream string, version int64, state json.RawMessage) []any {
+	var mark any
+	if p := SnapshotPersonal(typ, stream, state); p != nil {
+		mark = []byte(p)
+	}
+	return []any{stream, int32(typ.SchemaVersion), version, typ.Name, []byte(state), mark}
+}
+
+// dropSnapshots deletes the snapshots that may hold subject's personal
+// values (sealed under its key, or of streams whose events held them) and
+// returns the last version dropped per stream.
+func dropSnapshots(ctx context.Context, q rowQuerier, subject string, streams []string) (map[string]int64, error) {
+	var ids []string
+	var vers []int64
+	err := q.QueryRow(ctx, `WITH d AS (
+		DELETE FROM eventscope.snapshots
+		 WHERE (personal IS NOT NULL AND personal ->> 'subject' = $1) OR stream_id = ANY ($2)
+		RETURNING stream_id, version)
+		SELECT coalesce(array_agg(stream_id), '{}'), coalesce(array_agg(v), '{}')
+		  FROM (SELECT stream_id, max(version) AS v FROM d GROUP BY stream_id) x`, subject, streams).Scan(&ids, &vers)
+	if err != nil {
+		return nil, fmt.Errorf("drop snapshots of %s: %w", subject, err)
+	}
+	out := make(map[string]int64, len(ids))
+	for i, id := range ids {
+		out[id] = vers[i]
+	}
+	return out, nil
 }

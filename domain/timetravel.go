@@ -281,7 +281,8 @@ func (t *TimeTravel) fold(ctx context.Context, stream string, version int64, pre
 				if every > 0 && !t.o.NoLazySnapshots && (e.Version+1)%every == 0 && e.Version > h.snapVer {
 					b, err := json.Marshal(agg)
 					if err == nil {
-						lazy = append(lazy, snapshotRow{Stream: stream, Version: e.Version, Aggregate: typ.Name, Schema: typ.SchemaVersion, State: b})
+						lazy = append(lazy, snapshotRow{Stream: stream, Version: e.Version, Aggregate: typ.Name, Schema: typ.SchemaVersion, State: b,
+							Personal: SnapshotPersonal(typ, stream, b)})
 					}
 				}
 			} else if err := generic.apply(e.Data); err != nil {

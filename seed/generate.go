@@ -365,7 +365,8 @@ func (g *generator) emit(stream string, version int64, e domain.Event, id uuid.U
 		return store.Event{}, err
 	}
 	md := meta.JSON()
-	v, err := g.out.Add(store.BulkEvent{StreamID: stream, ID: id, Type: e.EventType(), Data: data, Metadata: md, RecordedAt: at})
+	v, err := g.out.Add(store.BulkEvent{StreamID: stream, ID: id, Type: e.EventType(), Data: data, Metadata: md, RecordedAt: at,
+		Personal: domain.PersonalOf(stream, e)})
 	if err != nil {
 		return store.Event{}, err
 	}

@@ -37,16 +37,15 @@ var ErrSeeded = errors.New("database already seeded")
 // loaderSink feeds a BulkLoader and attaches snapshots to its batches.
 type loaderSink struct {
 	b   *store.BulkLoader
-	agg string
-	sv  int
+	typ domain.AggregateType
 }
 
 func (s *loaderSink) Add(e store.BulkEvent) (int64, error) { return s.b.Add(e) }
 
 func (s *loaderSink) Snapshot(stream string, version int64, state json.RawMessage) {
-	s.b.Attach(pgx.Identifier{"eventscope", "snapshots"},
-		[]string{"stream_id", "schema_version", "version", "aggregate", "state"},
-		[]any{stream, int32(s.sv), version, s.agg, []byte(state)})
+	// the customer's name is sealed by the server on the way in
+	s.b.Attach(pgx.Identifier{"eventscope", "snapshots"}, domain.SnapshotColumns,
+		domain.SnapshotRow(s.typ, stream, version, state))
 }
 
 // Seed generates the history c describes and bulk-loads it into st, with
@@ -72,7 +71,7 @@ func Seed(ctx context.Context, st *store.Store, c Config, o Options) (Result, er
 			o.Progress(n, max(total, n))
 		}
 	}})
-	stats, genErr := generate(c, &loaderSink{b: b, agg: domain.CustomerType.Name, sv: domain.CustomerType.SchemaVersion})
+	stats, genErr := generate(c, &loaderSink{b: b, typ: domain.CustomerType})
 	n, err := b.Close()
 	if genErr != nil {
 		if errors.Is(genErr, store.ErrStreamExists) {

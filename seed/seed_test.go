@@ -2,6 +2,7 @@ package seed
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -228,5 +229,34 @@ func TestSeedDeterministicAndConsistent(t *testing.T) {
 	<-done
 	if now, _ := dump(t, ctx, a); len(now) != len(ea) {
 		t.Fatalf("the worker appended %d events to seeded history", len(now)-len(ea))
+	}
+}
+
+// TestSeedSealsNames: the seeded customers' names (and those of the long
+// streams' snapshots) are stored only encrypted, and read back plain.
+func TestSeedSealsNames(t *testing.T) {
+	t.Parallel()
+	st, ctx := open(t)
+	if _, err := Seed(ctx, st, Config{Customers: 20, Orders: 400, LongStreams: 2, SnapshotEvery: 10, Seed: 3}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	var plain, sealed, snaps, sealedSnaps int
+	if err := st.Pool().QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM eventscope.events WHERE type = 'CustomerRegistered' AND data ? 'name'),
+		(SELECT count(*) FROM eventscope.events WHERE type = 'CustomerRegistered' AND personal ? 'sealed'),
+		(SELECT count(*) FROM eventscope.snapshots),
+		(SELECT count(*) FROM eventscope.snapshots WHERE personal ? 'sealed' AND NOT state ? 'name')`).Scan(&plain, &sealed, &snaps, &sealedSnaps); err != nil {
+		t.Fatal(err)
+	}
+	if plain != 0 || sealed != 20 || snaps == 0 || sealedSnaps != snaps {
+		t.Fatalf("names in plain text: %d events; sealed %d of 20; snapshots %d, sealed %d", plain, sealed, snaps, sealedSnaps)
+	}
+	evs, err := st.ReadStream(ctx, domain.CustomerStream("0001"), store.ReadStreamOptions{Limit: 1})
+	if err != nil || len(evs) != 1 {
+		t.Fatal(err)
+	}
+	var c domain.CustomerRegistered
+	if err := json.Unmarshal(evs[0].Data, &c); err != nil || c.Name == "" {
+		t.Fatalf("registration reads %s", evs[0].Data)
 	}
 }

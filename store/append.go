@@ -156,6 +156,14 @@ func (s *Store) encode(stream string, expected ExpectedVersion, events []NewEven
 			buf.WriteString(`,"metadata":`)
 			buf.Write(e.Metadata)
 		}
+		if e.Personal != nil {
+			pj, err := json.Marshal(e.Personal)
+			if err != nil {
+				return nil, &ValidationError{Field: "personal", Index: i, Reason: err.Error()}
+			}
+			buf.WriteString(`,"personal":`)
+			buf.Write(pj)
+		}
 		buf.WriteByte('}')
 		if n := buf.Len() - start; n > s.opts.MaxEventBytes {
 			return nil, &ValidationError{Field: "event", Index: i, Reason: fmt.Sprintf("is %d bytes, at most %d allowed", n, s.opts.MaxEventBytes)}
@@ -171,7 +179,8 @@ func (s *Store) encode(stream string, expected ExpectedVersion, events []NewEven
 // object, null or empty, each at most MaxJSONDepth levels deep, holding
 // nothing PostgreSQL's jsonb refuses (a \u0000 escape, invalid UTF-8, an
 // unpaired surrogate escape, a number out of numeric's range), and data no
-// larger than maxBytes.
+// larger than maxBytes; metadata without the reserved key "$personal", and
+// a Personal marking whose fields are in data.
 func ValidateEvent(i int, e NewEvent, maxBytes int) error {
 	switch {
 	case e.Type == "":
@@ -196,6 +205,17 @@ func ValidateEvent(i int, e NewEvent, maxBytes int) error {
 		if err := checkJSONValue(i, "metadata", e.Metadata, true); err != nil {
 			return err
 		}
+		if bytes.Contains(e.Metadata, []byte(`"`+personalKey+`"`)) {
+			var m map[string]json.RawMessage
+			if json.Unmarshal(e.Metadata, &m) == nil {
+				if _, ok := m[personalKey]; ok {
+					return &ValidationError{Field: "metadata", Index: i, Reason: `"$personal" is reserved (readers add it); mark personal fields with "personal": {"subject": ..., "fields": [...]}`}
+				}
+			}
+		}
+	}
+	if e.Personal != nil {
+		return validatePersonal(i, e.Personal, e.Data)
 	}
 	return nil
 }

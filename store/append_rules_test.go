@@ -382,6 +382,11 @@ func FuzzSQLAppend(f *testing.F) {
 	f.Add("order-1", `[{"type":"A","data":{},"x":1}]`)
 	f.Add("order-1", `[{"type":"A","data":{"n":1e999}}]`)
 	f.Add("order-1", `{"type":"A"}`)
+	f.Add("customer-1", `[{"type":"A","data":{"name":"x"},"personal":{"subject":"customer-1","fields":["name"]}}]`)
+	f.Add("customer-1", `[{"type":"A","data":{"a":{"b":1}},"personal":{"subject":"s","fields":[["a","b"]]}},{"type":"B","data":{}}]`)
+	f.Add("customer-1", `[{"type":"A","data":{"name":null},"personal":{"subject":"s","fields":["name"],"erased":true}}]`)
+	f.Add("customer-1", `[{"type":"A","data":{},"personal":null}]`)
+	f.Add("customer-1", `[{"type":"A","data":{},"metadata":{"$personal":{}}}]`)
 	st, err := store.Open(context.Background(), testdb.URL(f), store.Options{NoNotify: true})
 	if err != nil {
 		f.Fatal(err)

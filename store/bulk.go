@@ -26,6 +26,11 @@ type BulkEvent struct {
 	// RecordedAt is stored as given (seeded history lies in the past).
 	// Zero means the loading transaction's start time.
 	RecordedAt time.Time
+	// Personal marks fields of Data as personal data (see NewEvent):
+	// such events are sealed by the server (eventscope.personal_seal) on
+	// the way in, so their values never reach the table in plain text.
+	// Default nil.
+	Personal *Personal
 }
 
 // BulkStream is one new stream and its events, in version order.
@@ -136,6 +141,15 @@ func (b *BulkLoader) Add(e BulkEvent) (int64, error) {
 		return 0, &ValidationError{Field: "data", Index: -1, Reason: fmt.Sprintf("event %d of %s: must be a JSON object", v, e.StreamID)}
 	case len(e.Metadata) > 0 && e.Metadata[0] != '{':
 		return 0, &ValidationError{Field: "metadata", Index: -1, Reason: fmt.Sprintf("event %d of %s: must be a JSON object", v, e.StreamID)}
+	}
+	if e.Personal != nil {
+		if err := validatePersonal(-1, e.Personal, e.Data); err != nil {
+			var ve *ValidationError
+			if errors.As(err, &ve) {
+				ve.Reason = fmt.Sprintf("event %d of %s: %s", v, e.StreamID, ve.Reason)
+			}
+			return 0, err
+		}
 	}
 	if e.ID == (uuid.UUID{}) {
 		e.ID = uuid.New()
@@ -290,23 +304,25 @@ func (b *BulkLoader) load(ctx context.Context, batch *bulkBatch) error {
 	// The events go in after the streams rows, in the order Append takes its
 	// locks (stream row, then events), so a concurrent append to a stream
 	// being created here waits and then conflicts instead of deadlocking.
-	i := 0
-	src := pgx.CopyFromFunc(func() ([]any, error) {
-		if i >= len(batch.events) {
-			return nil, nil
+	// Runs of plain events are copied; runs of events with personal fields
+	// are one INSERT each that seals them on the server. Positions follow
+	// the order of Add either way.
+	for start := 0; start < len(batch.events); {
+		personal := batch.events[start].Personal != nil
+		end := start + 1
+		for end < len(batch.events) && (batch.events[end].Personal != nil) == personal {
+			end++
 		}
-		e := batch.events[i]
-		var at any = e.RecordedAt
-		if e.RecordedAt.IsZero() {
-			at = time.Now()
+		var err error
+		if personal {
+			err = insertSealed(ctx, tx, batch, start, end)
+		} else {
+			err = copyPlain(ctx, tx, batch, start, end)
 		}
-		row := []any{e.StreamID, batch.version[i], e.ID, e.Type, []byte(e.Data), []byte(e.Metadata), at}
-		i++
-		return row, nil
-	})
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"eventscope", "events"},
-		[]string{"stream_id", "version", "event_id", "type", "data", "metadata", "recorded_at"}, src); err != nil {
-		return bulkError(err)
+		if err != nil {
+			return err
+		}
+		start = end
 	}
 
 	for _, key := range batch.order {
@@ -371,4 +387,60 @@ func (s *Store) BulkLoad(ctx context.Context, streams []BulkStream, o BulkOption
 		}
 	}
 	return b.Close()
+}
+
+func recordedAt(e BulkEvent) time.Time {
+	if e.RecordedAt.IsZero() {
+		return time.Now()
+	}
+	return e.RecordedAt
+}
+
+// copyPlain copies events [start, end) of the batch (none marks personal fields).
+func copyPlain(ctx context.Context, tx pgx.Tx, batch *bulkBatch, start, end int) error {
+	i := start
+	src := pgx.CopyFromFunc(func() ([]any, error) {
+		if i >= end {
+			return nil, nil
+		}
+		e := batch.events[i]
+		row := []any{e.StreamID, batch.version[i], e.ID, e.Type, []byte(e.Data), []byte(e.Metadata), recordedAt(e)}
+		i++
+		return row, nil
+	})
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"eventscope", "events"},
+		[]string{"stream_id", "version", "event_id", "type", "data", "metadata", "recorded_at"}, src); err != nil {
+		return bulkError(err)
+	}
+	return nil
+}
+
+// insertSealed inserts events [start, end) of the batch, each marking
+// personal fields, sealed by eventscope.personal_seal.
+func insertSealed(ctx context.Context, tx pgx.Tx, batch *bulkBatch, start, end int) error {
+	n := end - start
+	streams, types := make([]string, n), make([]string, n)
+	versions := make([]int64, n)
+	ids := make([]uuid.UUID, n)
+	data, meta, marks := make([]string, n), make([]string, n), make([]string, n)
+	ats := make([]time.Time, n)
+	for j := range n {
+		e := batch.events[start+j]
+		pj, err := json.Marshal(e.Personal)
+		if err != nil {
+			return fmt.Errorf("bulk load: %w", err)
+		}
+		streams[j], versions[j], ids[j], types[j] = e.StreamID, batch.version[start+j], e.ID, e.Type
+		data[j], meta[j], marks[j], ats[j] = string(e.Data), string(e.Metadata), string(pj), recordedAt(e)
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO eventscope.events (stream_id, version, event_id, type, data, metadata, recorded_at, personal)
+		SELECT u.s, u.v, u.id, u.t, x.sealed_doc, u.m, u.at, x.sealed_personal
+		  FROM unnest($1::text[], $2::bigint[], $3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[], $7::timestamptz[], $8::jsonb[])
+		       WITH ORDINALITY AS u(s, v, id, t, d, m, at, p, ord)
+		 CROSS JOIN LATERAL eventscope.personal_seal(u.d, u.p) AS x
+		 ORDER BY u.ord`, streams, versions, ids, types, data, meta, ats, marks)
+	if err != nil {
+		return bulkError(translate("", Any, err))
+	}
+	return nil
 }

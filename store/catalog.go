@@ -438,6 +438,26 @@ func (p *profile) fold(e Event, seq int64) {
 	p.Categories[e.Category()]++
 	seen := map[string]*visit{}
 	var order []string // the walk's order: deterministic drift
+	// Personal fields (and what they hold) keep their shape but no example:
+	// the catalog must not copy personal data out of its sealed storage.
+	var personal []string
+	if pm, ok := e.Personal(); ok {
+		for _, f := range pm.Fields {
+			parts := make([]string, len(f))
+			for i, k := range f {
+				parts[i] = pathKey(k)
+			}
+			personal = append(personal, strings.Join(parts, "."))
+		}
+	}
+	isPersonal := func(path string) bool {
+		for _, pp := range personal {
+			if path == pp || strings.HasPrefix(path, pp+".") || strings.HasPrefix(path, pp+"[") {
+				return true
+			}
+		}
+		return false
+	}
 	walkShape(e.Data, func(path, typ string, raw []byte) {
 		v := seen[path]
 		if v == nil {
@@ -488,7 +508,7 @@ func (p *profile) fold(e Event, seq int64) {
 		fs.LastType = v.last
 		fs.Count++
 		fs.Last = seq
-		if len(fs.Examples) < catalogMaxExamples && v.raw != nil {
+		if len(fs.Examples) < catalogMaxExamples && v.raw != nil && !isPersonal(path) {
 			ex := example(v.raw, mark)
 			if !slices.ContainsFunc(fs.Examples, func(x Example) bool { return bytes.Equal(x.Value, ex.Value) }) {
 				fs.Examples = append(fs.Examples, ex)

@@ -178,7 +178,40 @@ func parseImportLine(text []byte) (NewEvent, string, error) {
 	if err := ValidateStreamID(*l.StreamID); err != nil {
 		return NewEvent{}, "", err
 	}
-	return NewEvent{ID: *l.EventID, Type: *l.Type, Data: l.Data, Metadata: l.Metadata}, *l.StreamID, nil
+	ev := NewEvent{ID: *l.EventID, Type: *l.Type, Data: l.Data, Metadata: l.Metadata}
+	if err := importPersonal(&ev); err != nil {
+		return NewEvent{}, "", err
+	}
+	return ev, *l.StreamID, nil
+}
+
+// importPersonal turns the readers' "$personal" marker back into the
+// marking it came from: the fields are personal data of the subject again
+// (sealed under the target store's key for it), or, when the export was
+// taken after a forget, recorded as erased (their nulls are not data).
+func importPersonal(ev *NewEvent) error {
+	if !bytes.Contains(ev.Metadata, []byte(`"`+personalKey+`"`)) {
+		return nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(ev.Metadata, &m); err != nil {
+		return nil // the append names what is wrong with it
+	}
+	raw, ok := m[personalKey]
+	if !ok {
+		return nil
+	}
+	var p Personal
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return &ValidationError{Field: "metadata", Index: -1, Reason: `"$personal" is not a personal-data marker: ` + err.Error()}
+	}
+	delete(m, personalKey)
+	md, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	ev.Metadata, ev.Personal = md, &p
+	return nil
 }
 
 // importRun appends one stream's consecutive events. Events already

@@ -12,8 +12,20 @@ import (
 const DefaultMaxBytes = 8 << 20
 
 // eventColumns is the select list of every event read in this package, in
-// the order scanEvent scans it. Only this file names it.
-const eventColumns = `e.stream_id, e.version, e.position, e.tx_id, e.event_id, e.type, e.data, e.metadata, e.recorded_at`
+// the order scanEvent scans it. Only this file names it (and EventColumns).
+// Rows with personal fields (migration 012) get them back from the
+// decrypting functions, with the "$personal" marker in metadata; the other
+// rows cost one IS NULL test.
+const eventColumns = `e.stream_id, e.version, e.position, e.tx_id, e.event_id, e.type, ` +
+	`CASE WHEN e.personal IS NULL THEN e.data ELSE eventscope.personal_data(e.data, e.personal) END AS data, ` +
+	`CASE WHEN e.personal IS NULL THEN e.metadata ELSE eventscope.personal_metadata(e.metadata, e.personal) END AS metadata, ` +
+	`e.recorded_at`
+
+// EventColumns is the select list over eventscope.events aliased e that
+// other store packages (store/query) scan an Event from: stream_id,
+// version, position, tx_id, event_id, type, data, metadata, recorded_at,
+// with personal fields as readers see them.
+const EventColumns = eventColumns
 
 // scanEvent scans eventColumns (a pgx.RowToFunc).
 func scanEvent(row pgx.CollectableRow) (Event, error) { return scanEventWith(row) }

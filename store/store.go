@@ -56,6 +56,9 @@ type NewEvent struct {
 	Type     string          `json:"type"`
 	Data     json.RawMessage `json:"data"`
 	Metadata json.RawMessage `json:"metadata,omitempty"`
+	// Personal, when set, marks fields of Data as a subject's personal
+	// data: stored only encrypted, erased by Forget. Default nil.
+	Personal *Personal `json:"personal,omitempty"`
 }
 
 // ExpectedVersion is what an append expects of the stream: Any, NoStream,

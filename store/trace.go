@@ -273,7 +273,7 @@ func traceSQL(start string, limitParam int) string {
 			   AND e.metadata->>'causationId' = t.event_id::text
 			 LIMIT $%[4]d) c
 	)
-	SELECT d.*, d.metadata->>'causationId' IN (SELECT event_id::text FROM t)
+	SELECT d.*, coalesce(d.metadata->>'causationId' IN (SELECT event_id::text FROM t), false)
 	            OR EXISTS (SELECT 1 FROM eventscope.events c WHERE c.event_id = %[5]s), s.event_id, s.corr
 	  FROM (SELECT * FROM t LIMIT $%[4]d) d, s
 	 ORDER BY d.tx_id, d.position`, start, eventColumns, uuidOrNull("s.corr"), limitParam, uuidOrNull("d.metadata->>'causationId'"))

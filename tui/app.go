@@ -61,6 +61,8 @@ type Deps struct {
 	SubDetail  subdetail.Source
 	SubsFeed   SubsFeed
 	Admin      action.Admin
+	// Forget erases a subject's personal data (nil: unavailable).
+	Forget action.Forgetter
 
 	ReadOnly bool
 	// ReadOnlyReason says why ReadOnly when the role's privileges imposed
@@ -113,6 +115,9 @@ func New(ctx context.Context, c common.Common, d Deps) *Model {
 	m := &Model{ctx: ctx, c: c, d: d, hist: common.NewSubHistory(60), prevTab: -1}
 	m.act = action.New(ctx, d.Admin, d.ReadOnly)
 	m.act.SetReason(d.ReadOnlyReason)
+	if d.Forget != nil {
+		m.act.SetForgetter(d.Forget)
+	}
 	m.hdr = header.New(ctx, c, d.Header, d.DatabaseURL, d.ReadOnly)
 	m.help = help.New()
 	m.help.Styles.ShortKey = c.Styles.HelpKey
@@ -232,7 +237,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case common.OpenStreamMsg:
 		return m.openStream(msg)
 	case common.OpenEventMsg:
-		return m.push(m.drillTab(), event.New(m.ctx, m.c, m.d.Event, msg.Event))
+		return m.push(m.drillTab(), event.New(m.ctx, m.c, m.d.Event, msg.Event).WithActions(m.act))
 	case common.OpenEventIDMsg:
 		return m.findEvent(msg)
 	case foundEventMsg:
@@ -242,7 +247,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			}
 			return m.setStatus(common.StatusMsg{Kind: common.Failure, Text: msg.err.Error()})
 		}
-		return m.push(m.drillTab(), event.New(m.ctx, m.c, m.d.Event, msg.ev))
+		return m.push(m.drillTab(), event.New(m.ctx, m.c, m.d.Event, msg.ev).WithActions(m.act))
 	case common.OpenTimeTravelMsg:
 		return m.openTimeTravel(msg)
 	case common.OpenCorrelatedMsg:

@@ -39,7 +39,10 @@ type Config struct {
 	Admin      *subscriptions.Admin
 	Monitor    *subscriptions.Monitor
 	TimeTravel *domain.TimeTravel
-	ReadOnly   bool
+	// Forget is a time travel on the primary that forgets subjects (and
+	// rebuilds their snapshots); nil: the console cannot forget.
+	Forget   *domain.TimeTravel
+	ReadOnly bool
 	// ReadOnlyReason says why ReadOnly when the connected role's
 	// privileges imposed it (store.Capabilities); empty for --read-only.
 	ReadOnlyReason string
@@ -133,6 +136,9 @@ func DepsFor(ctx context.Context, cfg Config) Deps {
 	d.ReadOnlyReason = cfg.ReadOnlyReason
 	if cfg.TimeTravel != nil {
 		d.TimeTravel = timeTravel{tt: cfg.TimeTravel, st: st}
+	}
+	if cfg.Forget != nil && !cfg.ReadOnly {
+		d.Forget = forgetter{cfg.Forget}
 	}
 	if cfg.Admin != nil {
 		a := admin{cfg.Admin}
@@ -346,4 +352,18 @@ func (f *monitorFeed) Next() tea.Cmd {
 			}
 		}
 	}
+}
+
+// forgetter forgets subjects for the console.
+type forgetter struct{ tt *domain.TimeTravel }
+
+func (f forgetter) Forget(ctx context.Context, subject string) (string, error) {
+	res, err := domain.Forget(ctx, f.tt, subject)
+	switch {
+	case err != nil:
+		return "", err
+	case !res.HadKey:
+		return fmt.Sprintf("%s had no key: nothing erased (%d events already read as null)", subject, res.Events), nil
+	}
+	return fmt.Sprintf("forgot %s: %d events in %d streams now read its fields as null; %d snapshots rebuilt", subject, res.Events, len(res.Streams), res.SnapshotsRebuilt), nil
 }

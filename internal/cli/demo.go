@@ -151,6 +151,7 @@ func runDemo(ctx context.Context, g *globals, f demoFlags) error {
 			Admin:       subscriptions.NewAdmin(st),
 			Monitor:     subscriptions.NewMonitor(st, 0),
 			TimeTravel:  domain.NewTimeTravel(st, domain.DefaultRegistry(), domain.TimeTravelOptions{}),
+			Forget:      domain.NewTimeTravel(st, domain.DefaultRegistry(), domain.TimeTravelOptions{}),
 			DatabaseURL: st.Pool().Config().ConnString(),
 		})
 	} else {

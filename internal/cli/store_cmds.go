@@ -98,14 +98,22 @@ func newMigrateCmd(g *globals) *cobra.Command {
 func newAppendCmd(g *globals) *cobra.Command {
 	var (
 		expected, id, metadata, batch, multi string
+		personal                             string
 		asJSON                               bool
 	)
 	cmd := &cobra.Command{
 		Use:   "append STREAM [TYPE [DATA]] | append --multi FILE",
 		Short: "Append events to a stream",
 		Long: `Append one event (TYPE and DATA, a JSON object; DATA "-" reads stdin), or a
-batch of events from --batch FILE (NDJSON, one {"id"?,"type","data","metadata"?}
-per line; "-" is stdin), atomically. Prints the stream's new version.
+batch of events from --batch FILE (NDJSON, one {"id"?,"type","data","metadata"?,
+"personal"?} per line; "-" is stdin), atomically. Prints the stream's new version.
+
+--personal SUBJECT:FIELD[,FIELD...] marks fields of DATA as SUBJECT's
+personal data (a FIELD is a key of DATA, or a dotted path into nested
+objects): they are stored encrypted under the subject's key and read as
+null after "eventscope forget SUBJECT". In --batch and --multi lines the
+event's "personal": {"subject": ..., "fields": ["name", ["address","street"]]}
+does the same.
 
 --multi FILE ("-" is stdin) appends to several streams atomically, in one
 round trip: NDJSON, one {"stream_id","expected_version"?,"events"} per line
@@ -116,13 +124,14 @@ input order. The same stream may appear twice (applied in order).
 Exit codes: 2 bad input, 3 expected-version conflict, 5 stream closed.`,
 		Example: `  eventscope append order-1 OrderPlaced '{"total":10}'
   eventscope append order-1 OrderShipped '{}' --expected-version 0
+  eventscope append customer-7 CustomerRegistered '{"name":"Ann","creditLimit":500}' --personal customer-7:name
   eventscope append order-2 --batch events.ndjson --expected-version no-stream
   eventscope append --multi appends.ndjson`,
 		Args: wrapArgs(cobra.RangeArgs(0, 3)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if multi != "" {
-				if len(args) > 0 || batch != "" || id != "" || metadata != "" || cmd.Flags().Changed("expected-version") {
-					return Usagef("append: --multi takes no STREAM, TYPE or DATA, and no --batch, --id, --metadata or --expected-version (they go inside its lines)")
+				if len(args) > 0 || batch != "" || id != "" || metadata != "" || personal != "" || cmd.Flags().Changed("expected-version") {
+					return Usagef("append: --multi takes no STREAM, TYPE or DATA, and no --batch, --id, --metadata, --personal or --expected-version (they go inside its lines)")
 				}
 				return appendMulti(cmd.Context(), g, multi, asJSON)
 			}
@@ -143,8 +152,8 @@ Exit codes: 2 bad input, 3 expected-version conflict, 5 stream closed.`,
 				if len(args) > 1 {
 					return Usagef("append: give either TYPE [DATA] or --batch, not both")
 				}
-				if id != "" || metadata != "" {
-					return Usagef("append: --id and --metadata go inside --batch lines")
+				if id != "" || metadata != "" || personal != "" {
+					return Usagef("append: --id, --metadata and --personal go inside --batch lines")
 				}
 				events, err = readBatch(batch, g.in)
 				if err != nil {
@@ -182,6 +191,11 @@ Exit codes: 2 bad input, 3 expected-version conflict, 5 stream closed.`,
 				if metadata != "" {
 					ev.Metadata = json.RawMessage(metadata)
 				}
+				if personal != "" {
+					if ev.Personal, err = parsePersonal(personal); err != nil {
+						return err
+					}
+				}
 				events = []store.NewEvent{ev}
 			}
 			st, err := g.openStore(cmd.Context())
@@ -204,6 +218,7 @@ Exit codes: 2 bad input, 3 expected-version conflict, 5 stream closed.`,
 	f.StringVar(&expected, "expected-version", "any", "any, no-stream, exists, or the exact version of the stream's last event")
 	f.StringVar(&id, "id", "", "the event's id (a UUID; default: generated). Re-appending the same id and content is a no-op")
 	f.StringVar(&metadata, "metadata", "", "the event's metadata, a JSON object")
+	f.StringVar(&personal, "personal", "", "SUBJECT:FIELD[,FIELD...]: mark fields of DATA (keys, or dotted paths) as SUBJECT's personal data")
 	f.StringVar(&batch, "batch", "", "append the NDJSON events in FILE (- for stdin) atomically")
 	f.StringVar(&multi, "multi", "", "append to several streams atomically: NDJSON {\"stream_id\",\"expected_version\",\"events\"} lines in FILE (- for stdin)")
 	f.BoolVar(&asJSON, "json", false, "print {\"stream_id\",\"version\"}")
@@ -339,6 +354,7 @@ func ParseBatch(r io.Reader) ([]store.NewEvent, error) {
 			Type     json.RawMessage `json:"type"`
 			Data     json.RawMessage `json:"data"`
 			Metadata json.RawMessage `json:"metadata"`
+			Personal json.RawMessage `json:"personal"`
 		}
 		dec := json.NewDecoder(strings.NewReader(text))
 		// The SQL API refuses unknown event fields too: a misspelt
@@ -346,7 +362,7 @@ func ParseBatch(r io.Reader) ([]store.NewEvent, error) {
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&raw); err != nil {
 			if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-				return nil, Usagef("--batch line %d: unknown field %s (an event has id, type, data and metadata)", line, f)
+				return nil, Usagef("--batch line %d: unknown field %s (an event has id, type, data, metadata and personal)", line, f)
 			}
 			return nil, Usagef("--batch line %d: %v", line, err)
 		}
@@ -356,7 +372,7 @@ func ParseBatch(r io.Reader) ([]store.NewEvent, error) {
 		for _, f := range []struct {
 			name string
 			b    []byte
-		}{{"id", raw.ID}, {"type", raw.Type}, {"data", raw.Data}, {"metadata", raw.Metadata}} {
+		}{{"id", raw.ID}, {"type", raw.Type}, {"data", raw.Data}, {"metadata", raw.Metadata}, {"personal", raw.Personal}} {
 			if why := checkJSONText(f.b); why != "" {
 				return nil, Usagef("--batch line %d: %q %s", line, f.name, why)
 			}
@@ -385,6 +401,13 @@ func ParseBatch(r io.Reader) ([]store.NewEvent, error) {
 				return nil, Usagef("--batch line %d: \"id\" %q is not a UUID", line, *id)
 			}
 			ev.ID = u
+		}
+		if len(raw.Personal) > 0 && string(raw.Personal) != "null" {
+			var p store.Personal
+			if err := json.Unmarshal(raw.Personal, &p); err != nil {
+				return nil, Usagef("--batch line %d: \"personal\" must be {\"subject\": ..., \"fields\": [...]}: %v", line, err)
+			}
+			ev.Personal = &p
 		}
 		events = append(events, ev)
 	}

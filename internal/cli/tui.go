@@ -90,6 +90,7 @@ func (g *globals) runConsole(cmd *cobra.Command, readOnly bool) error {
 		Admin:          subscriptions.NewAdmin(primary),
 		Monitor:        subscriptions.NewMonitor(primary, 0),
 		TimeTravel:     domain.NewTimeTravel(st, domain.DefaultRegistry(), domain.TimeTravelOptions{NoLazySnapshots: readOnly || st != primary || !caps.Write}),
+		Forget:         domain.NewTimeTravel(primary, domain.DefaultRegistry(), domain.TimeTravelOptions{}),
 		ReadOnly:       readOnly || reason != "",
 		ReadOnlyReason: reason,
 		DatabaseURL:    st.Pool().Config().ConnString(),

@@ -220,7 +220,7 @@ func Run(ctx context.Context, st *store.Store, q *Query, o RunOptions, fn func(s
 	}
 	res := Result{Next: o.After}
 	where, args := q.Where(4)
-	sql := `SELECT e.stream_id, e.version, e.position, e.tx_id, e.event_id, e.type, e.data, e.metadata, e.recorded_at
+	sql := `SELECT ` + store.EventColumns + `
 		  FROM eventscope.events e
 		 WHERE (e.tx_id, e.position) > ($1::xid8, $2)
 		   AND e.tx_id < (SELECT pg_snapshot_xmin(pg_current_snapshot()))

@@ -1,5 +1,5 @@
 // Package action is the console's one door to admin actions (pause,
-// resume, reset, retry, retry all, skip). Read-only mode is enforced here,
+// resume, reset, retry, retry all, skip, forget a subject). Read-only mode is enforced here,
 // not per view: every action method checks it, and views ask Denied before
 // opening a dialog so a disabled key says why at once.
 package action
@@ -46,13 +46,48 @@ type DoneMsg struct {
 // ErrReadOnly is the reason every action fails in read-only mode.
 var ErrReadOnly = errors.New("the console was started with --read-only")
 
+// Forgetter erases a subject's personal data (domain.Forget on the
+// primary) and describes what it did.
+type Forgetter interface {
+	Forget(ctx context.Context, subject string) (string, error)
+}
+
 // Actions runs admin actions as commands.
 type Actions struct {
 	ctx      context.Context
 	admin    Admin
+	forget   Forgetter
 	readOnly bool
 	reason   string // why read-only, when not --read-only (the role's privileges)
 	timeout  time.Duration
+}
+
+// SetForgetter enables Forget (nil: forget is unavailable).
+func (a *Actions) SetForgetter(f Forgetter) { a.forget = f }
+
+// DeniedForget is Denied for Forget.
+func (a *Actions) DeniedForget() tea.Cmd {
+	switch {
+	case a == nil || a.forget == nil:
+		return common.Status(common.Failure, "forget is unavailable: the console has no connection to the primary to erase on")
+	case a.readOnly:
+		return common.Status(common.Failure, "forget is disabled: %v", ErrReadOnly)
+	}
+	return nil
+}
+
+// Forget erases subject's personal data; the DoneMsg (Op "forget", Name
+// the subject) tells views to read their events again.
+func (a *Actions) Forget(subject string) tea.Cmd {
+	if deny := a.DeniedForget(); deny != nil {
+		return deny
+	}
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(a.ctx, time.Minute)
+		defer cancel()
+		text, err := a.forget.Forget(ctx, subject)
+		return DoneMsg{Op: "forget", Name: subject, Text: text, Err: err}
+	}
 }
 
 // New makes the action layer. admin may be nil (no subscriptions: every

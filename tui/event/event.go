@@ -2,7 +2,9 @@
 // checkpoint, time), and its data and metadata as pretty, coloured JSON.
 // The causation id in the metadata jumps to the event that caused this one;
 // the correlation id lists every event of the same conversation, across
-// streams; S opens the event's stream.
+// streams; S opens the event's stream. Personal fields are named (and shown
+// as erased after their subject was forgotten); F forgets the subject
+// (admin, confirmed by typing it).
 package event
 
 import (
@@ -16,6 +18,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"eventscope/store"
+	"eventscope/tui/action"
 	"eventscope/tui/common"
 )
 
@@ -51,6 +54,14 @@ type Model struct {
 	width  int
 
 	correlation, causation string
+	personal               *store.Personal
+	act                    *action.Actions
+}
+
+// WithActions lets the view forget the event's subject (F).
+func (m *Model) WithActions(act *action.Actions) *Model {
+	m.act = act
+	return m
 }
 
 // New makes the view of e.
@@ -65,6 +76,7 @@ func (m *Model) set(e store.Event) {
 	m.offset = 0
 	m.correlation = lookup(e.Metadata, CorrelationKeys)
 	m.causation = lookup(e.Metadata, CausationKeys)
+	m.personal, _ = e.Personal()
 	m.render()
 }
 
@@ -118,6 +130,14 @@ func (m *Model) render() {
 	}
 	if m.correlation != "" {
 		lines = append(lines, kv("correlation", m.correlation+st.Faint.Render("  (O lists the correlated events)")))
+	}
+	if p := m.personal; p != nil {
+		fields := strings.Join(p.FieldNames(), ", ")
+		if p.Erased {
+			lines = append(lines, kv("personal", st.Warning.Render("ERASED")+" "+fields+st.Faint.Render("  (read as null: "+p.Subject+" was forgotten)")))
+		} else {
+			lines = append(lines, kv("personal", fields+" of "+st.Bold.Render(p.Subject)+st.Faint.Render("  (stored encrypted; F forgets the subject)")))
+		}
 	}
 	lines = append(lines, "", st.Section.Render("Data"))
 	lines = append(lines, common.PrettyJSON(e.Data, st)...)
@@ -178,6 +198,8 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			return common.Navigate(common.OpenCorrelatedMsg{ID: m.correlation, From: m.ev.EventID.String()})
 		case key.Matches(msg, k.OpenStream):
 			return common.Navigate(common.OpenStreamMsg{Stream: m.ev.StreamID, Version: m.ev.Version})
+		case key.Matches(msg, k.Forget):
+			return m.forget()
 		case key.Matches(msg, k.TimeTravel):
 			return common.Navigate(common.OpenTimeTravelMsg{Stream: m.ev.StreamID, Version: m.ev.Version})
 		case key.Matches(msg, k.PrevEvent):
@@ -187,6 +209,10 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			return m.neighbour(store.ReadStreamOptions{From: m.ev.Version - 1, Backward: true, Limit: 1})
 		case key.Matches(msg, k.NextEvent):
 			return m.neighbour(store.ReadStreamOptions{From: m.ev.Version + 1, Limit: 1})
+		}
+	case action.DoneMsg:
+		if msg.Op == "forget" && msg.Err == nil && m.personal != nil && msg.Name == m.personal.Subject {
+			return m.neighbour(store.ReadStreamOptions{From: m.ev.Version, Limit: 1}) // read it again: now erased
 		}
 	case neighbourMsg:
 		if msg.id != m.id || msg.seq != m.seq {
@@ -201,6 +227,22 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		m.set(msg.ev)
 	}
 	return nil
+}
+
+func (m *Model) forget() tea.Cmd {
+	p := m.personal
+	switch {
+	case p == nil:
+		return common.Status(common.Info, "this event holds no personal data")
+	case p.Erased:
+		return common.Status(common.Info, "%s was forgotten already: its fields read as null", p.Subject)
+	}
+	if deny := m.act.DeniedForget(); deny != nil {
+		return deny
+	}
+	return common.Confirm("Forget "+p.Subject,
+		"Erase every personal value of "+p.Subject+" in every event, for good: its key is deleted, the fields read as null from now on, and the erasure is recorded in "+store.ErasureStream+". Backups taken before still hold the key.",
+		p.Subject, m.act.Forget(p.Subject))
 }
 
 func (m *Model) neighbour(o store.ReadStreamOptions) tea.Cmd {
@@ -224,6 +266,9 @@ func (m *Model) View() string {
 // ShortHelp is the footer help.
 func (m *Model) ShortHelp() []key.Binding {
 	k := m.c.Keys
+	if m.personal != nil && !m.personal.Erased {
+		return []key.Binding{k.Up, k.Down, k.Causation, k.Correlation, k.OpenStream, k.TimeTravel, k.PrevEvent, k.NextEvent, k.Forget, k.Copy, k.Back}
+	}
 	return []key.Binding{k.Up, k.Down, k.Causation, k.Correlation, k.OpenStream, k.TimeTravel, k.PrevEvent, k.NextEvent, k.Copy, k.Back}
 }
 
@@ -232,6 +277,6 @@ func (m *Model) FullHelp() [][]key.Binding {
 	k := m.c.Keys
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
-		{k.Causation, k.Correlation, k.OpenStream, k.TimeTravel, k.PrevEvent, k.NextEvent, k.Copy, k.Back},
+		{k.Causation, k.Correlation, k.OpenStream, k.TimeTravel, k.PrevEvent, k.NextEvent, k.Forget, k.Copy, k.Back},
 	}
 }

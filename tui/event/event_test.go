@@ -9,13 +9,14 @@ import (
 	"github.com/google/uuid"
 
 	"eventscope/store"
+	"eventscope/tui/action"
 	"eventscope/tui/common"
 	"eventscope/tui/tuitest"
 )
 
 type fakeRead struct{ evs []store.Event }
 
-func (f fakeRead) ReadStream(_ context.Context, s string, o store.ReadStreamOptions) ([]store.Event, error) {
+func (f *fakeRead) ReadStream(_ context.Context, s string, o store.ReadStreamOptions) ([]store.Event, error) {
 	for _, e := range f.evs {
 		if e.Version == o.From {
 			return []store.Event{e}, nil
@@ -35,7 +36,7 @@ func TestViewAndLinks(t *testing.T) {
 	cause := "11111111-1111-1111-1111-111111111111"
 	e0 := ev(0, `{"causationId":"`+cause+`","correlationId":"corr-1"}`)
 	e1 := ev(1, `{}`)
-	m := New(context.Background(), tuitest.Common(100, 40), fakeRead{[]store.Event{e0, e1}}, e0)
+	m := New(context.Background(), tuitest.Common(100, 40), &fakeRead{[]store.Event{e0, e1}}, e0)
 	m.SetSize(100, 40)
 	v := tuitest.Plain(m.View())
 	for _, want := range []string{"order-9 @ v0  OrderPlaced", "event id    00000000-0000-0000-0000-000000000000", "checkpoint  3:40", `"sku": "A"`, "causation   " + cause, "correlation corr-1"} {
@@ -87,7 +88,7 @@ func TestScroll(t *testing.T) {
 	big := `{"a":[` + strings.Repeat(`1,`, 100) + `1]}`
 	e := ev(0, `{}`)
 	e.Data = json.RawMessage(big)
-	m := New(context.Background(), tuitest.Common(80, 10), fakeRead{}, e)
+	m := New(context.Background(), tuitest.Common(80, 10), &fakeRead{}, e)
 	m.SetSize(80, 10)
 	tuitest.Settle(m, tuitest.Key("G"))
 	if m.offset != m.maxOffset() || m.offset == 0 {
@@ -100,5 +101,71 @@ func TestScroll(t *testing.T) {
 	tuitest.Settle(m, tuitest.Key("g"))
 	if m.offset != 0 {
 		t.Fatal("g did not go to the top")
+	}
+}
+
+type fakeForget struct {
+	subjects *[]string
+	src      *fakeRead
+}
+
+func (f fakeForget) Forget(_ context.Context, subject string) (string, error) {
+	*f.subjects = append(*f.subjects, subject)
+	for i := range f.src.evs {
+		f.src.evs[i].Data = json.RawMessage(`{"name":null,"limit":5}`)
+		f.src.evs[i].Metadata = json.RawMessage(`{"$personal":{"subject":"customer-7","fields":["name"],"erased":true}}`)
+	}
+	return "forgot " + subject, nil
+}
+
+// TestPersonalAndForget: the view names an event's personal fields; F asks
+// to type the subject, then forgets it and reads the event again, which
+// now shows the fields as erased; read-only consoles and events without
+// personal data say why F does nothing.
+func TestPersonalAndForget(t *testing.T) {
+	t.Parallel()
+	e := ev(0, `{"$personal":{"subject":"customer-7","fields":["name"],"erased":false}}`)
+	e.StreamID, e.Data = "customer-7", json.RawMessage(`{"name":"Ann","limit":5}`)
+	src := &fakeRead{[]store.Event{e}}
+	var forgotten []string
+	act := action.New(context.Background(), nil, false)
+	act.SetForgetter(fakeForget{&forgotten, src})
+	m := New(context.Background(), tuitest.Common(100, 30), src, e).WithActions(act)
+	m.SetSize(100, 30)
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, "personal    name of customer-7") {
+		t.Fatalf("view lacks the personal line:\n%s", v)
+	}
+	msgs := tuitest.Drain(m.Update(tuitest.Key("F")))
+	c, ok := tuitest.Find[common.ConfirmMsg](msgs)
+	if !ok || c.Typed != "customer-7" || !strings.Contains(c.Prompt, "for good") {
+		t.Fatalf("F: %+v", msgs)
+	}
+	if len(forgotten) != 0 {
+		t.Fatal("forgot before the confirmation")
+	}
+	tuitest.Settle(m, tuitest.Drain(c.Action)...)
+	if len(forgotten) != 1 || forgotten[0] != "customer-7" {
+		t.Fatalf("forgotten %v", forgotten)
+	}
+	v := tuitest.Plain(m.View())
+	if !strings.Contains(v, "personal    ERASED name") || !strings.Contains(v, `"name": null`) {
+		t.Fatalf("after forget:\n%s", v)
+	}
+	msgs = tuitest.Settle(m, tuitest.Key("F"))
+	if s, ok := tuitest.Find[common.StatusMsg](msgs); !ok || !strings.Contains(s.Text, "forgotten already") {
+		t.Fatalf("F on an erased event: %+v", msgs)
+	}
+
+	ro := New(context.Background(), tuitest.Common(100, 30), src, e).WithActions(action.New(context.Background(), nil, true))
+	e.Metadata = json.RawMessage(`{"$personal":{"subject":"customer-7","fields":["name"]}}`)
+	ro.set(e)
+	msgs = tuitest.Settle(ro, tuitest.Key("F"))
+	if s, ok := tuitest.Find[common.StatusMsg](msgs); !ok || !strings.Contains(s.Text, "unavailable") && !strings.Contains(s.Text, "read-only") {
+		t.Fatalf("F read-only: %+v", msgs)
+	}
+	plain := New(context.Background(), tuitest.Common(100, 30), src, ev(1, `{}`)).WithActions(act)
+	msgs = tuitest.Settle(plain, tuitest.Key("F"))
+	if s, ok := tuitest.Find[common.StatusMsg](msgs); !ok || !strings.Contains(s.Text, "no personal data") {
+		t.Fatalf("F without personal data: %+v", msgs)
 	}
 }

@@ -16,7 +16,7 @@ type KeyMap struct {
 	Sort, Category key.Binding
 
 	// Stream and event.
-	TimeTravel, Causation, Correlation, OpenStream, PrevEvent, NextEvent key.Binding
+	TimeTravel, Causation, Correlation, OpenStream, PrevEvent, NextEvent, Forget key.Binding
 
 	// Time-travel.
 	StepBack, StepForward, BigBack, BigForward, First, Last, Jump key.Binding
@@ -66,6 +66,7 @@ func Default() *KeyMap {
 		OpenStream:  b([]string{"S"}, "S", "open stream"),
 		PrevEvent:   b([]string{"["}, "[", "previous event"),
 		NextEvent:   b([]string{"]"}, "]", "next event"),
+		Forget:      b([]string{"F"}, "F", "forget the subject"),
 
 		StepBack:    b([]string{"left", "h"}, "←/h", "previous version"),
 		StepForward: b([]string{"right", "l"}, "→/l", "next version"),
