@@ -25,6 +25,9 @@ type Common struct {
 	// Tick schedules a timer message (tea.Tick in the program; stubbed in
 	// tests, where it returns nil and nothing polls).
 	Tick func(d time.Duration, fn func(time.Time) tea.Msg) tea.Cmd
+	// ReadOnly: the console must write nothing (views that would, say
+	// so and do not; actions are refused by tui/action).
+	ReadOnly bool
 }
 
 // New returns a Common with the real clock and timers.
