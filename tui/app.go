@@ -269,20 +269,43 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	return m.broadcast(msg)
 }
 
-// broadcast hands a result to the header, the palette and every page;
-// each keeps only what carries its own id.
+// broadcast hands a result to its addressee (common.Addressed): the
+// header, the palette, or one page of any stack; a result for a page that
+// is gone is dropped. A feed (not addressed) goes to the header, the
+// palette and the page on top of each tab: the pages being shown, or shown
+// again when their tab is chosen.
 func (m *Model) broadcast(msg tea.Msg) tea.Cmd {
+	if a, ok := msg.(common.Addressed); ok {
+		return m.route(a.PageID(), msg)
+	}
 	cmds := []tea.Cmd{m.hdr.Update(msg)}
 	if m.palette != nil {
 		c, _ := m.palette.Update(msg)
 		cmds = append(cmds, c)
 	}
 	for _, stack := range m.tabs {
-		for _, p := range stack {
-			cmds = append(cmds, p.Update(msg))
-		}
+		cmds = append(cmds, stack[len(stack)-1].Update(msg))
 	}
 	return tea.Batch(cmds...)
+}
+
+// route delivers msg to the one component whose id it carries.
+func (m *Model) route(id int64, msg tea.Msg) tea.Cmd {
+	if id == m.hdr.ID() {
+		return m.hdr.Update(msg)
+	}
+	if m.palette != nil && id == m.palette.ID() {
+		c, _ := m.palette.Update(msg)
+		return c
+	}
+	for _, stack := range m.tabs {
+		for _, p := range stack {
+			if p.ID() == id {
+				return p.Update(msg)
+			}
+		}
+	}
+	return nil
 }
 
 func (m *Model) setStatus(s common.StatusMsg) tea.Cmd {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 
 	"eventscope/store"
@@ -134,5 +135,44 @@ func TestRegistryIsConsistent(t *testing.T) {
 	}
 	if len(v.tabs) > 9 {
 		t.Errorf("%d tabs: the number keys reach 9", len(v.tabs))
+	}
+}
+
+// recorder is a page that records the messages it is given.
+type recorder struct {
+	id  int64
+	got []tea.Msg
+}
+
+func (r *recorder) ID() int64                  { return r.id }
+func (r *recorder) Init() tea.Cmd              { return nil }
+func (r *recorder) Update(msg tea.Msg) tea.Cmd { r.got = append(r.got, msg); return nil }
+func (r *recorder) View() string               { return "" }
+func (r *recorder) SetSize(int, int)           {}
+func (r *recorder) Title() string              { return "recorder" }
+func (r *recorder) ShortHelp() []key.Binding   { return nil }
+func (r *recorder) FullHelp() [][]key.Binding  { return nil }
+
+type addressed struct{ to int64 }
+
+func (a addressed) PageID() int64 { return a.to }
+
+// TestResultsGoToThePageThatAsked: an addressed result reaches its page
+// alone, even under another page; feeds reach only the pages on top.
+func TestResultsGoToThePageThatAsked(t *testing.T) {
+	t.Parallel()
+	w, d := setup(t)
+	m := newApp(t, w, d)
+	under, top, other := &recorder{id: common.NewID()}, &recorder{id: common.NewID()}, &recorder{id: common.NewID()}
+	m.tabs[1] = append(m.tabs[1], under, top)
+	m.tabs[3] = append(m.tabs[3], other)
+	m.update(addressed{to: under.id})
+	if len(under.got) != 1 || len(top.got) != 0 || len(other.got) != 0 {
+		t.Fatalf("addressed: under %d, top %d, other %d", len(under.got), len(top.got), len(other.got))
+	}
+	m.update(addressed{to: 999999999}) // a page that is gone: dropped
+	m.update(common.StatsMsg{})
+	if len(under.got) != 1 || len(top.got) != 1 || len(other.got) != 1 {
+		t.Fatalf("feed: under %d, top %d, other %d", len(under.got), len(top.got), len(other.got))
 	}
 }

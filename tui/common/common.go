@@ -42,6 +42,9 @@ func (c *Common) SetSize(w, h int) { c.Width, c.Height = w, h }
 // Update, View and SetSize. Update changes state in place and returns the
 // command to run (I/O happens only in commands).
 type Page interface {
+	// ID is the page's address: its asynchronous results carry it (they
+	// implement Addressed) and the root delivers them to it alone.
+	ID() int64
 	Init() tea.Cmd
 	Update(msg tea.Msg) tea.Cmd
 	View() string
@@ -62,6 +65,15 @@ type KeyClaimer interface {
 type Copier interface {
 	// CopyText returns the text and what it is ("stream id", "event").
 	CopyText() (text, what string, ok bool)
+}
+
+// Addressed is a result for one page (or the header, or the palette):
+// the root routes it there and nowhere else, by id. Messages that are
+// not addressed (the monitor's snapshots, the overview's stats, the
+// connection state, action results) are feeds: the root hands them to the
+// header and the page on top of each tab.
+type Addressed interface {
+	PageID() int64
 }
 
 var ids atomic.Int64

@@ -237,3 +237,9 @@ func (m *Model) FullHelp() [][]key.Binding {
 		{k.Causation, k.Correlation, k.Trace, k.OpenStream, k.TimeTravel, k.PrevEvent, k.NextEvent, k.Copy, k.Back},
 	}
 }
+
+// PageID addresses the results to the page that asked (common.Addressed).
+func (m neighbourMsg) PageID() int64 { return m.id }
+
+// ID is the page's address.
+func (m *Model) ID() int64 { return m.id }

@@ -286,3 +286,10 @@ func (m *Model) View(w int) string {
 	b.WriteString(st.Accent.Render(":") + m.input.View())
 	return b.String()
 }
+
+// PageID addresses the results to the page that asked (common.Addressed).
+func (m suggestMsg) PageID() int64 { return m.id }
+func (m debounceMsg) PageID() int64 { return m.id }
+
+// ID is the palette's address.
+func (m *Model) ID() int64 { return m.id }
