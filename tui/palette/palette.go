@@ -288,7 +288,7 @@ func (m *Model) View(w int) string {
 }
 
 // PageID addresses the results to the page that asked (common.Addressed).
-func (m suggestMsg) PageID() int64 { return m.id }
+func (m suggestMsg) PageID() int64  { return m.id }
 func (m debounceMsg) PageID() int64 { return m.id }
 
 // ID is the palette's address.

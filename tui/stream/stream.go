@@ -433,7 +433,7 @@ func (m *Model) FullHelp() [][]key.Binding {
 
 // PageID addresses the results to the page that asked (common.Addressed).
 func (m eventsMsg) PageID() int64 { return m.id }
-func (m infoMsg) PageID() int64 { return m.id }
+func (m infoMsg) PageID() int64   { return m.id }
 
 // ID is the page's address.
 func (m *Model) ID() int64 { return m.id }

@@ -16,13 +16,25 @@ import (
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 
+	"eventscope/internal/textsafe"
 	"eventscope/store"
 	"eventscope/tui/common"
 	"eventscope/tui/table"
 )
 
-// Capacity is the number of events the tail keeps.
-const Capacity = 10000
+// The tail keeps at most Capacity events and MaxBytes of them (data,
+// metadata, ids and type, plus EventOverhead each), dropping the oldest:
+// 10,000 small events, or about 70 of 900 KB.
+const (
+	Capacity      = 10000
+	MaxBytes      = 64 << 20
+	EventOverhead = 256
+)
+
+// Size is what an event counts against the byte bounds.
+func Size(e *store.Event) int64 {
+	return int64(len(e.Data) + len(e.Metadata) + len(e.StreamID) + len(e.Type) + EventOverhead)
+}
 
 // Starter starts a reader that fills the feed until ctx ends.
 type Starter interface {
@@ -45,12 +57,15 @@ type Model struct {
 	state ReaderState
 
 	// The ring: events with sequence numbers [total-count, total).
-	ring  []store.Event
-	start int
-	count int
-	total int64
+	ring     []store.Event
+	start    int
+	count    int
+	total    int64
+	bytes    int64 // held, by Size
+	maxBytes int64
 
 	filter Filter
+	ferr   error   // the filter being typed does not parse
 	vis    []int64 // sequence numbers passing the filter (when filtering)
 
 	tbl      table.Model
@@ -71,7 +86,7 @@ func New(ctx context.Context, c common.Common, src Starter, capacity int) *Model
 	if capacity <= 0 {
 		capacity = Capacity
 	}
-	m := &Model{c: c, ctx: ctx, src: src, id: common.NewID(), cap: capacity, ring: make([]store.Event, capacity), follow: true, recvRing: common.NewRing(60)}
+	m := &Model{c: c, ctx: ctx, src: src, id: common.NewID(), cap: capacity, maxBytes: MaxBytes, ring: make([]store.Event, capacity), follow: true, recvRing: common.NewRing(60)}
 	m.tbl = table.New(c.Styles, c.Keys, []table.Column{
 		{Title: "recorded", Width: 12},
 		{Title: "checkpoint", Width: 14, Right: true},
@@ -82,7 +97,7 @@ func New(ctx context.Context, c common.Common, src Starter, capacity int) *Model
 	})
 	m.tbl.Empty = "waiting for new events…"
 	m.tbl.SetRows(rows{m})
-	m.input = common.NewInput(c.Styles, "cat:order,customer type:OrderPlaced text")
+	m.input = common.NewInput(c.Styles, "cat:order,customer type:OrderPlaced data.total > 100 word")
 	m.input.Blur()
 	return m
 }
@@ -110,6 +125,7 @@ func (m *Model) Init() tea.Cmd {
 	id, src, ctx := m.id, m.src, m.ctx
 	return func() tea.Msg {
 		f := NewFeed(m.cap, ctx.Done())
+		f.MaxBytes = m.maxBytes / 2
 		src.StartTail(ctx, f)
 		return startedMsg{id: id, feed: f}
 	}
@@ -240,19 +256,20 @@ func (m *Model) add(b BatchMsg) {
 	if len(evs) > m.cap {
 		m.dropped += int64(len(evs) - m.cap)
 		m.total += int64(len(evs) - m.cap)
-		m.start, m.count = 0, 0
 		evs = evs[len(evs)-m.cap:]
 	}
 	filtering := !m.filter.Empty()
 	for i := range evs {
 		seq := m.total
-		if m.count < m.cap {
-			m.ring[(m.start+m.count)%m.cap] = evs[i]
-			m.count++
-		} else {
-			m.ring[m.start] = evs[i]
-			m.start = (m.start + 1) % m.cap
+		size := Size(&evs[i])
+		// Evict the oldest until the event fits both bounds (an event
+		// larger than the byte bound is kept alone).
+		for m.count > 0 && (m.count == m.cap || m.bytes+size > m.maxBytes) {
+			m.evictOldest()
 		}
+		m.ring[(m.start+m.count)%m.cap] = evs[i]
+		m.count++
+		m.bytes += size
 		m.total++
 		if filtering {
 			if m.filter.Match(&evs[i]) {
@@ -285,6 +302,20 @@ func (m *Model) add(b BatchMsg) {
 	}
 }
 
+func (m *Model) evictOldest() {
+	old := &m.ring[m.start]
+	m.bytes -= Size(old)
+	*old = store.Event{} // let the collector have it
+	m.start = (m.start + 1) % m.cap
+	m.count--
+}
+
+// Bytes is the size of the events held, by Size.
+func (m *Model) Bytes() int64 { return m.bytes }
+
+// SetMaxBytes changes the byte bound (tests).
+func (m *Model) SetMaxBytes(n int64) { m.maxBytes = n }
+
 // indexOf is the row of sequence number seq (0 when evicted).
 func (m *Model) indexOf(seq int64) int {
 	if m.filter.Empty() {
@@ -313,18 +344,23 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	if m.focused {
 		switch msg.Type {
 		case tea.KeyEnter:
+			if err := m.setFilter(m.input.Value()); err != nil {
+				m.ferr = err // stay in the input: the error says where
+				return nil
+			}
 			m.focused = false
 			m.input.Blur()
-			m.setFilter(m.input.Value())
 			return nil
 		case tea.KeyEsc:
 			m.focused = false
+			m.ferr = nil
 			m.input.Blur()
 			m.input.SetValue(m.filter.String())
 			return nil
 		}
 		var cmd tea.Cmd
 		m.input, cmd = m.input.Update(msg)
+		m.ferr = nil
 		return cmd
 	}
 	switch {
@@ -335,7 +371,7 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		return nil
 	case key.Matches(msg, k.Back) && !m.filter.Empty():
 		m.input.SetValue("")
-		m.setFilter("")
+		_ = m.setFilter("") // the empty filter always parses
 		return nil
 	case key.Matches(msg, k.Follow):
 		m.follow, m.newCount = true, 0
@@ -360,8 +396,14 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	return nil
 }
 
-func (m *Model) setFilter(s string) {
-	m.filter = ParseFilter(s)
+// setFilter applies s (the query language plus plain words); a malformed
+// filter changes nothing.
+func (m *Model) setFilter(s string) error {
+	f, err := ParseFilter(s, m.c.Now())
+	if err != nil {
+		return err
+	}
+	m.filter, m.ferr = f, nil
 	m.vis = m.vis[:0]
 	if !m.filter.Empty() {
 		first := m.total - int64(m.count)
@@ -375,6 +417,7 @@ func (m *Model) setFilter(s string) {
 	m.follow = true
 	m.tbl.SetRows(rows{m})
 	m.tbl.ScrollToBottom()
+	return nil
 }
 
 type rows struct{ m *Model }
@@ -403,7 +446,7 @@ func (m *Model) View() string {
 	} else {
 		parts = append(parts, st.Warning.Render("❚❚ paused")+st.Faint.Render(" (f follows)"))
 	}
-	parts = append(parts, fmt.Sprintf("%s held (max %s)", common.Count(int64(m.count)), common.Count(int64(m.cap))))
+	parts = append(parts, fmt.Sprintf("%s held, %s (max %s or %s)", common.Count(int64(m.count)), common.Bytes(int(m.bytes)), common.Count(int64(m.cap)), common.Bytes(int(m.maxBytes))))
 	parts = append(parts, "receiving "+common.Rate(m.recvRate))
 	if m.dropped > 0 {
 		parts = append(parts, st.Warning.Render(fmt.Sprintf("%s dropped (display lagged)", common.Count(m.dropped))))
@@ -422,12 +465,14 @@ func (m *Model) View() string {
 	}
 	var filter string
 	switch {
+	case m.focused && m.ferr != nil:
+		filter = st.Accent.Render("/ ") + m.input.View() + "  " + st.Error.Render(textsafe.Line(m.ferr.Error()))
 	case m.focused:
 		filter = st.Accent.Render("/ ") + m.input.View()
 	case !m.filter.Empty():
 		filter = st.Accent.Render("/ ") + st.Input.Render(m.filter.String()) + st.Faint.Render(fmt.Sprintf("   %s of %s held events match (esc clears)", common.Count(int64(len(m.vis))), common.Count(int64(m.count))))
 	default:
-		filter = st.Faint.Render("/ filter (cat:order type:OrderPlaced) · f follow · enter open")
+		filter = st.Faint.Render("/ filter (query language: cat:order type:OrderPlaced data.total > 100, or words) · f follow · enter open")
 	}
 	out := common.Truncate(status, m.c.Width) + "\n" + filter + "\n" + m.tbl.View()
 	return common.FitLines(out, m.c.Width, m.c.Height)
