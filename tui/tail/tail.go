@@ -7,7 +7,6 @@ package tail
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -19,7 +18,7 @@ import (
 	"eventscope/internal/textsafe"
 	"eventscope/store"
 	"eventscope/tui/common"
-	"eventscope/tui/table"
+	"eventscope/tui/eventlist"
 )
 
 // The tail keeps at most Capacity events and MaxBytes of them (data,
@@ -68,7 +67,7 @@ type Model struct {
 	ferr   error   // the filter being typed does not parse
 	vis    []int64 // sequence numbers passing the filter (when filtering)
 
-	tbl      table.Model
+	tbl      eventlist.Model
 	follow   bool
 	newCount int
 	dropped  int64
@@ -87,16 +86,9 @@ func New(ctx context.Context, c common.Common, src Starter, capacity int) *Model
 		capacity = Capacity
 	}
 	m := &Model{c: c, ctx: ctx, src: src, id: common.NewID(), cap: capacity, maxBytes: MaxBytes, ring: make([]store.Event, capacity), follow: true, recvRing: common.NewRing(60)}
-	m.tbl = table.New(c.Styles, c.Keys, []table.Column{
-		{Title: "recorded", Width: 12},
-		{Title: "checkpoint", Width: 14, Right: true},
-		{Title: "stream", Width: 18, Flex: 1},
-		{Title: "ver", Width: 6, Right: true},
-		{Title: "type", Width: 20},
-		{Title: "data", Width: 20, Flex: 2},
-	})
+	m.tbl = eventlist.New(c, eventlist.Clock, eventlist.Checkpoint, eventlist.Stream, eventlist.Version, eventlist.Type, eventlist.Data)
 	m.tbl.Empty = "waiting for new events…"
-	m.tbl.SetRows(rows{m})
+	m.tbl.SetEvents(held{m})
 	m.input = common.NewInput(c.Styles, "cat:order,customer type:OrderPlaced data.total > 100 word")
 	m.input.Blur()
 	return m
@@ -165,23 +157,16 @@ func (m *Model) seqAt(i int) int64 {
 }
 
 // Selected is the event under the cursor.
-func (m *Model) Selected() (store.Event, bool) {
-	i := m.tbl.Cursor()
-	if i < 0 || i >= m.rowsLen() {
-		return store.Event{}, false
-	}
-	return *m.at(m.seqAt(i)), true
-}
+func (m *Model) Selected() (store.Event, bool) { return m.tbl.Selected() }
 
 // CopyText copies the selected event as JSON.
-func (m *Model) CopyText() (string, string, bool) {
-	e, ok := m.Selected()
-	if !ok {
-		return "", "", false
-	}
-	b, _ := json.Marshal(e)
-	return string(b), "event", true
-}
+func (m *Model) CopyText() (string, string, bool) { return m.tbl.CopyText() }
+
+// held is the ring (or its filtered part) as the list's events.
+type held struct{ m *Model }
+
+func (h held) Len() int              { return h.m.rowsLen() }
+func (h held) At(i int) *store.Event { return h.m.at(h.m.seqAt(i)) }
 
 // Update handles keys, mouse and batches.
 func (m *Model) Update(msg tea.Msg) tea.Cmd {
@@ -292,7 +277,7 @@ func (m *Model) add(b BatchMsg) {
 			m.vis = append(m.vis[:0], m.vis[k:]...)
 		}
 	}
-	m.tbl.SetRows(rows{m})
+	m.tbl.SetEvents(held{m})
 	if m.follow {
 		m.tbl.ScrollToBottom()
 		return
@@ -378,18 +363,18 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		m.tbl.ScrollToBottom()
 		return nil
 	case key.Matches(msg, k.Open):
-		if e, ok := m.Selected(); ok {
-			m.follow = false
-			return common.Navigate(common.OpenEventMsg{Event: e})
+		cmd := m.tbl.Open()
+		if cmd != nil {
+			m.follow = false // coming back shows the same place
 		}
-		return nil
+		return cmd
 	case key.Matches(msg, k.Up), key.Matches(msg, k.PageUp), key.Matches(msg, k.Top):
-		if m.tbl.Update(msg) || m.rowsLen() > 0 {
+		if m.tbl.Model.Update(msg) || m.rowsLen() > 0 {
 			m.follow = false
 		}
 		return nil
 	case key.Matches(msg, k.Down), key.Matches(msg, k.PageDown), key.Matches(msg, k.Bottom):
-		m.tbl.Update(msg)
+		m.tbl.Model.Update(msg)
 		m.afterMove()
 		return nil
 	}
@@ -415,26 +400,9 @@ func (m *Model) setFilter(s string) error {
 	}
 	m.newCount = 0
 	m.follow = true
-	m.tbl.SetRows(rows{m})
+	m.tbl.SetEvents(held{m})
 	m.tbl.ScrollToBottom()
 	return nil
-}
-
-type rows struct{ m *Model }
-
-func (r rows) Len() int { return r.m.rowsLen() }
-func (r rows) Cells(i int) []table.Cell {
-	m := r.m
-	st := m.c.Styles
-	e := m.at(m.seqAt(i))
-	return []table.Cell{
-		{Text: e.RecordedAt.Local().Format("15:04:05.000"), Style: &st.Faint},
-		{Text: e.Checkpoint.String(), Style: &st.Faint},
-		{Text: e.StreamID},
-		{Text: fmt.Sprint(e.Version)},
-		{Text: e.Type, Style: &st.Accent},
-		{Text: common.Preview(e.Data, 200)},
-	}
 }
 
 // View renders the status line, the filter line and the events.
