@@ -7,7 +7,6 @@ package trace
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"eventscope/store"
 	"eventscope/store/query"
 	"eventscope/tui/common"
+	"eventscope/tui/eventlist"
 	"eventscope/tui/table"
 )
 
@@ -121,8 +121,7 @@ func (m *Model) CopyText() (string, string, bool) {
 	if !ok {
 		return "", "", false
 	}
-	b, _ := json.Marshal(s.Event)
-	return string(b), "event", true
+	return eventlist.CopyEvent(s.Event)
 }
 
 // Update handles keys and the result.
