@@ -93,7 +93,7 @@ func TestMonitorAndMetrics(t *testing.T) {
 	if s := mustGet(t, b, "all"); s.State != StateNoHolder || s.Holder != nil || s.Rate != 0 {
 		t.Errorf("after stop: %+v, want no-holder", s)
 	}
-	if _, err := b.adm.Get(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+	if _, err := b.adm.Get(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Get(nope) = %v", err)
 	}
 }

@@ -180,7 +180,7 @@ func (r *Runner) Add(s Subscription) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, dup := r.byName[s.Name]; dup {
-		return &InvalidError{Field: "name", Reason: fmt.Sprintf("subscription %s is added twice", s.Name)}
+		return store.InvalidField("name", fmt.Sprintf("subscription %s is added twice", s.Name))
 	}
 	sb := newSub(r, s)
 	r.subs = append(r.subs, sb)

@@ -2,7 +2,6 @@ package subscriptions
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -120,19 +119,19 @@ func (s Subscription) validate() error {
 		return err
 	}
 	if (s.Handler == nil) == (s.TxHandler == nil) {
-		return &InvalidError{Field: "handler", Reason: fmt.Sprintf("subscription %s needs exactly one of Handler and TxHandler", s.Name)}
+		return store.InvalidField("handler", fmt.Sprintf("subscription %s needs exactly one of Handler and TxHandler", s.Name))
 	}
 	if s.StartAtEnd && !s.Start.IsZero() {
-		return &InvalidError{Field: "start", Reason: fmt.Sprintf("subscription %s sets both Start and StartAtEnd", s.Name)}
+		return store.InvalidField("start", fmt.Sprintf("subscription %s sets both Start and StartAtEnd", s.Name))
 	}
 	for _, c := range s.Categories {
 		if c == "" {
-			return &InvalidError{Field: "categories", Reason: fmt.Sprintf("subscription %s has an empty category", s.Name)}
+			return store.InvalidField("categories", fmt.Sprintf("subscription %s has an empty category", s.Name))
 		}
 	}
 	for _, t := range s.Types {
 		if t == "" {
-			return &InvalidError{Field: "types", Reason: fmt.Sprintf("subscription %s has an empty type", s.Name)}
+			return store.InvalidField("types", fmt.Sprintf("subscription %s has an empty type", s.Name))
 		}
 	}
 	return nil
@@ -157,15 +156,15 @@ func matchesCategory(cats []string, cat string) bool {
 func ValidateName(name string) error {
 	switch {
 	case name == "":
-		return &InvalidError{Field: "name", Reason: "must not be empty"}
+		return store.InvalidField("name", "must not be empty")
 	case len(name) > 200:
-		return &InvalidError{Field: "name", Reason: fmt.Sprintf("is %d bytes, at most 200 allowed", len(name))}
+		return store.InvalidField("name", fmt.Sprintf("is %d bytes, at most 200 allowed", len(name)))
 	case !utf8.ValidString(name):
-		return &InvalidError{Field: "name", Reason: "is not valid UTF-8"}
+		return store.InvalidField("name", "is not valid UTF-8")
 	}
 	for _, r := range name {
 		if unicode.IsSpace(r) || unicode.IsControl(r) || r == ',' {
-			return &InvalidError{Field: "name", Reason: fmt.Sprintf("%q must not contain whitespace, control characters or commas", name)}
+			return store.InvalidField("name", fmt.Sprintf("%q must not contain whitespace, control characters or commas", name))
 		}
 	}
 	return nil
@@ -233,36 +232,10 @@ type ParkedEvent struct {
 	RetryRequested bool `json:"retry_requested"`
 }
 
-// ErrNotFound is returned for an unknown subscription or parked event. The
-// errors are *NotFoundError, which also match store.ErrNotFound.
-var ErrNotFound = errors.New("not found")
-
-// NotFoundError names what was not found.
-type NotFoundError struct{ What string }
-
-func (e *NotFoundError) Error() string { return e.What + " not found" }
-
-// Is makes errors.Is(err, ErrNotFound) and errors.Is(err, store.ErrNotFound) true.
-func (e *NotFoundError) Is(target error) bool {
-	return target == ErrNotFound || target == store.ErrNotFound
-}
-
-// ErrInvalid is returned for bad input: a bad subscription definition or an
-// unparseable reset target. The errors are *InvalidError.
-var ErrInvalid = errors.New("invalid input")
-
-// InvalidError names the bad field.
-type InvalidError struct {
-	Field  string
-	Reason string
-}
-
-func (e *InvalidError) Error() string { return fmt.Sprintf("invalid %s: %s", e.Field, e.Reason) }
-
-// Is makes errors.Is(err, ErrInvalid) and errors.Is(err, store.ErrInvalid) true.
-func (e *InvalidError) Is(target error) bool {
-	return target == ErrInvalid || target == store.ErrInvalid
-}
+// Errors: an unknown subscription or parked event is a *store.NotFoundError
+// (errors.Is(err, store.ErrNotFound)); bad input (a subscription
+// definition, a reset target) is a *store.ValidationError
+// (errors.Is(err, store.ErrInvalid)) naming the field.
 
 func nonNil(s []string) []string {
 	if s == nil {
