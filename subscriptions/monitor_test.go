@@ -2,6 +2,7 @@ package subscriptions
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
@@ -133,10 +134,13 @@ func TestLagEstimate(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	_, err := b.st.Pool().Exec(ctx, `
-		INSERT INTO eventscope.events (stream_id, version, event_id, type, data, metadata)
-		SELECT 'bulk-1', g, gen_random_uuid(), 'Bulk', '{}', '{}' FROM generate_series(0, 14999) g;
-		INSERT INTO eventscope.subscriptions (name) VALUES ('behind')`)
+	evs := make([]store.BulkEvent, 15000)
+	for i := range evs {
+		evs[i] = store.BulkEvent{Type: "Bulk", Data: json.RawMessage(`{}`)}
+	}
+	_, err := b.st.BulkLoad(ctx, []store.BulkStream{{StreamID: "bulk-1", Events: evs}}, store.BulkOptions{})
+	must(t, err)
+	_, err = b.st.Pool().Exec(ctx, `INSERT INTO eventscope.subscriptions (name) VALUES ('behind')`)
 	must(t, err)
 	var s Status
 	// (another test's open transaction may hold the new events back a moment)
