@@ -71,10 +71,10 @@ func (a *Admin) control(ctx context.Context, name string, fn func(tx pgx.Tx) err
 	return pgx.BeginFunc(ctx, a.db, func(tx pgx.Tx) error {
 		var found bool
 		if err := tx.QueryRow(ctx, lockRowSQL, name).Scan(&found); err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
-				return notFoundSub(name)
-			}
 			return err
+		}
+		if !found {
+			return notFoundSub(name)
 		}
 		if fn != nil {
 			if err := fn(tx); err != nil {
@@ -121,6 +121,9 @@ func (a *Admin) Delete(ctx context.Context, name string) error {
 		}
 		if tag.RowsAffected() == 0 {
 			return notFoundSub(name)
+		}
+		if _, err := tx.Exec(ctx, deleteMembersSQL, name); err != nil {
+			return err
 		}
 		_, err = tx.Exec(ctx, notifySQL, ControlChannel, name)
 		return err
@@ -361,7 +364,7 @@ func (a *Admin) Parked(ctx context.Context, name string) ([]ParkedEvent, error) 
 
 func (a *Admin) exists(ctx context.Context, name string) error {
 	var ok bool
-	err := a.db.QueryRow(ctx, rowExistsSQL, name).Scan(&ok)
+	err := a.db.QueryRow(ctx, adminExistsSQL, name).Scan(&ok)
 	if err != nil {
 		return fmt.Errorf("subscription %s: %w", name, err)
 	}

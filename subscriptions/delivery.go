@@ -48,6 +48,13 @@ func (s *sub) catchUp(ctx context.Context) {
 		if full && !cached && bad == nil {
 			ahead = s.readAhead(ctx, page.Next)
 		}
+		if s.grp != nil {
+			page.Events = s.ownEvents(page.Events)
+			if bad != nil && PartitionOf(bad.event.StreamID, s.grp.partitions) != s.part {
+				// another partition's: scan past it (its own partition parks it)
+				page.Next, bad = bad.event.Checkpoint, nil
+			}
+		}
 		if len(page.Events) > 0 {
 			if !s.deliverBatches(ctx, page, !full) {
 				return
@@ -67,6 +74,19 @@ func (s *sub) catchUp(ctx context.Context) {
 		s.more = more
 		return
 	}
+}
+
+// ownEvents keeps the events of a group partition's streams (in place: the
+// page's slice is this goroutine's, from the read or a copy of the shared
+// log's). The page's Next still covers the others: they are scanned past.
+func (s *sub) ownEvents(evs []store.Event) []store.Event {
+	out := evs[:0]
+	for _, e := range evs {
+		if PartitionOf(e.StreamID, s.grp.partitions) == s.part {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // readLimit is the page size: up to 10 batches, at most 1,000 events
