@@ -4,11 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"eventscope/store"
 )
@@ -276,5 +281,131 @@ func TestPartitionOf(t *testing.T) {
 	}
 	if PartitionOf("x", 0) != 0 || PartitionOf("x", 1) != 0 {
 		t.Error("one partition or none is partition 0")
+	}
+}
+
+// The group crash test runs members in real subprocesses (this test binary
+// re-executed with groupHelperEnv set), SIGKILLs one and SIGSTOPs another,
+// and checks that their partitions move to the member in the test process
+// within 5 s, and that every event is handled exactly once (a TxHandler's
+// writes commit with the partition's fenced checkpoint), in order per
+// stream.
+const (
+	groupHelperEnv   = "EVENTSCOPE_SUBS_GROUP_HELPER" // the database URL
+	groupInstanceEnv = "EVENTSCOPE_SUBS_GROUP_INSTANCE"
+	groupParts       = 6
+	groupDeliveries  = `CREATE TABLE deliveries (stream text NOT NULL, version bigint NOT NULL, who text NOT NULL,
+	                        seq bigserial PRIMARY KEY)`
+)
+
+func groupTxSubscription(who string) Subscription {
+	return Subscription{Name: "procs", Categories: []string{"proc"}, Partitions: groupParts, BatchSize: 10,
+		TxHandler: func(ctx context.Context, tx pgx.Tx, e store.Event) error {
+			time.Sleep(25 * time.Millisecond) // work: keeps a backlog while members come and go
+			_, err := tx.Exec(ctx, `INSERT INTO deliveries (stream, version, who) VALUES ($1, $2, $3)`, e.StreamID, e.Version, who)
+			return err
+		}}
+}
+
+// TestGroupHelper is the subprocess member. It does nothing in a normal run.
+func TestGroupHelper(t *testing.T) {
+	url := os.Getenv(groupHelperEnv)
+	if url == "" {
+		t.Skip("helper process for TestGroupMemberDies; runs only when re-executed by it")
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, url, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst := os.Getenv(groupInstanceEnv)
+	r := NewRunner(st, RunnerOptions{Instance: inst, LeaseTimeout: 2 * time.Second, TxIdleTimeout: 2 * time.Second})
+	if err := r.Add(groupTxSubscription(inst)); err != nil {
+		t.Fatal(err)
+	}
+	_ = r.Run(ctx) // until killed
+}
+
+func TestGroupMemberDies(t *testing.T) {
+	t.Parallel()
+	b := setupPrivate(t) // a frozen member leaves a transaction open
+	ctx := context.Background()
+	_, err := b.st.Pool().Exec(ctx, groupDeliveries)
+	must(t, err)
+	const streams, events = 24, 1200
+	appendN(t, b.st, "proc", streams, events)
+
+	helper := func(inst string) *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestGroupHelper$", "-test.count=1")
+		cmd.Env = append(os.Environ(), groupHelperEnv+"="+b.url, groupInstanceEnv+"="+inst)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		must(t, cmd.Start())
+		t.Cleanup(func() {
+			_ = cmd.Process.Signal(syscall.SIGCONT)
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		})
+		return cmd
+	}
+	delivered := func() (total, distinct int) {
+		must(t, b.st.Pool().QueryRow(ctx, `SELECT count(*), count(DISTINCT (stream, version)) FROM deliveries`).Scan(&total, &distinct))
+		return
+	}
+
+	killed := helper("p-killed")
+	waitFor(t, "the first member to hold the partitions", time.Minute, func() bool {
+		h, _ := groupHolders(t, b, "procs")
+		return balanced(h, groupParts, "p-killed")
+	})
+	local := NewRunner(b.st, RunnerOptions{Instance: "p-local", Logf: testLogf(t)})
+	must(t, local.Add(groupTxSubscription("p-local")))
+	run(t, local)
+	waitFor(t, "both members to hold partitions", time.Minute, func() bool {
+		h, _ := groupHolders(t, b, "procs")
+		return balanced(h, groupParts, "p-killed", "p-local")
+	})
+	if n, _ := delivered(); n >= events {
+		t.Fatalf("all %d events delivered before the kill: the test needs a backlog", n)
+	}
+	must(t, killed.Process.Signal(syscall.SIGKILL))
+	waitBalanced(t, b, "procs", groupParts, "after SIGKILL", "p-local")
+
+	frozen := helper("p-frozen")
+	waitBalanced(t, b, "procs", groupParts, "a process joins", "p-frozen", "p-local")
+	must(t, frozen.Process.Signal(syscall.SIGSTOP))
+	// Frozen, it keeps its leases until the server ends its idle lease
+	// connection (its LeaseTimeout, 2 s): then they move.
+	waitBalanced(t, b, "procs", groupParts, "after SIGSTOP", "p-local")
+	appendN(t, b.st, "proc", streams, 120)
+	must(t, frozen.Process.Signal(syscall.SIGCONT)) // it finds its leases fenced, and joins again
+
+	waitFor(t, "every event to be handled", 2*time.Minute, func() bool {
+		_, d := delivered()
+		return d == events+120
+	})
+	total, distinct := delivered()
+	if total != distinct {
+		t.Fatalf("%d deliveries of %d events: a TxHandler's writes must commit once", total, distinct)
+	}
+	// In order per stream, none skipped: by commit order (seq), each
+	// stream's versions are 0, 1, 2, ...
+	rows, err := b.st.Pool().Query(ctx, `SELECT stream, version, who FROM deliveries ORDER BY seq`)
+	must(t, err)
+	next := map[string]int64{}
+	who := map[string]int{}
+	for rows.Next() {
+		var s, w string
+		var v int64
+		must(t, rows.Scan(&s, &v, &w))
+		if v != next[s] {
+			t.Fatalf("%s: version %d committed when %d was next", s, v, next[s])
+		}
+		next[s]++
+		who[w]++
+	}
+	must(t, rows.Err())
+	t.Logf("deliveries by member: %v", who)
+	if who["p-killed"] == 0 || who["p-local"] == 0 {
+		t.Fatalf("deliveries by member %v: want the killed and the local member to have delivered", who)
 	}
 }
