@@ -76,11 +76,11 @@ func (s *sub) catchUp(ctx context.Context) {
 	}
 }
 
-// ownEvents keeps the events of a group partition's streams (in place: the
-// page's slice is this goroutine's, from the read or a copy of the shared
-// log's). The page's Next still covers the others: they are scanned past.
+// ownEvents keeps the events of a group partition's streams, in a slice of
+// its own (pages are shared by the group's partitions). The page's Next
+// still covers the others: they are scanned past.
 func (s *sub) ownEvents(evs []store.Event) []store.Event {
-	out := evs[:0]
+	out := make([]store.Event, 0, len(evs)/max(s.grp.partitions, 1)+1)
 	for _, e := range evs {
 		if PartitionOf(e.StreamID, s.grp.partitions) == s.part {
 			out = append(out, e)
@@ -99,9 +99,15 @@ func (s *sub) readLimit() int {
 // read reads the page after `after`, bounded by RunnerOptions.PageBytes
 // too (see readPast for bad).
 func (s *sub) read(ctx context.Context, after store.Checkpoint) (page store.Page, bad *unreadable, full bool, err error) {
-	return readBounded(ctx, s.r.rd, after, store.ReadAllOptions{
-		Limit: s.readLimit(), Categories: s.def.Categories, Types: s.def.Types,
-	}, s.r.o.PageBytes)
+	read := func() (store.Page, *unreadable, bool, error) {
+		return readBounded(ctx, s.r.rd, after, store.ReadAllOptions{
+			Limit: s.readLimit(), Categories: s.def.Categories, Types: s.def.Types,
+		}, s.r.o.PageBytes)
+	}
+	if s.grp != nil {
+		return s.grp.pages.read(after, 2*s.r.o.PageBytes, read)
+	}
+	return read()
 }
 
 // passUnreadable gets past an event the store cannot decode: no handler

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
+
+	"eventscope/store"
 )
 
 // Competing consumers.
@@ -81,6 +83,7 @@ type group struct {
 	partitions int
 	parts      []*sub
 	tgt        *target // control notifications for the group's name reach every partition
+	pages      groupPages
 
 	owned   atomic.Pointer[[]bool] // partitions this member owns now (nil: none yet)
 	mu      sync.Mutex
@@ -215,3 +218,77 @@ func (r *Runner) leaveGroups(ctx context.Context) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// groupPages shares the catch-up reads of a group's partitions in one
+// runner: the partitions scan the same log with the same filter, and pages
+// end where the scan ends whatever they keep, so partitions that resume
+// from the same checkpoint (all of them, when a group starts or catches up
+// together) read each page once instead of once per partition. A page
+// being read is waited for; a failed read is not shared (each reader then
+// reads for itself). At most groupPageSlots pages, and about 2×PageBytes,
+// are kept.
+type groupPages struct {
+	mu    sync.Mutex
+	pages []*groupPage // newest last
+}
+
+const groupPageSlots = 8
+
+type groupPage struct {
+	after store.Checkpoint
+	done  chan struct{}
+	page  store.Page
+	bad   *unreadable
+	full  bool
+	err   error
+	bytes int64
+}
+
+// read returns the page after `after`, read by read unless a page read
+// from there is kept or being read.
+func (gp *groupPages) read(after store.Checkpoint, budget int64, read func() (store.Page, *unreadable, bool, error)) (store.Page, *unreadable, bool, error) {
+	gp.mu.Lock()
+	for _, p := range gp.pages {
+		if p.after == after {
+			gp.mu.Unlock()
+			<-p.done
+			if p.err == nil {
+				return p.page, p.bad, p.full, nil
+			}
+			return read()
+		}
+	}
+	p := &groupPage{after: after, done: make(chan struct{})}
+	gp.pages = append(gp.pages, p)
+	gp.mu.Unlock()
+
+	p.page, p.bad, p.full, p.err = read()
+	for _, e := range p.page.Events {
+		p.bytes += eventBytes(e)
+	}
+	close(p.done)
+
+	gp.mu.Lock()
+	defer gp.mu.Unlock()
+	if p.err != nil {
+		gp.pages = slices.DeleteFunc(gp.pages, func(x *groupPage) bool { return x == p })
+	}
+	var total int64
+	keep := 0
+	for i := len(gp.pages) - 1; i >= 0; i-- {
+		q := gp.pages[i]
+		select {
+		case <-q.done:
+		default:
+			keep++ // in flight: kept while read
+			continue
+		}
+		if keep >= groupPageSlots || total+q.bytes > budget {
+			gp.pages = slices.Delete(gp.pages, i, i+1)
+			continue
+		}
+		total += q.bytes
+		keep++
+	}
+	return p.page, p.bad, p.full, p.err
+}
