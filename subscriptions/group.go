@@ -158,8 +158,7 @@ func (r *Runner) renewMembership(ctx context.Context, g *group, backend uint32) 
 		problem = fmt.Sprintf("the group was created with %d partitions, this runner has %d: it takes no partitions (partitions are fixed; delete the group to change them)", stored, g.partitions)
 	}
 	if problem != "" {
-		g.owned.Store(&[]bool{})
-		g.kickMoved()
+		g.setOwned(make([]bool, g.partitions))
 		if g.warned != problem {
 			g.warned = problem
 			r.logf("subscriptions: %s: %s", g.name, problem)
@@ -189,16 +188,18 @@ func (r *Runner) renewMembership(ctx context.Context, g *group, backend uint32) 
 	if changed {
 		r.logf("subscriptions: %s: %d live members %v", g.name, len(members), members)
 	}
-	g.owned.Store(ptr(assign(g.partitions, members, r.o.Instance)))
-	g.kickMoved()
+	g.setOwned(assign(g.partitions, members, r.o.Instance))
 	return nil
 }
 
-// kickMoved wakes the partitions held but no longer owned, so they hand
-// their lease over.
-func (g *group) kickMoved() {
-	for _, sb := range g.parts {
-		if sb.public().active && !g.owns(sb.part) {
+// setOwned records which partitions this member owns and wakes every
+// partition whose ownership changed: one no longer owned hands its lease
+// over; one owned again (perhaps activated while it was not, and idle
+// since) delivers.
+func (g *group) setOwned(o []bool) {
+	old := g.owned.Swap(&o)
+	for k, sb := range g.parts {
+		if old == nil || (*old)[k] != o[k] {
 			sb.in.kick.send()
 		}
 	}
@@ -216,8 +217,6 @@ func (r *Runner) leaveGroups(ctx context.Context) {
 		}
 	}
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // groupPages shares the catch-up reads of a group's partitions in one
 // runner: the partitions scan the same log with the same filter, and pages
