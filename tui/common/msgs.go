@@ -1,6 +1,7 @@
 package common
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -87,8 +88,13 @@ type (
 	}
 	// OpenSubMsg opens a subscription's detail.
 	OpenSubMsg struct{ Name string }
-	// SwitchTabMsg switches to a top-level view.
-	SwitchTabMsg struct{ Tab int }
+	// SwitchTabMsg switches to a top-level view, by its name in the
+	// root's registry ("streams", "tail").
+	SwitchTabMsg struct{ View string }
+	// OpenViewMsg opens the registered view named View with the argument
+	// its command takes (":trace order-42@3" is {"trace", "order-42@3"}).
+	// New views are opened with it; they need no message of their own.
+	OpenViewMsg struct{ View, Arg string }
 	// BackMsg pops the current page.
 	BackMsg struct{}
 )
@@ -133,3 +139,14 @@ func ErrCmd(op string, err error) tea.Cmd {
 
 // IsNotFound reports a store.ErrNotFound.
 func IsNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+// Fetch is the command a view's I/O runs in: fn gets ctx bounded by
+// timeout, and what it returns is the message (a result carrying the
+// view's id).
+func Fetch(ctx context.Context, timeout time.Duration, fn func(ctx context.Context) tea.Msg) tea.Cmd {
+	return func() tea.Msg {
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		return fn(cctx)
+	}
+}

@@ -5,7 +5,6 @@ package related
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -14,7 +13,7 @@ import (
 
 	"eventscope/store"
 	"eventscope/tui/common"
-	"eventscope/tui/table"
+	"eventscope/tui/eventlist"
 )
 
 // Limit caps the events listed.
@@ -42,22 +41,22 @@ type Model struct {
 	evs     []store.Event
 	loading bool
 	err     error
-	tbl     table.Model
+	tbl     eventlist.Model
 }
 
 // New lists the events correlated by corr; from is the event id the user
 // came from.
 func New(ctx context.Context, c common.Common, src Source, corr, from string) *Model {
 	m := &Model{c: c, ctx: ctx, src: src, id: common.NewID(), corr: corr, from: from, loading: true}
-	m.tbl = table.New(c.Styles, c.Keys, []table.Column{
-		{Title: "recorded", Width: 23},
-		{Title: "stream", Width: 18, Flex: 1},
-		{Title: "ver", Width: 6, Right: true},
-		{Title: "type", Width: 20},
-		{Title: "data", Width: 20, Flex: 2},
-	})
+	m.tbl = eventlist.New(c, eventlist.Recorded, eventlist.Stream, eventlist.Version, eventlist.Type, eventlist.Data)
+	m.tbl.Mark = func(e *store.Event) string {
+		if e.EventID.String() == m.from {
+			return "◀ this event"
+		}
+		return ""
+	}
 	m.tbl.Empty = "searching…"
-	m.tbl.SetRows(rows{m})
+	m.tbl.SetEvents(eventlist.Slice(nil))
 	return m
 }
 
@@ -81,32 +80,18 @@ func (m *Model) Init() tea.Cmd {
 		m.err = fmt.Errorf("correlation search is unavailable")
 		return nil
 	}
-	id, src, ctx, corr := m.id, m.src, m.ctx, m.corr
-	return func() tea.Msg {
-		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		evs, err := src.Correlated(cctx, corr, Limit)
+	id, src, corr := m.id, m.src, m.corr
+	return common.Fetch(m.ctx, 30*time.Second, func(ctx context.Context) tea.Msg {
+		evs, err := src.Correlated(ctx, corr, Limit)
 		return loadMsg{id: id, evs: evs, err: err}
-	}
+	})
 }
 
 // Selected is the event under the cursor.
-func (m *Model) Selected() (store.Event, bool) {
-	if i := m.tbl.Cursor(); i < len(m.evs) {
-		return m.evs[i], true
-	}
-	return store.Event{}, false
-}
+func (m *Model) Selected() (store.Event, bool) { return m.tbl.Selected() }
 
 // CopyText copies the selected event as JSON.
-func (m *Model) CopyText() (string, string, bool) {
-	e, ok := m.Selected()
-	if !ok {
-		return "", "", false
-	}
-	b, _ := json.Marshal(e)
-	return string(b), "event", true
-}
+func (m *Model) CopyText() (string, string, bool) { return m.tbl.CopyText() }
 
 // Update handles keys and the result.
 func (m *Model) Update(msg tea.Msg) tea.Cmd {
@@ -123,7 +108,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		}
 		m.evs = msg.evs
 		m.tbl.Empty = "no event carries this correlation id"
-		m.tbl.SetRows(rows{m})
+		m.tbl.SetEvents(eventlist.Slice(m.evs))
 		for i, e := range m.evs {
 			if e.EventID.String() == m.from {
 				m.tbl.SetCursor(i)
@@ -133,46 +118,17 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		m.loading = true
 		return m.Init()
 	case tea.MouseMsg:
-		if moved, clicked := m.tbl.Mouse(msg, msg.Y-2); clicked && !moved {
-			return m.open()
-		}
+		cmd, _ := m.tbl.Update(msg, 2)
+		return cmd
 	case tea.KeyMsg:
-		switch {
-		case key.Matches(msg, m.c.Keys.Open):
-			return m.open()
-		case key.Matches(msg, m.c.Keys.Refresh):
+		if key.Matches(msg, m.c.Keys.Refresh) {
 			m.loading = true
 			return m.Init()
 		}
-		m.tbl.Update(msg)
+		cmd, _ := m.tbl.Update(msg, 2)
+		return cmd
 	}
 	return nil
-}
-
-func (m *Model) open() tea.Cmd {
-	if e, ok := m.Selected(); ok {
-		return common.Navigate(common.OpenEventMsg{Event: e})
-	}
-	return nil
-}
-
-type rows struct{ m *Model }
-
-func (r rows) Len() int { return len(r.m.evs) }
-func (r rows) Cells(i int) []table.Cell {
-	st := r.m.c.Styles
-	e := r.m.evs[i]
-	stream := e.StreamID
-	if e.EventID.String() == r.m.from {
-		stream += "  ◀ this event"
-	}
-	return []table.Cell{
-		{Text: common.Timestamp(e.RecordedAt), Style: &st.Faint},
-		{Text: stream},
-		{Text: fmt.Sprint(e.Version)},
-		{Text: e.Type, Style: &st.Accent},
-		{Text: common.Preview(e.Data, 200)},
-	}
 }
 
 // View renders the summary and the list.
@@ -204,5 +160,11 @@ func (m *Model) ShortHelp() []key.Binding {
 // FullHelp is the full help.
 func (m *Model) FullHelp() [][]key.Binding {
 	k := m.c.Keys
-	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {k.Open, k.Copy, k.Refresh, k.Back}}
+	return [][]key.Binding{k.Moves(), {k.Open, k.Copy, k.Refresh, k.Back}}
 }
+
+// PageID addresses the results to the page that asked (common.Addressed).
+func (m loadMsg) PageID() int64 { return m.id }
+
+// ID is the page's address.
+func (m *Model) ID() int64 { return m.id }

@@ -630,7 +630,15 @@ func (m *Model) ShortHelp() []key.Binding {
 func (m *Model) FullHelp() [][]key.Binding {
 	k := m.c.Keys
 	return [][]key.Binding{
-		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
+		k.Moves(),
 		{k.Open, k.Filter, k.Sort, k.Category, k.TimeTravel, k.Copy, k.Refresh},
 	}
 }
+
+// PageID addresses the results to the page that asked (common.Addressed).
+func (m pageMsg) PageID() int64     { return m.id }
+func (m debounceMsg) PageID() int64 { return m.id }
+func (m matchMsg) PageID() int64    { return m.id }
+
+// ID is the page's address.
+func (m *Model) ID() int64 { return m.id }

@@ -15,51 +15,17 @@ import (
 	"eventscope/tui/tuitest"
 )
 
-type fake struct {
-	st     common.SubStatus
-	parked []common.ParkedEvent
-	calls  []string
-}
-
-func (f *fake) Get(_ context.Context, n string) (common.SubStatus, error) {
-	if n != f.st.Name {
-		return common.SubStatus{}, &store.NotFoundError{What: "subscription " + n}
-	}
-	return f.st, nil
-}
-func (f *fake) Parked(context.Context, string) ([]common.ParkedEvent, error) { return f.parked, nil }
-func (f *fake) Pause(_ context.Context, n string) error {
-	f.calls = append(f.calls, "pause")
-	return nil
-}
-func (f *fake) Resume(_ context.Context, n string) error {
-	f.calls = append(f.calls, "resume")
-	return nil
-}
-func (f *fake) Reset(context.Context, string, action.ResetTarget) error { return nil }
-func (f *fake) Retry(_ context.Context, n string, id uuid.UUID) error {
-	f.calls = append(f.calls, "retry "+id.String()[:4])
-	f.parked = f.parked[1:]
-	return nil
-}
-func (f *fake) RetryAll(context.Context, string) (int, error) {
-	f.calls = append(f.calls, "retryall")
-	return len(f.parked), nil
-}
-func (f *fake) Skip(_ context.Context, n string, id uuid.UUID) error {
-	f.calls = append(f.calls, "skip "+id.String()[:4])
-	return nil
-}
-
-func setup(t *testing.T, readOnly bool) (*Model, *fake) {
+func setup(t *testing.T, readOnly bool) (*Model, *tuitest.Admin) {
 	t.Helper()
-	f := &fake{st: common.SubStatus{Name: "notifications", State: "live", Categories: []string{"order"}, Types: []string{"OrderShipped"}, Lag: 3, Rate: 12, Parked: 2, Holder: "vm:1", Heartbeat: tuitest.Now}}
+	st := common.SubStatus{Name: "notifications", State: "live", Categories: []string{"order"}, Types: []string{"OrderShipped"}, Lag: 3, Rate: 12, Parked: 2, Holder: "vm:1", Heartbeat: tuitest.Now}
+	var parked []common.ParkedEvent
 	for i, id := range []string{"aaaa0000-0000-0000-0000-000000000000", "bbbb0000-0000-0000-0000-000000000000"} {
-		f.parked = append(f.parked, common.ParkedEvent{Event: store.Event{StreamID: "order-" + string(rune('1'+i)), EventID: uuid.MustParse(id), Type: "OrderShipped", Data: json.RawMessage(`{}`)},
+		parked = append(parked, common.ParkedEvent{Event: store.Event{StreamID: "order-" + string(rune('1'+i)), EventID: uuid.MustParse(id), Type: "OrderShipped", Data: json.RawMessage(`{}`)},
 			Attempts: 5, LastError: "mailbox rejected", ParkedAt: tuitest.Now.Add(-time.Minute)})
 	}
+	f := tuitest.NewAdmin([]common.SubStatus{st}, parked)
 	hist := common.NewSubHistory(10)
-	hist.Add([]common.SubStatus{f.st})
+	hist.Add([]common.SubStatus{st})
 	m := New(context.Background(), tuitest.Common(140, 24), f, action.New(context.Background(), f, readOnly), hist, "notifications")
 	m.SetSize(140, 24)
 	tuitest.Settle(m, tuitest.Drain(m.Init())...)
@@ -81,20 +47,20 @@ func TestRetrySkipRetryAll(t *testing.T) {
 	t.Parallel()
 	m, f := setup(t, false)
 	msgs := tuitest.Settle(m, tuitest.Key("t"))
-	if _, ok := tuitest.Find[action.DoneMsg](msgs); !ok || f.calls[0] != "retry aaaa" {
-		t.Fatalf("t: %v %+v", f.calls, msgs)
+	if _, ok := tuitest.Find[action.DoneMsg](msgs); !ok || f.Calls()[0] != "retry notifications aaaa0000" {
+		t.Fatalf("t: %v %+v", f.Calls(), msgs)
 	}
 	if len(m.parked) != 1 {
 		t.Fatal("the list reloads after an action")
 	}
 	msgs = tuitest.Settle(m, tuitest.Key("x"))
 	conf, ok := tuitest.Find[common.ConfirmMsg](msgs)
-	if !ok || conf.Typed != "notifications" || len(f.calls) != 1 {
+	if !ok || conf.Typed != "notifications" || len(f.Calls()) != 1 {
 		t.Fatalf("skip discards: it must ask for the name first: %+v", msgs)
 	}
 	tuitest.Drain(conf.Action)
-	if f.calls[1] != "skip bbbb" {
-		t.Fatalf("%v", f.calls)
+	if f.Calls()[1] != "skip notifications bbbb0000" {
+		t.Fatalf("%v", f.Calls())
 	}
 	msgs = tuitest.Settle(m, tuitest.Key("T"))
 	conf, ok = tuitest.Find[common.ConfirmMsg](msgs)
@@ -106,8 +72,8 @@ func TestRetrySkipRetryAll(t *testing.T) {
 		t.Fatalf("enter opens the parked event: %+v", msgs)
 	}
 	msgs = tuitest.Settle(m, tuitest.Key("p"))
-	if f.calls[len(f.calls)-1] != "pause" {
-		t.Fatalf("p: %v %+v", f.calls, msgs)
+	if f.Calls()[len(f.Calls())-1] != "pause notifications" {
+		t.Fatalf("p: %v %+v", f.Calls(), msgs)
 	}
 }
 
@@ -120,14 +86,14 @@ func TestReadOnly(t *testing.T) {
 			t.Fatalf("%s: %+v", k, msgs)
 		}
 	}
-	if len(f.calls) != 0 {
-		t.Fatalf("%v", f.calls)
+	if len(f.Calls()) != 0 {
+		t.Fatalf("%v", f.Calls())
 	}
 }
 
 func TestNotFound(t *testing.T) {
 	t.Parallel()
-	f := &fake{st: common.SubStatus{Name: "x"}}
+	f := tuitest.NewAdmin([]common.SubStatus{{Name: "x"}}, nil)
 	m := New(context.Background(), tuitest.Common(100, 20), f, action.New(context.Background(), f, false), common.NewSubHistory(2), "gone")
 	m.SetSize(100, 20)
 	tuitest.Settle(m, tuitest.Drain(m.Init())...)
@@ -141,12 +107,12 @@ func TestNotFound(t *testing.T) {
 // to make room.
 func TestGroupMembers(t *testing.T) {
 	t.Parallel()
-	f := &fake{st: common.SubStatus{Name: "team", State: "catching-up", Lag: 40, Partitions: 4, Heartbeat: tuitest.Now,
+	f := tuitest.NewAdmin([]common.SubStatus{{Name: "team", State: "catching-up", Lag: 40, Partitions: 4, Heartbeat: tuitest.Now,
 		Members: []common.SubMember{
 			{Instance: "a1", Holder: "vm:10", Live: true, Partitions: []int{0, 2}, Lag: 40, Rate: 5},
 			{Instance: "b2", Holder: "vm:11", Live: true, Partitions: []int{1}, Lag: 0},
 			{Instance: "c3", Holder: "vm:12", Live: false, Partitions: []int{}},
-		}, Unheld: []int{3}}}
+		}, Unheld: []int{3}}}, nil)
 	m := New(context.Background(), tuitest.Common(140, 24), f, action.New(context.Background(), f, false), common.NewSubHistory(2), "team")
 	m.SetSize(140, 24)
 	tuitest.Settle(m, tuitest.Drain(m.Init())...)

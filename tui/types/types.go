@@ -118,12 +118,14 @@ func (m *Model) load() tea.Cmd {
 	}
 	m.loading = true
 	id, src, ctx := m.id, m.src, m.ctx
-	return func() tea.Msg {
-		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		types, state, err := src.CatalogTypes(cctx, store.CatalogOptions{Budget: time.Second})
-		return loadMsg{id: id, types: types, state: state, err: err}
+	o := store.CatalogOptions{Budget: time.Second}
+	if m.c.ReadOnly {
+		o.Budget = -1 // read the catalog as it stands: advancing it writes
 	}
+	return common.Fetch(ctx, 30*time.Second, func(ctx context.Context) tea.Msg {
+		types, state, err := src.CatalogTypes(ctx, o)
+		return loadMsg{id: id, types: types, state: state, err: err}
+	})
 }
 
 // ClaimsKey: the focused filter takes every key; esc leaves a detail or an
@@ -446,7 +448,10 @@ func (m *Model) View() string {
 			sum += st.Faint.Render("reading the catalog…")
 		default:
 			sum += st.Faint.Render(fmt.Sprintf("%d types, %d events folded in, as of %s", len(m.types), m.state.Events, m.state.Checkpoint))
-			if !m.state.CaughtUp {
+			switch {
+			case m.c.ReadOnly:
+				sum += st.Faint.Render(" · read-only: not advanced here")
+			case !m.state.CaughtUp:
 				sum += st.Warning.Render(" · catching up")
 			}
 		}
@@ -471,5 +476,12 @@ func (m *Model) ShortHelp() []key.Binding {
 // FullHelp is the full help.
 func (m *Model) FullHelp() [][]key.Binding {
 	k := m.c.Keys
-	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {k.Open, k.Filter, k.Copy, k.Refresh, k.Back}}
+	return [][]key.Binding{k.Moves(), {k.Open, k.Filter, k.Copy, k.Refresh, k.Back}}
 }
+
+// PageID addresses the results to the page that asked (common.Addressed).
+func (m loadMsg) PageID() int64 { return m.id }
+func (m tickMsg) PageID() int64 { return m.id }
+
+// ID is the page's address.
+func (m *Model) ID() int64 { return m.id }
