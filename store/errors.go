@@ -78,6 +78,13 @@ func (e *ValidationError) Error() string {
 	return fmt.Sprintf("invalid %s: %s", e.Field, e.Reason)
 }
 
+// InvalidField is the ValidationError of a field that is not an event's
+// (a subscription's name, a reset target, an option): the one bad-input
+// error of every package.
+func InvalidField(field, reason string) *ValidationError {
+	return &ValidationError{Field: field, Index: -1, Reason: reason}
+}
+
 // Is makes errors.Is(err, ErrInvalid) true.
 func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
 

@@ -44,7 +44,7 @@ func (s *Store) EventsByID(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]
 		if err != nil {
 			return nil, fmt.Errorf("events by id: %w", err)
 		}
-		evs, err := pgx.CollectRows(rows, scanEventRaw)
+		evs, err := pgx.CollectRows(rows, scanEvent)
 		if err != nil {
 			return nil, fmt.Errorf("events by id: %w", err)
 		}
@@ -54,18 +54,6 @@ func (s *Store) EventsByID(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]
 		ids = ids[n:]
 	}
 	return out, nil
-}
-
-// scanEventRaw scans eventColumns as scanEvent does, but takes data and
-// metadata as the bytes the server sent: pgx would run a json.RawMessage
-// destination through json.Unmarshal, which refuses JSON nested deeper
-// than 10,000 levels (PostgreSQL stores about 14,000).
-func scanEventRaw(row pgx.CollectableRow) (Event, error) {
-	var e Event
-	err := row.Scan(&e.StreamID, &e.Version, &e.Position, &e.Checkpoint.Tx, &e.EventID, &e.Type,
-		(*[]byte)(&e.Data), (*[]byte)(&e.Metadata), &e.RecordedAt)
-	e.Checkpoint.Pos = e.Position
-	return e, err
 }
 
 // LogRef is an event's identity and place in the global log, without

@@ -62,7 +62,7 @@ func (a *Admin) Get(ctx context.Context, name string) (Status, error) {
 }
 
 func notFoundSub(name string) error {
-	return &NotFoundError{What: fmt.Sprintf("subscription %q", name)}
+	return &store.NotFoundError{What: fmt.Sprintf("subscription %q", name)}
 }
 
 // control runs fn on the subscription's locked row, then bumps its control
@@ -71,10 +71,10 @@ func (a *Admin) control(ctx context.Context, name string, fn func(tx pgx.Tx) err
 	return pgx.BeginFunc(ctx, a.db, func(tx pgx.Tx) error {
 		var found bool
 		if err := tx.QueryRow(ctx, lockRowSQL, name).Scan(&found); err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
-				return notFoundSub(name)
-			}
 			return err
+		}
+		if !found {
+			return notFoundSub(name)
 		}
 		if fn != nil {
 			if err := fn(tx); err != nil {
@@ -122,6 +122,9 @@ func (a *Admin) Delete(ctx context.Context, name string) error {
 		if tag.RowsAffected() == 0 {
 			return notFoundSub(name)
 		}
+		if _, err := tx.Exec(ctx, deleteMembersSQL, name); err != nil {
+			return err
+		}
 		_, err = tx.Exec(ctx, notifySQL, ControlChannel, name)
 		return err
 	})
@@ -132,7 +135,7 @@ func (a *Admin) wrap(op, name string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var nf *NotFoundError
+	var nf *store.NotFoundError
 	if errors.As(err, &nf) {
 		return err
 	}
@@ -239,7 +242,7 @@ func parseResetTarget(s string, now time.Time) (ResetTarget, error) {
 	case "end", "head":
 		return ResetTarget{Kind: ResetEnd}, nil
 	case "":
-		return ResetTarget{}, &InvalidError{Field: "reset target", Reason: "is empty; want start, end, a checkpoint TX:POS, a time or an age like -10m"}
+		return ResetTarget{}, store.InvalidField("reset target", "is empty; want start, end, a checkpoint TX:POS, a time or an age like -10m")
 	}
 	// TX:POS and a clock time HH:MM look alike. Transaction ids start far
 	// above 23, so a pair with a first part of 24 or more is a checkpoint,
@@ -248,7 +251,7 @@ func parseResetTarget(s string, now time.Time) (ResetTarget, error) {
 	if rest, ok := cutPrefixFold(v, "checkpoint:"); ok {
 		cp, err := store.ParseCheckpoint(rest)
 		if err != nil {
-			return ResetTarget{}, &InvalidError{Field: "reset target", Reason: fmt.Sprintf("%q is not a checkpoint TX:POS (e.g. 7731:120455)", s)}
+			return ResetTarget{}, store.InvalidField("reset target", fmt.Sprintf("%q is not a checkpoint TX:POS (e.g. 7731:120455)", s))
 		}
 		return ResetTarget{Kind: ResetCheckpoint, Checkpoint: cp}, nil
 	}
@@ -257,16 +260,16 @@ func parseResetTarget(s string, now time.Time) (ResetTarget, error) {
 		if tx, err := strconv.ParseUint(pair[1], 10, 64); err != nil || tx >= minCheckpointTx {
 			cp, err := store.ParseCheckpoint(v)
 			if err != nil {
-				return ResetTarget{}, &InvalidError{Field: "reset target", Reason: fmt.Sprintf("%q is not a checkpoint TX:POS (e.g. 7731:120455)", s)}
+				return ResetTarget{}, store.InvalidField("reset target", fmt.Sprintf("%q is not a checkpoint TX:POS (e.g. 7731:120455)", s))
 			}
 			return ResetTarget{Kind: ResetCheckpoint, Checkpoint: cp}, nil
 		}
 	}
 	t, err := store.ParseTime(v, now)
 	if err != nil && pair != nil && !(len(pair[2]) == 2 && pair[2] < "60") { // a clock time keeps ParseTime's reason
-		return ResetTarget{}, &InvalidError{Field: "reset target", Reason: fmt.Sprintf(
+		return ResetTarget{}, store.InvalidField("reset target", fmt.Sprintf(
 			"%q is ambiguous: not a time of day (HH:MM), and no checkpoint has a transaction id that small; "+
-				"write checkpoint:%s for a checkpoint, or a time like 09:30 or \"2025-03-01 09:30\"", s, v)}
+				"write checkpoint:%s for a checkpoint, or a time like 09:30 or \"2025-03-01 09:30\"", s, v))
 	}
 	if err != nil {
 		reason := err.Error()
@@ -274,7 +277,7 @@ func parseResetTarget(s string, now time.Time) (ResetTarget, error) {
 		if errors.As(err, &ve) {
 			reason = ve.Reason
 		}
-		return ResetTarget{}, &InvalidError{Field: "reset target", Reason: "not start, end or a checkpoint TX:POS; as a time, " + reason}
+		return ResetTarget{}, store.InvalidField("reset target", "not start, end or a checkpoint TX:POS; as a time, "+reason)
 	}
 	return ResetTarget{Kind: ResetTime, Time: t}, nil
 }
@@ -303,8 +306,8 @@ func (a *Admin) Reset(ctx context.Context, name string, to ResetTarget) error {
 			return fmt.Errorf("reset subscription %s: %w", name, err)
 		}
 		if to.Checkpoint.Compare(h) > 0 {
-			return &InvalidError{Field: "reset target", Reason: fmt.Sprintf(
-				"checkpoint %s is beyond the head of the log (%s): nothing was changed (to skip to the head, reset to end)", to.Checkpoint, h)}
+			return store.InvalidField("reset target", fmt.Sprintf(
+				"checkpoint %s is beyond the head of the log (%s): nothing was changed (to skip to the head, reset to end)", to.Checkpoint, h))
 		}
 		cp = to.Checkpoint
 	case ResetTime:
@@ -314,7 +317,7 @@ func (a *Admin) Reset(ctx context.Context, name string, to ResetTarget) error {
 		}
 		cp = c
 	default:
-		return &InvalidError{Field: "reset target", Reason: fmt.Sprintf("unknown kind %d", to.Kind)}
+		return store.InvalidField("reset target", fmt.Sprintf("unknown kind %d", to.Kind))
 	}
 	return a.wrap("reset", name, a.control(ctx, name, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, resetSQL, name, cp.Tx, cp.Pos)
@@ -364,7 +367,7 @@ func (a *Admin) Parked(ctx context.Context, name string) ([]ParkedEvent, error) 
 
 func (a *Admin) exists(ctx context.Context, name string) error {
 	var ok bool
-	err := a.db.QueryRow(ctx, rowExistsSQL, name).Scan(&ok)
+	err := a.db.QueryRow(ctx, adminExistsSQL, name).Scan(&ok)
 	if err != nil {
 		return fmt.Errorf("subscription %s: %w", name, err)
 	}
@@ -375,7 +378,7 @@ func (a *Admin) exists(ctx context.Context, name string) error {
 }
 
 func notFoundParked(name string, id uuid.UUID) error {
-	return &NotFoundError{What: fmt.Sprintf("parked event %s of subscription %q", id, name)}
+	return &store.NotFoundError{What: fmt.Sprintf("parked event %s of subscription %q", id, name)}
 }
 
 // Retry asks the holder to deliver a parked event again through the

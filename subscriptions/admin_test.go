@@ -260,13 +260,13 @@ func testParkRetrySkip(t *testing.T, kind string) {
 		t.Errorf("RetryAll = %d, want 1", n)
 	}
 	waitFor(t, "the retried event", time.Minute, func() bool { return times(b3) == 1 })
-	if err := b.adm.Retry(ctx, "s", uuid.New()); !errors.Is(err, ErrNotFound) {
+	if err := b.adm.Retry(ctx, "s", uuid.New()); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Retry of an unknown event: %v, want ErrNotFound", err)
 	}
-	if err := b.adm.Skip(ctx, "s", b3); !errors.Is(err, ErrNotFound) {
+	if err := b.adm.Skip(ctx, "s", b3); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Skip of a delivered event: %v, want ErrNotFound", err)
 	}
-	if _, err := b.adm.Parked(ctx, "nope"); !errors.Is(err, ErrNotFound) || !errors.Is(err, store.ErrNotFound) {
+	if _, err := b.adm.Parked(ctx, "nope"); !errors.Is(err, store.ErrNotFound) || !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Parked of an unknown subscription: %v, want ErrNotFound", err)
 	}
 	waitFor(t, "6 processed", time.Minute, func() bool { return mustGet(t, b, "s").Processed == 6 })
@@ -320,7 +320,7 @@ func TestDeleteWhileLive(t *testing.T) {
 	if rec.count() != 5 {
 		t.Fatalf("%d deliveries after delete, want none", rec.count()-5)
 	}
-	if _, err := b.adm.Get(ctx, "s"); !errors.Is(err, ErrNotFound) {
+	if _, err := b.adm.Get(ctx, "s"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Get after delete: %v, want ErrNotFound", err)
 	}
 	for name, op := range map[string]func() error{
@@ -330,7 +330,7 @@ func TestDeleteWhileLive(t *testing.T) {
 		"delete": func() error { return b.adm.Delete(ctx, "s") },
 		"retry":  func() error { _, err := b.adm.RetryAll(ctx, "s"); return err },
 	} {
-		if err := op(); !errors.Is(err, ErrNotFound) {
+		if err := op(); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("%s of a deleted subscription: %v, want ErrNotFound", name, err)
 		}
 	}

@@ -48,6 +48,13 @@ func (s *sub) catchUp(ctx context.Context) {
 		if full && !cached && bad == nil {
 			ahead = s.readAhead(ctx, page.Next)
 		}
+		if s.grp != nil {
+			page.Events = s.ownEvents(page.Events)
+			if bad != nil && PartitionOf(bad.event.StreamID, s.grp.partitions) != s.part {
+				// another partition's: scan past it (its own partition parks it)
+				page.Next, bad = bad.event.Checkpoint, nil
+			}
+		}
 		if len(page.Events) > 0 {
 			if !s.deliverBatches(ctx, page, !full) {
 				return
@@ -69,6 +76,19 @@ func (s *sub) catchUp(ctx context.Context) {
 	}
 }
 
+// ownEvents keeps the events of a group partition's streams, in a slice of
+// its own (pages are shared by the group's partitions). The page's Next
+// still covers the others: they are scanned past.
+func (s *sub) ownEvents(evs []store.Event) []store.Event {
+	out := make([]store.Event, 0, len(evs)/max(s.grp.partitions, 1)+1)
+	for _, e := range evs {
+		if PartitionOf(e.StreamID, s.grp.partitions) == s.part {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // readLimit is the page size: up to 10 batches, at most 1,000 events
 // (or one batch, if larger), and at most RunnerOptions.PageBytes. Larger pages than a batch halve the cost of
 // catching up with small batches; the checkpoint still moves every batch.
@@ -79,9 +99,15 @@ func (s *sub) readLimit() int {
 // read reads the page after `after`, bounded by RunnerOptions.PageBytes
 // too (see readPast for bad).
 func (s *sub) read(ctx context.Context, after store.Checkpoint) (page store.Page, bad *unreadable, full bool, err error) {
-	return readBounded(ctx, s.r.rd, after, store.ReadAllOptions{
-		Limit: s.readLimit(), Categories: s.def.Categories, Types: s.def.Types,
-	}, s.r.o.PageBytes)
+	read := func() (store.Page, *unreadable, bool, error) {
+		return readBounded(ctx, s.r.rd, after, store.ReadAllOptions{
+			Limit: s.readLimit(), Categories: s.def.Categories, Types: s.def.Types,
+		}, s.r.o.PageBytes)
+	}
+	if s.grp != nil {
+		return s.grp.pages.read(after, 2*s.r.o.PageBytes, read)
+	}
+	return read()
 }
 
 // passUnreadable gets past an event the store cannot decode: no handler

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"eventscope/store"
+	"eventscope/store/storetest"
 )
 
 // The benchmarks report figures (b.ReportMetric) rather than ns/op: the
@@ -243,8 +244,7 @@ func fillLog(b *testing.B, st *store.Store, n int) {
 			b.Fatal(err)
 		}
 	}
-	_, err := st.Pool().Exec(ctx, `VACUUM ANALYZE eventscope.events`)
-	must(b, err)
+	must(b, storetest.Analyze(ctx, st))
 }
 
 // BenchmarkCatchUp: a subscription with a no-op handler reading a log of

@@ -83,6 +83,16 @@
 // heartbeats, states and rates of all its subscriptions in one statement
 // per second.
 //
+// # Competing consumers
+//
+// A Subscription with Partitions > 0 is a group: its streams are split
+// over that many partitions (PartitionOf), each a row of its own (GROUP#K)
+// with its own checkpoint, lease and epoch, and the partitions are shared
+// among the Runners that run the group, its live members (group.go). A
+// partition moves when a member joins, leaves or dies, and resumes at its
+// fenced checkpoint; Status shows a group as one entry with its Members and
+// Partitions (groupstatus.go).
+//
 // Follow is a plain reader of the live log (no row, no lease), for
 // `eventscope tail` and the console.
 //
@@ -96,5 +106,6 @@
 // watcher.go (wake-ups). One subscription (sub.go) is split by concern:
 // lease.go, delivery.go, handlertx.go (the one TxHandler transaction
 // path), checkpoint.go, parking.go, publish.go. Operators: admin.go,
-// monitor.go, metrics.go; readers: follow.go.
+// monitor.go, metrics.go; readers: follow.go; groups: group.go,
+// groupstatus.go.
 package subscriptions

@@ -156,7 +156,7 @@ func TestPostgresRestart(t *testing.T) {
 func mustGet(t *testing.T, b *bundle, name string) Status {
 	t.Helper()
 	s, err := b.adm.Get(context.Background(), name)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return Status{}
 	}
 	must(t, err)

@@ -35,6 +35,17 @@ func (s *sub) syncLease(ctx context.Context) bool {
 		s.logf("lease lost (epoch %d); standing by", s.lease.epoch)
 		s.deactivate(ctx, false)
 	}
+	if locked && !s.owned() {
+		// A group's partition this member no longer owns: save the
+		// checkpoint, clear the holder, then let the lock go to its owner.
+		if s.lease.active {
+			s.logf("handing the partition over (epoch %d) at checkpoint %s", s.lease.epoch, s.cp.cursor)
+			s.deactivate(ctx, true)
+		}
+		s.link.locked.Store(false)
+		s.r.requestUnlock(s.key)
+		return true
+	}
 	if !s.lease.active && locked {
 		if err := s.activate(ctx, gen); err != nil {
 			s.dbError(ctx, "taking the lease", err)

@@ -39,7 +39,20 @@ func queryStatus(ctx context.Context, db lockBound, st *store.Store, name *strin
 		list[i].Head = head
 		list[i].Lag, list[i].LagEstimated = lags[i].Events, lags[i].Estimated
 	}
-	return list, nil
+	var members []memberRow
+	for _, s := range list {
+		if s.group != nil {
+			rows, err := db.Query(ctx, membersSQL, name)
+			if err != nil {
+				return nil, fmt.Errorf("subscription members: %w", err)
+			}
+			if members, err = pgx.CollectRows(rows, pgx.RowToStructByPos[memberRow]); err != nil {
+				return nil, fmt.Errorf("subscription members: %w", err)
+			}
+			break
+		}
+	}
+	return foldGroups(list, members), nil
 }
 
 func scanStatus(row pgx.CollectableRow) (Status, error) {
@@ -54,7 +67,8 @@ func scanStatus(row pgx.CollectableRow) (Status, error) {
 	err := row.Scan(&s.Name, &s.Categories, &s.Types, &s.Checkpoint.Tx, &s.Checkpoint.Pos,
 		&s.Paused, &s.Stopped, &s.ControlPending,
 		&host, &pid, &inst, &hb, &fresh,
-		&state, &s.Rate, &s.Processed, &s.Failures, &lastE, &lastAt, &s.Parked, &held)
+		&state, &s.Rate, &s.Processed, &s.Failures, &lastE, &lastAt, &s.Parked, &held,
+		&s.group, &s.partition, &s.partitions)
 	if err != nil {
 		return s, err
 	}

@@ -2,6 +2,7 @@ package subscriptions
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
@@ -93,7 +94,7 @@ func TestMonitorAndMetrics(t *testing.T) {
 	if s := mustGet(t, b, "all"); s.State != StateNoHolder || s.Holder != nil || s.Rate != 0 {
 		t.Errorf("after stop: %+v, want no-holder", s)
 	}
-	if _, err := b.adm.Get(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+	if _, err := b.adm.Get(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Get(nope) = %v", err)
 	}
 }
@@ -133,10 +134,13 @@ func TestLagEstimate(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	_, err := b.st.Pool().Exec(ctx, `
-		INSERT INTO eventscope.events (stream_id, version, event_id, type, data, metadata)
-		SELECT 'bulk-1', g, gen_random_uuid(), 'Bulk', '{}', '{}' FROM generate_series(0, 14999) g;
-		INSERT INTO eventscope.subscriptions (name) VALUES ('behind')`)
+	evs := make([]store.BulkEvent, 15000)
+	for i := range evs {
+		evs[i] = store.BulkEvent{Type: "Bulk", Data: json.RawMessage(`{}`)}
+	}
+	_, err := b.st.BulkLoad(ctx, []store.BulkStream{{StreamID: "bulk-1", Events: evs}}, store.BulkOptions{})
+	must(t, err)
+	_, err = b.st.Pool().Exec(ctx, `INSERT INTO eventscope.subscriptions (name) VALUES ('behind')`)
 	must(t, err)
 	var s Status
 	// (another test's open transaction may hold the new events back a moment)

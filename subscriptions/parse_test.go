@@ -40,7 +40,7 @@ func TestParseResetTarget(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"", "yesterday", "-", "-10", "-10x", "--10m", "12:ab", "-1d-2h", "-99999999d", "2024-13-01T00:00:00Z"} {
-		if _, err := parseResetTarget(in, now); !errors.Is(err, ErrInvalid) {
+		if _, err := parseResetTarget(in, now); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("parseResetTarget(%q): %v, want ErrInvalid", in, err)
 		}
 	}
@@ -54,7 +54,7 @@ func FuzzParseResetTarget(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		got, err := parseResetTarget(s, now)
 		if err != nil {
-			if !errors.Is(err, ErrInvalid) {
+			if !errors.Is(err, store.ErrInvalid) {
 				t.Fatalf("%q: error %v is not ErrInvalid", s, err)
 			}
 			return
@@ -82,12 +82,12 @@ func TestSubscriptionValidation(t *testing.T) {
 		"both starts":  {Name: "a", Handler: h, StartAtEnd: true, Start: store.Checkpoint{Tx: 1, Pos: 1}},
 		"empty cat":    {Name: "a", Handler: h, Categories: []string{""}},
 	} {
-		if err := r.Add(s); !errors.Is(err, ErrInvalid) {
+		if err := r.Add(s); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("%s: Add = %v, want ErrInvalid", name, err)
 		}
 	}
 	must(t, r.Add(Subscription{Name: "a", Handler: h}))
-	if err := r.Add(Subscription{Name: "a", Handler: h}); !errors.Is(err, ErrInvalid) {
+	if err := r.Add(Subscription{Name: "a", Handler: h}); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("duplicate: Add = %v, want ErrInvalid", err)
 	}
 }

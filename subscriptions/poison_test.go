@@ -2,6 +2,7 @@ package subscriptions
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"eventscope/store"
+	"eventscope/store/storetest"
 )
 
 // insertDeep stores, as the schema's owner and past the SQL API, an event
@@ -20,13 +22,8 @@ func insertDeep(t *testing.T, b *bundle, stream string) uuid.UUID {
 	ctx := context.Background()
 	id := uuid.New()
 	const depth = 11000
-	_, err := b.st.Pool().Exec(ctx, `
-		INSERT INTO eventscope.events (stream_id, version, event_id, type, data, metadata)
-		VALUES ($1, 0, $2, 'Deep', ('{"a":' || repeat('[', $3) || repeat(']', $3) || '}')::jsonb, '{}')`, stream, id, depth)
-	must(t, err)
-	_, err = b.st.Pool().Exec(ctx, `INSERT INTO eventscope.streams (stream_id, category, version, event_count)
-		VALUES ($1, $2, 0, 1)`, stream, store.Category(stream))
-	must(t, err)
+	deep := `{"a":` + strings.Repeat("[", depth) + strings.Repeat("]", depth) + `}`
+	must(t, storetest.RawAppend(ctx, b.st.Pool(), stream, storetest.RawEvent{ID: id, Type: "Deep", Data: deep}))
 	return id
 }
 

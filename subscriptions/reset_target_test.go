@@ -45,7 +45,7 @@ func TestParseResetTargetClockOrCheckpoint(t *testing.T) {
 		"checkpoint:a:b": "TX:POS",
 	} {
 		_, err := parseResetTarget(in, now)
-		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), hint) {
+		if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), hint) {
 			t.Errorf("parseResetTarget(%q) = %v; want ErrInvalid mentioning %q", in, err, hint)
 		}
 	}

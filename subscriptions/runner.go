@@ -98,6 +98,7 @@ type Runner struct {
 	mu      sync.Mutex
 	subs    []*sub
 	byName  map[string]*sub
+	groups  []*group
 	running bool
 	runCtx  context.Context
 	subsWG  sync.WaitGroup
@@ -180,7 +181,23 @@ func (r *Runner) Add(s Subscription) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, dup := r.byName[s.Name]; dup {
-		return &InvalidError{Field: "name", Reason: fmt.Sprintf("subscription %s is added twice", s.Name)}
+		return store.InvalidField("name", fmt.Sprintf("subscription %s is added twice", s.Name))
+	}
+	if s.Partitions > 0 {
+		g := newGroup(r, s)
+		r.groups = append(r.groups, g)
+		r.lis.add(g.tgt)
+		for _, sb := range g.parts {
+			r.subs = append(r.subs, sb)
+			r.byName[sb.def.Name] = sb
+		}
+		r.byName[s.Name] = nil // the group's name is taken
+		if r.running {
+			for _, sb := range g.parts {
+				r.startSub(sb)
+			}
+		}
+		return nil
 	}
 	sb := newSub(r, s)
 	r.subs = append(r.subs, sb)
@@ -226,7 +243,10 @@ func (r *Runner) Run(ctx context.Context) error {
 	<-ctx.Done()
 	cancelSubs()
 	r.subsWG.Wait() // subscriptions finish their batch and clear their holder rows
-	cancelInfra()   // then the lease connection closes, releasing the leases
+	lctx, cancelLeave := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	r.leaveGroups(lctx) // the other members take this one's partitions
+	cancelLeave()
+	cancelInfra() // then the lease connection closes, releasing the leases
 	infra.Wait()
 
 	r.mu.Lock()
@@ -348,10 +368,11 @@ func (r *Runner) leaseRound(ctx context.Context, conn *pgx.Conn) error {
 			return err
 		}
 	}
+	r.groupRound(ctx, conn.PgConn().PID())
 	var want []*sub
 	var keys []int64
 	for _, s := range r.snapshot() {
-		if !s.link.locked.Load() && !s.in.deleted.Load() {
+		if !s.link.locked.Load() && !s.in.deleted.Load() && s.owned() {
 			want = append(want, s)
 			keys = append(keys, s.key)
 		}

@@ -165,37 +165,44 @@ SELECT s.name, s.categories, s.types, s.checkpoint_tx, s.checkpoint_pos,
        coalesce(s.heartbeat > now() - make_interval(secs => $2), false),
        s.state, s.rate, s.processed, s.failures, s.last_error, s.last_error_at,
        (SELECT count(*) FROM eventscope.parked_events p WHERE p.subscription = s.name),
-       EXISTS (SELECT 1 FROM adv WHERE adv.pid = s.holder_backend AND adv.key = s.lease_key)
+       EXISTS (SELECT 1 FROM adv WHERE adv.pid = s.holder_backend AND adv.key = s.lease_key),
+       s.group_name, s.partition, s.partitions
   FROM eventscope.subscriptions s
- WHERE $1::text IS NULL OR s.name = $1
- ORDER BY s.name`
+ WHERE $1::text IS NULL OR s.name = $1 OR s.group_name = $1
+ ORDER BY coalesce(s.group_name, s.name), s.partition NULLS FIRST`
 
 // Admin statements. Each runs in the transaction of Admin.control, after
-// lockRowSQL, unless noted.
+// lockRowSQL, unless noted. A name is a subscription's, or a group's: then
+// the statement applies to every partition row of the group (adminRows).
 const (
-	lockRowSQL     = `SELECT true FROM eventscope.subscriptions WHERE name = $1 FOR UPDATE`
-	bumpControlSQL = `UPDATE eventscope.subscriptions SET control_version = control_version + 1 WHERE name = $1`
+	adminRows      = `(name = $1 OR group_name = $1)`
+	adminRowNames  = `(SELECT name FROM eventscope.subscriptions WHERE ` + adminRows + `)`
+	adminExistsSQL = `SELECT EXISTS (SELECT 1 FROM eventscope.subscriptions WHERE ` + adminRows + `)`
+	lockRowSQL     = `SELECT count(*) > 0 FROM (SELECT 1 FROM eventscope.subscriptions WHERE ` + adminRows + ` FOR UPDATE) l`
+	bumpControlSQL = `UPDATE eventscope.subscriptions SET control_version = control_version + 1 WHERE ` + adminRows
 	notifySQL      = `SELECT pg_notify($1, $2)`
-	pauseSQL       = `UPDATE eventscope.subscriptions SET paused = true WHERE name = $1`
+	pauseSQL       = `UPDATE eventscope.subscriptions SET paused = true WHERE ` + adminRows
 	resumeSQL      = `
 UPDATE eventscope.subscriptions SET paused = false, stopped = false,
        state = CASE WHEN state = ` + sqlStopped + ` THEN ` + sqlCatchingUp + ` ELSE state END
- WHERE name = $1`
+ WHERE ` + adminRows
 	resetSQL = `
 UPDATE eventscope.subscriptions
    SET checkpoint_tx = $2, checkpoint_pos = $3, reset_version = reset_version + 1,
        stopped = false, state = CASE WHEN state = ` + sqlStopped + ` THEN ` + sqlCatchingUp + ` ELSE state END
- WHERE name = $1`
-	retrySQL    = `UPDATE eventscope.parked_events SET retry_requested = true WHERE subscription = $1 AND event_id = $2`
-	retryAllSQL = `UPDATE eventscope.parked_events SET retry_requested = true WHERE subscription = $1`
-	skipSQL     = `DELETE FROM eventscope.parked_events WHERE subscription = $1 AND event_id = $2`
-	// deleteSQL runs in a transaction of its own (with notifySQL).
-	deleteSQL = `DELETE FROM eventscope.subscriptions WHERE name = $1`
+ WHERE ` + adminRows
+	retrySQL    = `UPDATE eventscope.parked_events SET retry_requested = true WHERE subscription IN ` + adminRowNames + ` AND event_id = $2`
+	retryAllSQL = `UPDATE eventscope.parked_events SET retry_requested = true WHERE subscription IN ` + adminRowNames
+	skipSQL     = `DELETE FROM eventscope.parked_events WHERE subscription IN ` + adminRowNames + ` AND event_id = $2`
+	// deleteSQL runs in a transaction of its own (with deleteMembersSQL and
+	// notifySQL).
+	deleteSQL        = `DELETE FROM eventscope.subscriptions WHERE ` + adminRows
+	deleteMembersSQL = `DELETE FROM eventscope.subscription_members WHERE group_name = $1`
 	// parkedSQL lists a subscription's parked events in global order.
 	parkedSQL = `
 SELECT p.event_id, p.attempts, p.last_error, p.parked_at, p.retry_requested
   FROM eventscope.parked_events p
- WHERE p.subscription = $1
+ WHERE p.subscription IN ` + adminRowNames + `
  ORDER BY p.tx_id, p.position`
 )
 
@@ -204,4 +211,44 @@ const (
 	unlockSQL  = `SELECT pg_advisory_unlock(k) FROM unnest($1::bigint[]) AS k`
 	tryLockSQL = `SELECT pg_try_advisory_lock(k) FROM unnest($1::bigint[]) WITH ORDINALITY AS t(k, i) ORDER BY i`
 	pingSQL    = `SELECT 1`
+)
+
+// Groups (competing consumers, group.go; store/migrations/014).
+const (
+	// createPartitionRowSQL creates a group's partition row unless it exists
+	// ($1 row name, $6 group, $7 partition, $8 partitions).
+	createPartitionRowSQL = `
+INSERT INTO eventscope.subscriptions (name, categories, types, checkpoint_tx, checkpoint_pos, group_name, partition, partitions)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name) DO NOTHING`
+	// groupShapeSQL: the partition count the group's rows were created
+	// with (0: none yet), and whether a plain subscription has its name.
+	groupShapeSQL = `
+SELECT coalesce((SELECT max(partitions) FROM eventscope.subscriptions WHERE group_name = $1), 0),
+       EXISTS (SELECT 1 FROM eventscope.subscriptions WHERE name = $1)`
+	// joinGroupSQL records (or renews) a member; it also forgets members
+	// whose backend is gone and that sent nothing for a minute.
+	joinGroupSQL = `
+WITH gone AS (
+    DELETE FROM eventscope.subscription_members m
+     WHERE m.group_name = $1 AND m.instance <> $2 AND m.heartbeat < now() - interval '1 minute'
+       AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = m.backend))
+INSERT INTO eventscope.subscription_members AS m (group_name, instance, host, pid, backend)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (group_name, instance) DO UPDATE
+   SET host = EXCLUDED.host, pid = EXCLUDED.pid, backend = EXCLUDED.backend, heartbeat = now()
+ WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL`
+	// liveMembersSQL lists the members whose lease backend exists, by instance.
+	liveMembersSQL = `
+SELECT m.instance FROM eventscope.subscription_members m
+ WHERE m.group_name = $1 AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = m.backend)
+ ORDER BY m.instance`
+	leaveGroupSQL = `DELETE FROM eventscope.subscription_members WHERE group_name = $1 AND instance = $2`
+	// membersSQL lists every group's members (or one group's, $1) for
+	// monitoring, with whether each is live.
+	membersSQL = `
+SELECT m.group_name, m.instance, m.host, m.pid, m.joined_at, m.heartbeat,
+       EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = m.backend)
+  FROM eventscope.subscription_members m
+ WHERE $1::text IS NULL OR m.group_name = $1
+ ORDER BY m.group_name, m.instance`
 )

@@ -30,6 +30,8 @@ type sub struct {
 	key  int64
 	tgt  *target
 	more <-chan struct{} // closed when the shared log has more (set when caught up with it)
+	grp  *group          // the group this is a partition of (nil: a plain subscription)
+	part int             // the partition's number in grp
 
 	link  leaseLink
 	in    inbox
@@ -136,6 +138,11 @@ func (s *sub) ensureRow(ctx context.Context) error {
 		}
 		start = h
 	}
+	if s.grp != nil {
+		_, err := s.r.db.Exec(ctx, createPartitionRowSQL, s.def.Name, s.def.Categories, s.def.Types, start.Tx, start.Pos,
+			s.grp.name, s.part, s.grp.partitions)
+		return err
+	}
 	_, err := s.r.db.Exec(ctx, createRowSQL, s.def.Name, s.def.Categories, s.def.Types, start.Tx, start.Pos)
 	return err
 }
@@ -190,7 +197,13 @@ func (s *sub) dbError(ctx context.Context, what string, err error) {
 // the lease it activated and no news waits.
 func (s *sub) canDeliver(ctx context.Context) bool {
 	return ctx.Err() == nil && s.lease.active && s.link.locked.Load() && s.link.gen.Load() == s.lease.gen &&
-		!s.in.ctrlPending.Load() && !s.in.needVerify.Load() && !s.in.deleted.Load()
+		!s.in.ctrlPending.Load() && !s.in.needVerify.Load() && !s.in.deleted.Load() && s.owned()
+}
+
+// owned reports whether this runner should hold the subscription: always
+// for a plain one; for a group's partition, while this member owns it.
+func (s *sub) owned() bool {
+	return s.grp == nil || s.grp.owns(s.part)
 }
 
 func (s *sub) shutdown(ctx context.Context) {

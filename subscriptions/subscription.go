@@ -2,7 +2,6 @@ package subscriptions
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -103,6 +102,15 @@ type Subscription struct {
 	// TxHandler is an exactly-once (for its writes to this database)
 	// handler, run in the checkpoint's transaction.
 	TxHandler TxHandler
+	// Partitions, when > 0, makes the subscription a group of competing
+	// consumers: its streams are split over this many partitions
+	// (PartitionOf), each with its own checkpoint and lease, shared among
+	// every Runner that runs the group (its members); each stream's events
+	// reach one member at a time, in order. The count is fixed when the
+	// group is created (a runner with another count takes no partitions).
+	// At most MaxPartitions. Default 0: one holder for the whole
+	// subscription. See group.go.
+	Partitions int
 }
 
 func (s Subscription) withDefaults() Subscription {
@@ -120,19 +128,22 @@ func (s Subscription) validate() error {
 		return err
 	}
 	if (s.Handler == nil) == (s.TxHandler == nil) {
-		return &InvalidError{Field: "handler", Reason: fmt.Sprintf("subscription %s needs exactly one of Handler and TxHandler", s.Name)}
+		return store.InvalidField("handler", fmt.Sprintf("subscription %s needs exactly one of Handler and TxHandler", s.Name))
+	}
+	if s.Partitions < 0 || s.Partitions > MaxPartitions {
+		return store.InvalidField("partitions", fmt.Sprintf("subscription %s has %d partitions; want 0 (no group) to %d", s.Name, s.Partitions, MaxPartitions))
 	}
 	if s.StartAtEnd && !s.Start.IsZero() {
-		return &InvalidError{Field: "start", Reason: fmt.Sprintf("subscription %s sets both Start and StartAtEnd", s.Name)}
+		return store.InvalidField("start", fmt.Sprintf("subscription %s sets both Start and StartAtEnd", s.Name))
 	}
 	for _, c := range s.Categories {
 		if c == "" {
-			return &InvalidError{Field: "categories", Reason: fmt.Sprintf("subscription %s has an empty category", s.Name)}
+			return store.InvalidField("categories", fmt.Sprintf("subscription %s has an empty category", s.Name))
 		}
 	}
 	for _, t := range s.Types {
 		if t == "" {
-			return &InvalidError{Field: "types", Reason: fmt.Sprintf("subscription %s has an empty type", s.Name)}
+			return store.InvalidField("types", fmt.Sprintf("subscription %s has an empty type", s.Name))
 		}
 	}
 	return nil
@@ -153,19 +164,20 @@ func matchesCategory(cats []string, cat string) bool {
 }
 
 // ValidateName checks a subscription name: 1 to 200 bytes of UTF-8, no
-// whitespace or control characters, no comma.
+// whitespace or control characters, no comma, no # (which names a group's
+// partitions: GROUP#K).
 func ValidateName(name string) error {
 	switch {
 	case name == "":
-		return &InvalidError{Field: "name", Reason: "must not be empty"}
+		return store.InvalidField("name", "must not be empty")
 	case len(name) > 200:
-		return &InvalidError{Field: "name", Reason: fmt.Sprintf("is %d bytes, at most 200 allowed", len(name))}
+		return store.InvalidField("name", fmt.Sprintf("is %d bytes, at most 200 allowed", len(name)))
 	case !utf8.ValidString(name):
-		return &InvalidError{Field: "name", Reason: "is not valid UTF-8"}
+		return store.InvalidField("name", "is not valid UTF-8")
 	}
 	for _, r := range name {
-		if unicode.IsSpace(r) || unicode.IsControl(r) || r == ',' {
-			return &InvalidError{Field: "name", Reason: fmt.Sprintf("%q must not contain whitespace, control characters or commas", name)}
+		if unicode.IsSpace(r) || unicode.IsControl(r) || r == ',' || r == '#' {
+			return store.InvalidField("name", fmt.Sprintf("%q must not contain whitespace, control characters, commas or #", name))
 		}
 	}
 	return nil
@@ -220,6 +232,51 @@ type Status struct {
 	// ControlPending is true while the holder has not yet acted on the
 	// latest admin operation.
 	ControlPending bool `json:"control_pending"`
+
+	// A group of competing consumers (Subscription.Partitions > 0) is one
+	// Status: Holder is nil, Checkpoint is its partitions' oldest, Lag the
+	// largest of theirs, Rate, Processed, Parked and Failures their sums,
+	// State the most urgent of theirs (see foldGroups). Members are its
+	// runners, Partitions each partition's own status.
+	Members    []Member          `json:"members,omitempty"`
+	Partitions []PartitionStatus `json:"partitions,omitempty"`
+
+	group                 *string // the row's group (partition rows only)
+	partition, partitions *int32
+}
+
+// Member is one runner of a group.
+type Member struct {
+	Instance string    `json:"instance"`
+	Host     string    `json:"host"`
+	PID      int       `json:"pid"`
+	JoinedAt time.Time `json:"joined_at"`
+	// Live: the member's lease connection exists. A member that is not
+	// live holds nothing; it is forgotten a minute after its last round.
+	Live bool `json:"live"`
+	// Partitions are the partitions it holds now.
+	Partitions []int `json:"partitions"`
+	// Lag is the largest lag of its partitions (events of the group's
+	// filter after the partition's checkpoint; LagEstimated as Status's).
+	Lag          int64   `json:"lag"`
+	LagEstimated bool    `json:"lag_estimated"`
+	Rate         float64 `json:"rate"`
+}
+
+// PartitionStatus is one partition of a group. Lag counts the events of
+// the group's filter after the partition's checkpoint up to the head, in
+// every partition (the log a holder still has to scan); about 1/Partitions
+// of them are the partition's own.
+type PartitionStatus struct {
+	Partition    int              `json:"partition"`
+	State        State            `json:"state"`
+	Holder       *Holder          `json:"holder"`
+	Checkpoint   store.Checkpoint `json:"checkpoint"`
+	Lag          int64            `json:"lag"`
+	LagEstimated bool             `json:"lag_estimated"`
+	Rate         float64          `json:"rate"`
+	Processed    int64            `json:"processed"`
+	Parked       int64            `json:"parked"`
 }
 
 // ParkedEvent is an event a subscription gave up on.
@@ -233,36 +290,10 @@ type ParkedEvent struct {
 	RetryRequested bool `json:"retry_requested"`
 }
 
-// ErrNotFound is returned for an unknown subscription or parked event. The
-// errors are *NotFoundError, which also match store.ErrNotFound.
-var ErrNotFound = errors.New("not found")
-
-// NotFoundError names what was not found.
-type NotFoundError struct{ What string }
-
-func (e *NotFoundError) Error() string { return e.What + " not found" }
-
-// Is makes errors.Is(err, ErrNotFound) and errors.Is(err, store.ErrNotFound) true.
-func (e *NotFoundError) Is(target error) bool {
-	return target == ErrNotFound || target == store.ErrNotFound
-}
-
-// ErrInvalid is returned for bad input: a bad subscription definition or an
-// unparseable reset target. The errors are *InvalidError.
-var ErrInvalid = errors.New("invalid input")
-
-// InvalidError names the bad field.
-type InvalidError struct {
-	Field  string
-	Reason string
-}
-
-func (e *InvalidError) Error() string { return fmt.Sprintf("invalid %s: %s", e.Field, e.Reason) }
-
-// Is makes errors.Is(err, ErrInvalid) and errors.Is(err, store.ErrInvalid) true.
-func (e *InvalidError) Is(target error) bool {
-	return target == ErrInvalid || target == store.ErrInvalid
-}
+// Errors: an unknown subscription or parked event is a *store.NotFoundError
+// (errors.Is(err, store.ErrNotFound)); bad input (a subscription
+// definition, a reset target) is a *store.ValidationError
+// (errors.Is(err, store.ErrInvalid)) naming the field.
 
 func nonNil(s []string) []string {
 	if s == nil {

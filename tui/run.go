@@ -250,6 +250,16 @@ func convStatus(s subscriptions.Status) common.SubStatus {
 			out.Holder += " (" + s.Holder.Instance + ")"
 		}
 	}
+	out.Partitions = len(s.Partitions)
+	for _, m := range s.Members {
+		out.Members = append(out.Members, common.SubMember{Instance: m.Instance, Holder: fmt.Sprintf("%s:%d", m.Host, m.PID),
+			Live: m.Live, Partitions: m.Partitions, Lag: m.Lag, Rate: m.Rate})
+	}
+	for _, p := range s.Partitions {
+		if p.Holder == nil {
+			out.Unheld = append(out.Unheld, p.Partition)
+		}
+	}
 	return out
 }
 

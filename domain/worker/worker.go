@@ -15,6 +15,7 @@ package worker
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,11 +42,24 @@ type Options struct {
 	// Runner configures the subscriptions runner (poll interval, logging,
 	// Prometheus registerer).
 	Runner subscriptions.RunnerOptions
+	// Partitions, when > 0, runs every subscription of the domain as a
+	// group of competing consumers of this many partitions
+	// (subscriptions.Subscription.Partitions): every worker started with
+	// the same count is a member, and the streams are shared among them.
+	// A database whose subscriptions were created without partitions keeps
+	// them: delete them first ("subs delete"). Default 0: one holder each.
+	Partitions int
+	// Members is the number of members this worker runs (Runners, each
+	// with its own lease connection), with Partitions > 0. Default 1.
+	Members int
 }
 
-// Worker is the domain's subscriptions in one runner.
+// Worker is the domain's subscriptions in one runner (or, with
+// Options.Members, one per member).
 type Worker struct {
-	Runner        *subscriptions.Runner
+	Runner  *subscriptions.Runner   // the first of Runners
+	Runners []*subscriptions.Runner // every member's runner
+
 	Notifications *domain.Notifications
 	Saga          *domain.Saga
 	st            *store.Store
@@ -77,18 +91,34 @@ func Subscriptions(saga *domain.Saga, notes *domain.Notifications, o Options) []
 func New(st *store.Store, o Options) (*Worker, error) {
 	saga := domain.NewSaga(domain.NewRepository(st, o.SnapshotEvery))
 	notes := domain.NewNotifications(o.Notifications)
-	r := subscriptions.NewRunner(st, o.Runner)
-	for _, s := range Subscriptions(saga, notes, o) {
-		if err := r.Add(s); err != nil {
-			return nil, err
-		}
+	if o.Partitions < 0 || o.Members < 0 || (o.Members > 1 && o.Partitions == 0) {
+		return nil, store.InvalidField("members", fmt.Sprintf("%d members of %d partitions: several members need partitions", o.Members, o.Partitions))
 	}
+	var runners []*subscriptions.Runner
+	for m := range max(o.Members, 1) {
+		ro := o.Runner
+		if ro.Instance != "" && m > 0 {
+			ro.Instance = fmt.Sprintf("%s-%d", o.Runner.Instance, m)
+		}
+		if m > 0 {
+			ro.Registerer = nil // metrics are the first runner's
+		}
+		r := subscriptions.NewRunner(st, ro)
+		for _, s := range Subscriptions(saga, notes, o) {
+			s.Partitions = o.Partitions
+			if err := r.Add(s); err != nil {
+				return nil, err
+			}
+		}
+		runners = append(runners, r)
+	}
+	r := runners[0]
 	if reg := o.Runner.Registerer; reg != nil {
 		_ = reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "eventscope_notifications_sent_total", Help: "Notifications delivered by the demo's notifications subscriber.",
 		}, func() float64 { return float64(notes.Sent()) }))
 	}
-	return &Worker{Runner: r, Notifications: notes, Saga: saga, st: st}, nil
+	return &Worker{Runner: r, Runners: runners, Notifications: notes, Saga: saga, st: st}, nil
 }
 
 // Run runs the worker until ctx is done. Beside the subscriptions it keeps
@@ -99,7 +129,17 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer cancel()
 	catalog := make(chan struct{})
 	go func() { defer close(catalog); _ = w.st.FollowCatalog(ctx, time.Second) }()
-	err := w.Runner.Run(ctx)
+	errs := make(chan error, len(w.Runners))
+	for _, r := range w.Runners {
+		go func() { errs <- r.Run(ctx) }()
+	}
+	var err error
+	for range w.Runners {
+		if e := <-errs; e != nil && err == nil {
+			err = e
+			cancel()
+		}
+	}
 	cancel()
 	<-catalog
 	return err

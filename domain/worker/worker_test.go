@@ -43,7 +43,10 @@ func runWorkerProcess(url string) int {
 	}
 	defer st.Close()
 	logf := func(f string, a ...any) { fmt.Fprintf(os.Stderr, "worker: "+f+"\n", a...) }
-	w, err := New(st, Options{Runner: subscriptions.RunnerOptions{PollInterval: 200 * time.Millisecond, Logf: logf}})
+	o := Options{Runner: subscriptions.RunnerOptions{PollInterval: 200 * time.Millisecond, Logf: logf}}
+	fmt.Sscan(os.Getenv("ES_TEST_WORKER_PARTITIONS"), &o.Partitions)
+	fmt.Sscan(os.Getenv("ES_TEST_WORKER_MEMBERS"), &o.Members)
+	w, err := New(st, o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		return 1
@@ -57,10 +60,10 @@ func runWorkerProcess(url string) int {
 	return 0
 }
 
-func startWorker(t *testing.T, url string) (*exec.Cmd, <-chan string) {
+func startWorker(t *testing.T, url string, env ...string) (*exec.Cmd, <-chan string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "ES_TEST_WORKER_URL="+url)
+	cmd.Env = append(append(os.Environ(), "ES_TEST_WORKER_URL="+url), env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -131,9 +134,30 @@ func placeOrder(ctx context.Context, repo *domain.Repository, id, customer strin
 // cleanly on SIGTERM.
 func TestWorkerKilledAndRestarted(t *testing.T) {
 	t.Parallel()
+	workerKilledAndRestarted(t, nil)
+}
+
+// TestWorkerGroupKilledAndRestarted is TestWorkerKilledAndRestarted with
+// the domain's subscriptions as groups of competing consumers: a worker of
+// one member runs throughout beside the worker of two members that is
+// killed, and the one that joins after it; the same outcome is required.
+func TestWorkerGroupKilledAndRestarted(t *testing.T) {
+	t.Parallel()
+	workerKilledAndRestarted(t, []string{"ES_TEST_WORKER_PARTITIONS=6"})
+}
+
+func workerKilledAndRestarted(t *testing.T, env []string) {
 	url, st, repo, ctx := setup(t)
 	customers := registerCustomers(t, ctx, repo, 10, 20_000)
-	w1, _ := startWorker(t, url)
+	if env != nil {
+		w0, _ := startWorker(t, url, env...) // a member throughout
+		t.Cleanup(func() { _ = w0.Process.Signal(syscall.SIGTERM); _ = w0.Wait() })
+	}
+	env1 := env
+	if env != nil {
+		env1 = append(env1, "ES_TEST_WORKER_MEMBERS=2")
+	}
+	w1, _ := startWorker(t, url, env1...)
 
 	const orders = 400
 	placed := make(chan struct{})
@@ -157,7 +181,7 @@ func TestWorkerKilledAndRestarted(t *testing.T) {
 	}
 	_ = w1.Wait()
 	time.Sleep(300 * time.Millisecond)
-	w2, lines := startWorker(t, url)
+	w2, lines := startWorker(t, url, env...)
 	<-placed
 	if placeErr != nil {
 		t.Fatal(placeErr)

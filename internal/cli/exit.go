@@ -63,7 +63,7 @@ func exitCode(err error) int {
 }
 
 // extraExitMappers lets command files map their packages' errors to exit
-// codes (for example subscriptions.ErrNotFound to 4) without this file
+// codes (for example a package sentinel that is not store's) without this file
 // importing every package.
 var extraExitMappers []func(error) (int, bool)
 

@@ -15,6 +15,7 @@ import (
 	"eventscope/internal/testdb"
 	"eventscope/internal/textsafe"
 	"eventscope/store"
+	"eventscope/store/storetest"
 )
 
 // TestHostileInputRefused (issue 8 item 7): what jsonb cannot store (NUL,
@@ -102,14 +103,7 @@ func storeHostile(t *testing.T, db string) (stream string) {
 	stream = "evil-1\u202e\u200b"
 	typ := "Evil\x1b]0;owned\x07\x1b[2J\u009b31m"
 	data := `{"x":"\u001b[31mred\u009b\u202e","k":"` + "\u2067\u0085" + `"}`
-	_, err = conn.Exec(ctx, `
-		INSERT INTO eventscope.streams (stream_id, category, version, event_count) VALUES ($1, 'evil', 0, 1);
-		`, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = conn.Exec(ctx, `INSERT INTO eventscope.events (stream_id, version, event_id, type, data, metadata)
-		VALUES ($1, 0, gen_random_uuid(), $2, $3::jsonb, '{"m":"\u009b\u202e"}')`, stream, typ, data)
+	err = storetest.RawAppend(ctx, conn, stream, storetest.RawEvent{Type: typ, Data: data, Metadata: `{"m":"\u009b\u202e"}`})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,14 +304,35 @@ func TestReadOnlyWritesNothing(t *testing.T) {
 	if _, err := c2.Exec(ctx, `DELETE FROM eventscope.snapshots`); err != nil {
 		t.Fatal(err)
 	}
-	if err := c2.QueryRow(ctx, `SELECT stream_id FROM eventscope.streams WHERE category = 'customer' ORDER BY version DESC LIMIT 1`).Scan(&stream); err != nil {
+	st2, err := store.Open(ctx, db, store.Options{})
+	if err != nil {
 		t.Fatal(err)
+	}
+	defer st2.Close()
+	var longest int64 = -1
+	for after := ""; ; {
+		page, err := st2.ListStreams(ctx, store.ListStreamsOptions{Category: "customer", After: after, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range page.Streams {
+			if s.Version > longest {
+				stream, longest = s.StreamID, s.Version
+			}
+		}
+		if after = page.Next; after == "" {
+			break
+		}
 	}
 	if code, _, errs := runCLI(t, nil, "state", stream, "--db", db); code != 0 {
 		t.Fatalf("state: %s", errs)
 	}
-	var snaps, version int64
-	if err := c2.QueryRow(ctx, `SELECT (SELECT count(*) FROM eventscope.snapshots), (SELECT version FROM eventscope.streams WHERE stream_id = $1)`, stream).Scan(&snaps, &version); err != nil {
+	var snaps int64
+	if err := c2.QueryRow(ctx, `SELECT count(*) FROM eventscope.snapshots`).Scan(&snaps); err != nil {
+		t.Fatal(err)
+	}
+	version, err := st2.StreamVersion(ctx, stream)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if version < 150 {
@@ -371,14 +386,12 @@ func TestStateAtNeverFoldsALaterEvent(t *testing.T) {
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	base := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
-	if _, err := conn.Exec(ctx, `INSERT INTO eventscope.streams (stream_id, category, version, event_count) VALUES ('note-1', 'note', 2, 3)`); err != nil {
-		t.Fatal(err)
-	}
+	var notes []storetest.RawEvent
 	for v, at := range []time.Time{base, base.Add(2 * time.Minute), base.Add(time.Minute)} {
-		if _, err := conn.Exec(ctx, `INSERT INTO eventscope.events (stream_id, version, event_id, type, data, metadata, recorded_at)
-			VALUES ('note-1', $1::bigint, gen_random_uuid(), 'Noted', jsonb_build_object('v', $1::bigint), '{}', $2)`, v, at); err != nil {
-			t.Fatal(err)
-		}
+		notes = append(notes, storetest.RawEvent{Type: "Noted", Data: fmt.Sprintf(`{"v":%d}`, v), RecordedAt: at})
+	}
+	if err := storetest.RawAppend(ctx, conn, "note-1", notes...); err != nil {
+		t.Fatal(err)
 	}
 	for _, c := range []struct {
 		at   time.Time

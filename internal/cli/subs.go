@@ -173,7 +173,23 @@ func printStatusTable(w io.Writer, list []subscriptions.Status, now time.Time) e
 			state += "*"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1f\t%d\t%d\t%s\t%s\t%s\n",
-			safe(s.Name), state, s.Checkpoint, lag, s.Rate, s.Processed, s.Parked, safe(fmt.Sprint(s.Holder)), hb, lastErr)
+			safe(s.Name), state, s.Checkpoint, lag, s.Rate, s.Processed, s.Parked, safe(holderText(s)), hb, lastErr)
+		for _, m := range s.Members {
+			// one line per member of a group: its partitions and its lag
+			live := "live"
+			if !m.Live {
+				live = "gone"
+			}
+			mlag := fmt.Sprint(m.Lag)
+			if m.LagEstimated {
+				mlag = "~" + mlag
+			}
+			fmt.Fprintf(tw, "  member %s\t%s\t-\t%s\t%.1f\t-\t-\t%s\t-\tpartitions %s\n",
+				safe(m.Instance), live, mlag, m.Rate, safe(fmt.Sprintf("%s/%d/%s", m.Host, m.PID, m.Instance)), partitionList(m.Partitions))
+		}
+		if unheld := unheldPartitions(s); len(unheld) > 0 {
+			fmt.Fprintf(tw, "  no member\t-\t-\t-\t-\t-\t-\t-\t-\tpartitions %s\n", partitionList(unheld))
+		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -187,6 +203,53 @@ func printStatusTable(w io.Writer, list []subscriptions.Status, now time.Time) e
 	return nil
 }
 
+// holderText is the HOLDER column: the holder, or a group's members and
+// partitions.
+func holderText(s subscriptions.Status) string {
+	if s.Partitions == nil {
+		return fmt.Sprint(s.Holder)
+	}
+	live := 0
+	for _, m := range s.Members {
+		if m.Live {
+			live++
+		}
+	}
+	return fmt.Sprintf("group: %d members, %d partitions", live, len(s.Partitions))
+}
+
+// hasHolder: a holder, or a live member of a group.
+func hasHolder(s subscriptions.Status) bool {
+	for _, m := range s.Members {
+		if m.Live {
+			return true
+		}
+	}
+	return s.Holder != nil
+}
+
+func unheldPartitions(s subscriptions.Status) []int {
+	var out []int
+	for _, p := range s.Partitions {
+		if p.Holder == nil {
+			out = append(out, p.Partition)
+		}
+	}
+	return out
+}
+
+// partitionList prints partition numbers as "0,2,4" ("-" for none).
+func partitionList(ps []int) string {
+	if len(ps) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = fmt.Sprint(p)
+	}
+	return strings.Join(parts, ",")
+}
+
 // awaitHolder waits up to 2s for the holder to acknowledge an operation and
 // says what happened.
 func (g *globals) awaitHolder(ctx context.Context, adm *subscriptions.Admin, name, done string) error {
@@ -197,14 +260,14 @@ func (g *globals) awaitHolder(ctx context.Context, adm *subscriptions.Admin, nam
 			return err
 		}
 		switch {
-		case s.Holder == nil:
+		case !hasHolder(s):
 			fmt.Fprintf(g.out, "%s %s (no holder now: the next one applies it)\n", done, name)
 			return nil
 		case !s.ControlPending:
-			fmt.Fprintf(g.out, "%s %s (holder %s acknowledged; state %s)\n", done, name, safe(fmt.Sprint(s.Holder)), s.State)
+			fmt.Fprintf(g.out, "%s %s (holder %s acknowledged; state %s)\n", done, name, safe(holderText(s)), s.State)
 			return nil
 		case time.Now().After(deadline):
-			fmt.Fprintf(g.out, "%s %s (holder %s has not acknowledged yet)\n", done, name, safe(fmt.Sprint(s.Holder)))
+			fmt.Fprintf(g.out, "%s %s (holder %s has not acknowledged yet)\n", done, name, safe(holderText(s)))
 			return nil
 		}
 		select {

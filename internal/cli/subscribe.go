@@ -31,6 +31,8 @@ func newSubscribeCmd(g *globals) *cobra.Command {
 		asJSON     bool
 		count      int
 		batch      int
+		members    int
+		partitions int
 	)
 	cmd := &cobra.Command{
 		Use:   "subscribe NAME",
@@ -56,6 +58,17 @@ use --count N (the checkpoint then stops exactly after the N-th), not head.
 One process holds NAME at a time: a second "subscribe NAME" waits as a
 standby and takes over within seconds of the first one's end.
 
+Competing consumers: with --members N, NAME is a group whose streams are
+split over --partitions P partitions (default 16, fixed when the group is
+created) by a hash of the stream id, and this process runs N members of it,
+each with its own lease connection, exactly as N processes would. Other
+processes running "subscribe NAME --members M" join the same group: the
+partitions are shared among all live members and move within about 2 s
+when a member joins, stops or dies (a frozen one: after its lease timeout,
+5 s). Each partition has its own checkpoint; each stream's events come from
+one member at a time, in order, but lines of different streams interleave.
+"subs list" shows the members, their partitions and lag.
+
 --from is where a NEW subscription starts: start (the default: the whole
 log), end (only events appended from now on) or a checkpoint TX:POS (the
 events after it). An existing subscription resumes from its checkpoint
@@ -66,7 +79,8 @@ example by "head"), saving the checkpoint of what was written; exit code 0.
 A write error other than a closed pipe stops it with exit code 1.`,
 		Example: `  eventscope subscribe audit --json
   eventscope subscribe billing --category order --type OrderPlaced --json | ./billing
-  eventscope subscribe probe --from end --count 10 --json`,
+  eventscope subscribe probe --from end --count 10 --json
+  eventscope subscribe billing --category order --members 4 --json | ./billing`,
 		Args: wrapArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
@@ -87,11 +101,23 @@ A write error other than a closed pipe stops it with exit code 1.`,
 			if err != nil {
 				return err
 			}
+			if members < 0 || members > 64 {
+				return Usagef("--members must be within 0..64, got %d", members)
+			}
+			if partitions < 1 || partitions > subscriptions.MaxPartitions {
+				return Usagef("--partitions must be within 1..%d, got %d", subscriptions.MaxPartitions, partitions)
+			}
+			if cmd.Flags().Changed("partitions") && members == 0 {
+				return Usagef("--partitions needs --members N (a group of competing consumers)")
+			}
 			def := subscriptions.Subscription{Name: name, Categories: cats, Types: typs, BatchSize: batch}
+			if members > 0 {
+				def.Partitions = partitions
+			}
 			if err := parseStartFlag(from, &def); err != nil {
 				return err
 			}
-			return g.runSubscribe(cmd.Context(), def, subscribeOutput{json: asJSON, count: count}, cmd.Flags().Changed("from"))
+			return g.runSubscribe(cmd.Context(), def, subscribeOutput{json: asJSON, count: count, members: max(members, 1)}, cmd.Flags().Changed("from"))
 		},
 	}
 	f := cmd.Flags()
@@ -101,6 +127,8 @@ A write error other than a closed pipe stops it with exit code 1.`,
 	f.BoolVar(&asJSON, "json", false, "NDJSON: one object per event (as read --all --json)")
 	f.IntVar(&count, "count", 0, "stop after this many events, checkpointed exactly after the last (default 0: run until stopped)")
 	f.IntVar(&batch, "batch", 100, "events per checkpoint write (a crash redelivers at most this many)")
+	f.IntVar(&members, "members", 0, "run N members of the group NAME (competing consumers; default 0: one holder for the whole subscription)")
+	f.IntVar(&partitions, "partitions", 16, "with --members: the group's partition count, fixed when it is created")
 	return cmd
 }
 
@@ -122,8 +150,9 @@ func parseStartFlag(from string, def *subscriptions.Subscription) error {
 }
 
 type subscribeOutput struct {
-	json  bool
-	count int
+	json    bool
+	count   int
+	members int // runners to run (1 unless --members)
 }
 
 // errStdoutClosed ends a subscriber whose reader went away.
@@ -191,17 +220,30 @@ func (g *globals) runSubscribe(ctx context.Context, def subscriptions.Subscripti
 		return nil
 	}
 	go watchStdoutClosed(ctx, g.out, func() { cancel(errStdoutClosed) })
-	r := subscriptions.NewRunner(st, subscriptions.RunnerOptions{
-		ReadStore: standbyPrimaryRead(st, rd),
-		Logf: func(f string, a ...any) {
-			fmt.Fprintf(g.errw, "%s eventscope: "+f+"\n", append([]any{time.Now().Format("15:04:05.000")}, a...)...)
-		},
-	})
-	if err := r.Add(def); err != nil {
-		return err
+	runners := make([]*subscriptions.Runner, max(out.members, 1))
+	for i := range runners {
+		runners[i] = subscriptions.NewRunner(st, subscriptions.RunnerOptions{
+			ReadStore: standbyPrimaryRead(st, rd),
+			Logf: func(f string, a ...any) {
+				fmt.Fprintf(g.errw, "%s eventscope: "+f+"\n", append([]any{time.Now().Format("15:04:05.000")}, a...)...)
+			},
+		})
+		if err := runners[i].Add(def); err != nil {
+			return err
+		}
 	}
-	if err := r.Run(ctx); err != nil {
-		return err
+	errs := make(chan error, len(runners))
+	for _, r := range runners {
+		go func() { errs <- r.Run(ctx) }()
+	}
+	var runErr error
+	for range runners {
+		if err := <-errs; err != nil && runErr == nil {
+			runErr = err
+		}
+	}
+	if runErr != nil {
+		return runErr
 	}
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, errStdoutClosed) && !errors.Is(cause, context.Canceled) {
 		return cause

@@ -307,10 +307,101 @@ func TestSubscribeBadInput(t *testing.T) {
 		{"subscribe", "x", "--count", "-1"},
 		{"subscribe", "x", "--batch", "0"},
 		{"subscribe", "x", "--category", ""},
+		{"subscribe", "x", "--members", "-1"},
+		{"subscribe", "x", "--members", "2", "--partitions", "0"},
+		{"subscribe", "x", "--partitions", "4"},
+		{"subscribe", "x#1"},
 	} {
 		code, _, errs := runCLI(t, nil, append(args, "--db", "postgres://invalid.invalid/x")...)
 		if code != ExitBadInput || errs == "" {
 			t.Errorf("%v: exit %d (%q), want %d", args, code, errs, ExitBadInput)
+		}
+	}
+}
+
+// TestSubscribeMembers: two subscriber processes, one running two members
+// and one running one, share a group of 4 partitions: every event reaches
+// one of them, each stream's events in order in each process; "subs list"
+// shows the three members, their partitions and lag.
+func TestSubscribeMembers(t *testing.T) {
+	t.Parallel()
+	db := testdb.URL(t)
+	st, err := store.Open(t.Context(), db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ids := appendEvents(t, st, "order", 12, 240)
+	a := startSubscriber(t, db, "team", "--members", "2", "--partitions", "4", "--batch", "10")
+	b := startSubscriber(t, db, "team", "--members", "1", "--partitions", "4", "--batch", "10")
+	procs := []*subscriberRun{a, b}
+	for _, p := range procs {
+		t.Cleanup(func() { _ = p.cmd.Process.Kill(); _ = p.cmd.Wait() })
+	}
+	got := make([][]store.Event, 2)
+	seen := map[uuid.UUID]bool{}
+	deadline := time.Now().Add(time.Minute)
+	var status subscriptions.Status
+	for {
+		for i, p := range procs {
+		drain:
+			for {
+				select {
+				case e := <-p.events:
+					got[i] = append(got[i], e)
+					seen[e.EventID] = true
+				default:
+					break drain
+				}
+			}
+		}
+		code, out, errs := runCLI(t, nil, "subs", "list", "--json", "--db", db)
+		if code != 0 {
+			t.Fatalf("subs list: exit %d: %s", code, errs)
+		}
+		if strings.TrimSpace(out) != "" { // NDJSON: one status a line; none before the rows exist
+			if err := json.Unmarshal([]byte(out), &status); err != nil {
+				t.Fatalf("subs list --json: %v: %s", err, out)
+			}
+		}
+		live, held := 0, 0
+		for _, m := range status.Members {
+			if m.Live {
+				live++
+				held += len(m.Partitions)
+			}
+		}
+		if len(seen) == len(ids) && live == 3 && held == 4 && status.Lag == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after a minute: %d of %d events, status %+v; stderr:\n%s\n%s", len(seen), len(ids), status, a.stderr, b.stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for i, evs := range got {
+		last := map[string]int64{}
+		for _, e := range evs {
+			if v, ok := last[e.StreamID]; ok && e.Version < v {
+				t.Fatalf("process %d: %s version %d after %d", i, e.StreamID, e.Version, v)
+			}
+			last[e.StreamID] = e.Version
+		}
+	}
+	if len(status.Partitions) != 4 || status.Name != "team" {
+		t.Fatalf("status %+v: want the group team with 4 partitions", status)
+	}
+	code, out, _ := runCLI(t, nil, "subs", "list", "--db", db)
+	if code != 0 || !strings.Contains(out, "group: 3 members, 4 partitions") || strings.Count(out, "  member ") != 3 || !strings.Contains(out, "partitions ") {
+		t.Fatalf("subs list (exit %d):\n%s", code, out)
+	}
+	t.Logf("subs list:\n%s", out)
+	for _, p := range procs {
+		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.cmd.Wait(); err != nil {
+			t.Fatalf("after SIGTERM: %v; stderr:\n%s", err, p.stderr)
 		}
 	}
 }

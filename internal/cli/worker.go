@@ -16,6 +16,7 @@ import (
 
 	"eventscope/domain"
 	"eventscope/domain/worker"
+	"eventscope/subscriptions"
 )
 
 func init() { commandFactories = append(commandFactories, newWorkerCmd) }
@@ -24,6 +25,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 	var (
 		metricsAddr          string
 		fromEnd, quiet       bool
+		partitions, members  int
 		transient, permanent float64
 		snapshotEvery        int
 	)
@@ -43,9 +45,17 @@ seeded history already holds the saga's events, which the handlers recognise
 and skip); new notifications start at the end. Run several workers for
 standbys: one holds each subscription, another takes over within seconds.
 On SIGINT/SIGTERM the batch in flight finishes (or is redelivered later:
-nothing is lost) and the leases are released.`,
+nothing is lost) and the leases are released.
+
+Competing consumers: with --partitions P every subscription is a group of P
+partitions (streams split by a hash of their id) and every worker started
+with the same --partitions is a member: the partitions are shared among the
+live members and move within seconds when one joins, stops or dies.
+--members N runs N members in this process. Subscriptions created without
+partitions stay as they are: delete them first ("subs delete NAME").`,
 		Example: `  eventscope worker
-  eventscope worker --metrics-addr :9100`,
+  eventscope worker --metrics-addr :9100
+  eventscope worker --partitions 16 --members 2`,
 		Args: wrapArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch {
@@ -55,6 +65,12 @@ nothing is lost) and the leases are released.`,
 				return Usagef("--permanent-rate must be within 0..1, got %g", permanent)
 			case snapshotEvery < 0:
 				return Usagef("--snapshot-every must be >= 0, got %d", snapshotEvery)
+			case partitions < 0 || partitions > subscriptions.MaxPartitions:
+				return Usagef("--partitions must be within 0..%d, got %d", subscriptions.MaxPartitions, partitions)
+			case members < 1 || members > 64:
+				return Usagef("--members must be within 1..64, got %d", members)
+			case members > 1 && partitions == 0:
+				return Usagef("--members %d needs --partitions P (a group of competing consumers)", members)
 			}
 			var ln net.Listener
 			if metricsAddr != "" {
@@ -79,6 +95,8 @@ nothing is lost) and the leases are released.`,
 			o := worker.Options{
 				SnapshotEvery: snapshotEvery,
 				SagaFromEnd:   fromEnd,
+				Partitions:    partitions,
+				Members:       members,
 				Notifications: domain.NotificationsOptions{TransientRate: rateFlag(transient), PermanentRate: rateFlag(permanent)},
 			}
 			o.Runner.ReadStore = standbyPrimaryRead(st, rd)
@@ -122,6 +140,8 @@ nothing is lost) and the leases are released.`,
 	f.Float64Var(&permanent, "permanent-rate", 0.001, "share of events notifications always fails, to be parked (0..1)")
 	f.IntVar(&snapshotEvery, "snapshot-every", domain.DefaultSnapshotEvery, "write a snapshot every N events of a stream the saga appends to")
 	f.BoolVar(&quiet, "quiet", false, "no log lines")
+	f.IntVar(&partitions, "partitions", 0, "run every subscription as a group of this many partitions shared by all such workers (default 0: one holder each)")
+	f.IntVar(&members, "members", 1, "with --partitions: members to run in this process")
 	return cmd
 }
 

@@ -111,19 +111,10 @@ func (o NATSOptions) withDefaults() NATSOptions {
 	return o
 }
 
-// ErrInvalid is returned for bad options; the errors also match
-// store.ErrInvalid.
-var ErrInvalid = errors.New("invalid relay option")
-
-type invalidError struct{ msg string }
-
-func (e *invalidError) Error() string { return e.msg }
-func (e *invalidError) Is(t error) bool {
-	return t == ErrInvalid || t == store.ErrInvalid
-}
-
-func invalidf(format string, args ...any) error {
-	return &invalidError{msg: fmt.Sprintf(format, args...)}
+// Bad options are *store.ValidationError (errors.Is(err, store.ErrInvalid)),
+// naming the option.
+func invalidf(field, format string, args ...any) error {
+	return store.InvalidField(field, fmt.Sprintf(format, args...))
 }
 
 // NATS relays subscriptions to a JetStream stream over one connection.
@@ -146,19 +137,19 @@ type NATS struct {
 func NewNATS(st *store.Store, o NATSOptions) (*NATS, error) {
 	o = o.withDefaults()
 	if o.URL == "" {
-		return nil, invalidf("NATS URL is required")
+		return nil, invalidf("url", "is required")
 	}
 	if err := ValidatePrefix(o.SubjectPrefix); err != nil {
-		return nil, invalidf("%v", err)
+		return nil, err
 	}
 	if err := validateStreamName(o.Stream); err != nil {
 		return nil, err
 	}
 	if o.Window > 100000 {
-		return nil, invalidf("window %d is over 100000", o.Window)
+		return nil, invalidf("window", "%d is over 100000", o.Window)
 	}
 	if o.Attempts < 0 {
-		return nil, invalidf("attempts must be >= 0, got %d", o.Attempts)
+		return nil, invalidf("attempts", "must be >= 0, got %d", o.Attempts)
 	}
 	r := &NATS{st: st, o: o, closed: make(chan struct{})}
 	nc, err := nats.Connect(o.URL,
@@ -176,7 +167,7 @@ func NewNATS(st *store.Store, o NATSOptions) (*NATS, error) {
 		nats.ReconnectHandler(func(c *nats.Conn) { o.Logf("relay: NATS connected to %s", c.ConnectedUrlRedacted()) }),
 	)
 	if err != nil {
-		return nil, invalidf("NATS URL %q: %v", redact(o.URL), err)
+		return nil, invalidf("url", "%q: %v", redact(o.URL), err)
 	}
 	js, err := jetstream.New(nc,
 		jetstream.WithPublishAsyncMaxPending(2*o.Window),
@@ -211,11 +202,11 @@ func (r *NATS) Published() (acked, duplicates int64) {
 
 func validateStreamName(s string) error {
 	if s == "" || len(s) > 255 {
-		return invalidf("stream name must be 1 to 255 bytes, got %d", len(s))
+		return invalidf("stream name", "must be 1 to 255 bytes, got %d", len(s))
 	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c <= ' ' || c == 0x7f || c == '.' || c == '*' || c == '>' || c == '/' || c == '\\' {
-			return invalidf("stream name %q must not contain whitespace, control characters, '.', '*', '>', '/' or '\\'", s)
+			return invalidf("stream name", "%q must not contain whitespace, control characters, '.', '*', '>', '/' or '\\'", s)
 		}
 	}
 	return nil

@@ -95,22 +95,22 @@ func Subject(prefix, cat, typ string) string {
 func ValidatePrefix(p string) error {
 	switch {
 	case p == "":
-		return fmt.Errorf("subject prefix must not be empty")
+		return invalidf("subject prefix", "must not be empty")
 	case len(p) > 200:
-		return fmt.Errorf("subject prefix is %d bytes, at most 200 allowed", len(p))
+		return invalidf("subject prefix", "is %d bytes, at most 200 allowed", len(p))
 	case strings.HasPrefix(p, "$"):
-		return fmt.Errorf("subject prefix %q must not start with $ (reserved for the NATS server)", p)
+		return invalidf("subject prefix", "%q must not start with $ (reserved for the NATS server)", p)
 	}
 	for _, tok := range strings.Split(p, ".") {
 		if tok == "" {
-			return fmt.Errorf("subject prefix %q has an empty token", p)
+			return invalidf("subject prefix", "%q has an empty token", p)
 		}
 		if tok == "*" || tok == ">" {
-			return fmt.Errorf("subject prefix %q must not contain the wildcard token %s", p, tok)
+			return invalidf("subject prefix", "%q must not contain the wildcard token %s", p, tok)
 		}
 		for i := 0; i < len(tok); i++ {
 			if c := tok[i]; c <= ' ' || c == 0x7f {
-				return fmt.Errorf("subject prefix %q must not contain whitespace or control characters", p)
+				return invalidf("subject prefix", "%q must not contain whitespace or control characters", p)
 			}
 		}
 	}

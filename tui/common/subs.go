@@ -1,6 +1,10 @@
 package common
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
+
 	"github.com/charmbracelet/lipgloss"
 
 	"eventscope/tui/styles"
@@ -28,6 +32,48 @@ type SubStatus struct {
 	Parked      int64
 	LastError   string
 	LastErrorAt time.Time
+	// A group of competing consumers: its partition count (0 for a plain
+	// subscription), its members, and the partitions no member holds.
+	Partitions int
+	Members    []SubMember
+	Unheld     []int
+}
+
+// SubMember is one member of a subscription group.
+type SubMember struct {
+	Instance   string
+	Holder     string // host:pid
+	Live       bool
+	Partitions []int
+	Lag        int64
+	Rate       float64
+}
+
+// HolderText is the holder column: the holder, a group's live members and
+// partition count in parentheses, or "" when none.
+func (s SubStatus) HolderText() string {
+	if s.Partitions == 0 {
+		return s.Holder
+	}
+	live := 0
+	for _, m := range s.Members {
+		if m.Live {
+			live++
+		}
+	}
+	return fmt.Sprintf("%d members (%d)", live, s.Partitions)
+}
+
+// PartitionList prints partition numbers as 0,2,4 ("-" for none).
+func PartitionList(ps []int) string {
+	if len(ps) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = strconv.Itoa(p)
+	}
+	return strings.Join(parts, ",")
 }
 
 // SubsMsg is a snapshot of every subscription (from the monitor, about

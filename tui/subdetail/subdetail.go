@@ -76,6 +76,19 @@ func New(ctx context.Context, c common.Common, src Source, act *action.Actions, 
 // Title is the breadcrumb.
 func (m *Model) Title() string { return m.name }
 
+// fitHead sizes the summary to the status: a group's members take a
+// line each (and one for partitions no member holds).
+func (m *Model) fitHead() {
+	h := headLines + len(m.status.Members)
+	if len(m.status.Unheld) > 0 {
+		h++
+	}
+	if h != m.headH {
+		m.headH = h
+		m.tbl.SetSize(m.c.Width, max(m.c.Height-m.headH, 3))
+	}
+}
+
 // SetSize sets the area.
 func (m *Model) SetSize(w, h int) { m.c.SetSize(w, h); m.tbl.SetSize(w, max(h-m.headH, 3)) }
 
@@ -132,12 +145,14 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			return common.ErrCmd("subscription "+m.name, msg.err)
 		}
 		m.status, m.parked, m.loaded = msg.status, msg.parked, true
+		m.fitHead()
 		m.tbl.SetRows(rows{m})
 	case common.SubsMsg:
 		for _, s := range msg.Subs {
 			if s.Name == m.name {
 				reload := m.loaded && s.Parked != m.status.Parked
 				m.status = s
+				m.fitHead()
 				if reload {
 					return m.load()
 				}
@@ -262,7 +277,7 @@ func (m *Model) View() string {
 		}
 		filter = strings.Join(parts, "; ")
 	}
-	holder := s.Holder
+	holder := s.HolderText()
 	if holder == "" {
 		holder = "none"
 	}
@@ -271,6 +286,21 @@ func (m *Model) View() string {
 		st.Bold.Render(s.Name) + "  " + state.Render(s.State) + "  " + st.Faint.Render("filter: "+filter),
 		kv("checkpoint", s.Checkpoint.String()) + "   " + kv("head", s.Head.String()) + "   " + kv("lag", common.Count(s.Lag)) + "   " + kv("rate", common.Rate(s.Rate)) + "   " + kv("processed", common.Count(s.Processed)),
 		kv("holder", holder) + "   " + kv("heartbeat", common.Ago(m.c.Now(), s.Heartbeat)) + "   " + kv("parked", common.Count(s.Parked)),
+	}
+	if s.Partitions > 0 {
+		lines[2] += "   " + kv("partitions", fmt.Sprint(s.Partitions)) + st.Faint.Render(" (streams split by a hash of their id)")
+	}
+	for _, mb := range s.Members {
+		// a group's members: who holds which partitions, and how far behind
+		live := st.Faint.Render("gone")
+		if mb.Live {
+			live = "live"
+		}
+		lines = append(lines, "  "+kv("member", mb.Instance+" "+st.Faint.Render(mb.Holder))+"  "+live+"   "+
+			kv("partitions", common.PartitionList(mb.Partitions))+"   "+kv("lag", common.Count(mb.Lag))+"   "+kv("rate", common.Rate(mb.Rate)))
+	}
+	if len(s.Unheld) > 0 {
+		lines = append(lines, "  "+st.Warning.Render("no member holds partitions "+common.PartitionList(s.Unheld)))
 	}
 	if s.LastError != "" {
 		lines = append(lines, st.Error.Render("last error ("+common.Ago(m.c.Now(), s.LastErrorAt)+"): ")+firstLine(s.LastError))

@@ -101,3 +101,29 @@ func TestNotFound(t *testing.T) {
 		t.Fatal(tuitest.Plain(m.View()))
 	}
 }
+
+// TestGroupMembers: a group's detail shows each member with its partitions
+// and lag, and the partitions no member holds; the parked table moves down
+// to make room.
+func TestGroupMembers(t *testing.T) {
+	t.Parallel()
+	f := tuitest.NewAdmin([]common.SubStatus{{Name: "team", State: "catching-up", Lag: 40, Partitions: 4, Heartbeat: tuitest.Now,
+		Members: []common.SubMember{
+			{Instance: "a1", Holder: "vm:10", Live: true, Partitions: []int{0, 2}, Lag: 40, Rate: 5},
+			{Instance: "b2", Holder: "vm:11", Live: true, Partitions: []int{1}, Lag: 0},
+			{Instance: "c3", Holder: "vm:12", Live: false, Partitions: []int{}},
+		}, Unheld: []int{3}}}, nil)
+	m := New(context.Background(), tuitest.Common(140, 24), f, action.New(context.Background(), f, false), common.NewSubHistory(2), "team")
+	m.SetSize(140, 24)
+	tuitest.Settle(m, tuitest.Drain(m.Init())...)
+	v := tuitest.Plain(m.View())
+	for _, want := range []string{"holder 2 members (4)", "member a1 vm:10  live   partitions 0,2   lag 40",
+		"member b2 vm:11  live   partitions 1   lag 0", "member c3 vm:12  gone   partitions -", "no member holds partitions 3"} {
+		if !strings.Contains(v, want) {
+			t.Fatalf("view lacks %q:\n%s", want, v)
+		}
+	}
+	if m.headH != headLines+4 {
+		t.Fatalf("summary height %d, want %d", m.headH, headLines+4)
+	}
+}

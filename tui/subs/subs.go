@@ -294,7 +294,7 @@ func (r rows) Cells(i int) []table.Cell {
 	if !s.Heartbeat.IsZero() {
 		beat = common.Age(m.c.Now().Sub(s.Heartbeat))
 	}
-	holder := s.Holder
+	holder := s.HolderText()
 	if holder == "" {
 		holder = "-"
 	}

@@ -162,3 +162,17 @@ func TestFilterByName(t *testing.T) {
 		t.Fatalf("copy %q %q", text, what)
 	}
 }
+
+// TestGroupRow: a group of competing consumers shows its live members and
+// partition count in the holder column.
+func TestGroupRow(t *testing.T) {
+	t.Parallel()
+	m, f := setup(t, false)
+	next := append(sample(), common.SubStatus{Name: "team", State: "live", Partitions: 16, Members: []common.SubMember{
+		{Instance: "a", Live: true, Partitions: []int{0, 2}}, {Instance: "b", Live: true, Partitions: []int{1, 3}}, {Instance: "c"}}})
+	tuitest.Settle(m, common.SubsMsg{Subs: next, At: tuitest.Now})
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, "2 members (16)") {
+		t.Fatalf("view lacks the group's members:\n%s", v)
+	}
+	_ = f
+}
