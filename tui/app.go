@@ -66,9 +66,9 @@ type Deps struct {
 	Admin      action.Admin
 	// Forget erases a subject's personal data (nil: unavailable).
 	Forget action.Forgetter
-	Trace      trace.Source
-	Types      types.Source
-	Query      qview.Source
+	Trace  trace.Source
+	Types  types.Source
+	Query  qview.Source
 
 	ReadOnly bool
 	// ReadOnlyReason says why ReadOnly when the role's privileges imposed
