@@ -107,3 +107,48 @@ func TestRolesRunAsWriterAdministerAsAdmin(t *testing.T) {
 	appendN(t, b.st, "order", 3, 3)
 	waitFor(t, "live after the reset", 30*time.Second, func() bool { return rec.count() >= 23 })
 }
+
+// TestRolesGroupMembersRunAsWriter: the members of a group (competing
+// consumers) run as a writer: they create the partition rows, record
+// themselves as members, share the partitions and deliver every event; a
+// reader sees the group and its members but cannot join it.
+func TestRolesGroupMembersRunAsWriter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	writerURL := testdb.LoginRole(t, b.url, store.RoleWriter)
+	rs := testdb.Open(t, testdb.LoginRole(t, b.url, store.RoleReader), store.Options{})
+
+	appendN(t, b.st, "grp", 6, 60)
+	const parts = 4
+	rec := newRecorder()
+	for _, inst := range []string{"a", "b"} {
+		ws := testdb.Open(t, writerURL, store.Options{})
+		r := NewRunner(ws, RunnerOptions{Instance: inst, PollInterval: 100 * time.Millisecond, Logf: testLogf(t)})
+		if err := r.Add(Subscription{Name: "g", Categories: []string{"grp"}, Partitions: parts, Handler: rec.handle}); err != nil {
+			t.Fatal(err)
+		}
+		run(t, r)
+	}
+	waitBalanced(t, b, "g", parts, "two writer members", "a", "b")
+	waitFor(t, "every event delivered by writer members", 30*time.Second, func() bool { return rec.distinct() >= 60 })
+
+	s, err := NewAdmin(rs).Get(ctx, "g")
+	if err != nil || len(s.Members) != 2 || len(s.Partitions) != parts {
+		t.Fatalf("the reader's view of the group: %+v %v", s, err)
+	}
+	r := NewRunner(rs, RunnerOptions{Instance: "c", PollInterval: 100 * time.Millisecond, Logf: testLogf(t)})
+	if err := r.Add(Subscription{Name: "g", Categories: []string{"grp"}, Partitions: parts, Handler: rec.handle}); err != nil {
+		t.Fatal(err)
+	}
+	for _, sql := range []string{
+		`INSERT INTO eventscope.subscription_members (group_name, instance, host, pid, backend) VALUES ('g', 'x', 'h', 1, 1)`,
+		`DELETE FROM eventscope.subscription_members`,
+	} {
+		_, err := rs.Pool().Exec(ctx, sql)
+		var pg *pgconn.PgError
+		if !errors.As(err, &pg) || pg.Code != "42501" {
+			t.Errorf("reader %s: want 42501, got %v", sql, err)
+		}
+	}
+}

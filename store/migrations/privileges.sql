@@ -124,6 +124,9 @@ INSERT INTO eventscope.privileges (kind, name, role, grants, runs_as, why) VALUE
 ('table', 'subscriptions',     'admin',  'UPDATE, DELETE', NULL, 'pause, resume, reset, delete'),
 ('table', 'parked_events',     'reader', 'SELECT', NULL, 'parked events list'),
 ('table', 'parked_events',     'writer', 'INSERT, UPDATE, DELETE', NULL, 'a subscriber parks and redelivers (the guard keeps retry and skip for the admin)'),
+('table', 'subscription_members', 'reader', 'SELECT', NULL, 'subs list shows a group''s members'),
+('table', 'subscription_members', 'writer', 'INSERT, UPDATE, DELETE', NULL, 'a group member records itself, its heartbeat and its leaving'),
+('table', 'subscription_members', 'admin', 'DELETE', NULL, 'subs delete removes a group''s members'),
 ('sequence', 'subscription_lease_seq', 'writer', 'USAGE', NULL, 'a subscriber takes a lease epoch');
 
 -- 2. Apply it: revoke everything from PUBLIC and the three roles, then
