@@ -281,6 +281,16 @@ func (w *world) Get(_ context.Context, n string) (common.SubStatus, error) {
 	return common.SubStatus{}, &store.NotFoundError{What: "subscription " + n}
 }
 func (w *world) Parked(context.Context, string) ([]common.ParkedEvent, error) { return w.parked, nil }
+func (w *world) Why(ctx context.Context, n string) (common.SubWhy, error) {
+	s, err := w.Get(ctx, n)
+	if err != nil {
+		return common.SubWhy{}, err
+	}
+	if s.Lag == 0 {
+		return common.SubWhy{Reason: "up-to-date", Line: "up to date"}, nil
+	}
+	return common.SubWhy{Reason: "slow", Line: fmt.Sprintf("behind 2.0s (%d events): handler slow, catching up at %.0f/s", s.Lag, s.Rate)}, nil
+}
 func (w *world) setState(n, state string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -264,9 +264,21 @@ func (a admin) Parked(ctx context.Context, name string) ([]common.ParkedEvent, e
 	}
 	out := make([]common.ParkedEvent, len(l))
 	for i, p := range l {
-		out[i] = common.ParkedEvent{Event: p.Event, Attempts: p.Attempts, LastError: p.LastError, ParkedAt: p.ParkedAt}
+		out[i] = common.ParkedEvent{Event: p.Event, Attempts: p.Attempts, LastError: p.LastError, ParkedAt: p.ParkedAt,
+			RetryRequested: p.RetryRequested, FirstFailedAt: p.FirstFailedAt}
+		for _, h := range p.History {
+			out[i].History = append(out[i].History, common.Attempt{At: h.At, Attempt: h.Attempt, Error: h.Error})
+		}
 	}
 	return out, nil
+}
+
+func (a admin) Why(ctx context.Context, name string) (common.SubWhy, error) {
+	w, err := a.a.Why(ctx, name)
+	if err != nil {
+		return common.SubWhy{}, err
+	}
+	return common.SubWhy{Reason: string(w.Reason), Line: w.Line(w.At), At: w.At}, nil
 }
 
 func (a admin) Pause(ctx context.Context, name string) error  { return a.a.Pause(ctx, name) }
