@@ -225,7 +225,11 @@ func (w Why) Line(now time.Time) string {
 			if s.LagEstimated {
 				est = "~"
 			}
-			fmt.Fprintf(&b, " (%s%s events)", est, countText(s.Lag))
+			unit := "events"
+			if s.Lag == 1 && !s.LagEstimated {
+				unit = "event"
+			}
+			fmt.Fprintf(&b, " (%s%s %s)", est, countText(s.Lag), unit)
 		}
 		b.WriteString(": ")
 		b.WriteString(w.reasonText(now))
