@@ -148,7 +148,9 @@ type Why struct {
 	OldestEstimated bool                `json:"oldest_estimated,omitempty"`
 	// TimeLag is Oldest's age (0 when up to date).
 	TimeLag time.Duration `json:"time_lag_ns"`
-	Reason  Reason        `json:"reason"`
+	// Reason is the main reason; up-to-date also when the time lag is
+	// under a second (events take a moment to commit and be delivered).
+	Reason Reason `json:"reason"`
 	// Blocker is the transaction holding the log back when the oldest
 	// event waits behind it (Reason held-back).
 	Blocker *store.Blocker `json:"blocker,omitempty"`
@@ -181,6 +183,11 @@ func (a *Admin) Why(ctx context.Context, name string) (Why, error) {
 	return w, nil
 }
 
+// behindAfter is the time lag under which a subscription is not behind:
+// every event takes a moment to commit and be delivered, and every
+// writing transaction holds the log back for its few milliseconds.
+const behindAfter = time.Second
+
 func (w Why) reason() Reason {
 	s := w.Status
 	switch {
@@ -196,7 +203,9 @@ func (w Why) reason() Reason {
 		return ReasonUnresponsive
 	case s.Retry != nil:
 		return ReasonRetrying
-	case w.Oldest != nil && !w.Oldest.Deliverable:
+	case w.TimeLag < behindAfter:
+		return ReasonUpToDate
+	case w.Oldest != nil && !w.Oldest.Deliverable && w.Blocker != nil:
 		return ReasonHeldBack
 	}
 	return ReasonSlow

@@ -34,7 +34,7 @@ func TestWhyPausedThenUpToDate(t *testing.T) {
 	run(t, r)
 	appendN(t, b.st, "p", 2, 3)
 	waitFor(t, "delivery", time.Minute, func() bool { return rec.count() == 3 })
-	waitFor(t, "up to date", time.Minute, func() bool { return mustWhy(t, b, "s").Reason == ReasonUpToDate })
+	waitFor(t, "nothing pending", time.Minute, func() bool { w := mustWhy(t, b, "s"); return w.Reason == ReasonUpToDate && w.Oldest == nil })
 	if w := mustWhy(t, b, "s"); w.Line(w.At) != "up to date" || w.Oldest != nil || w.TimeLag != 0 {
 		t.Fatalf("caught up: %q, oldest %v, lag %s", w.Line(w.At), w.Oldest, w.TimeLag)
 	}
@@ -165,7 +165,7 @@ func TestWhyHandlerSlow(t *testing.T) {
 	var w Why
 	waitFor(t, "the handler time in the heartbeat", time.Minute, func() bool {
 		w = mustWhy(t, b, "s")
-		return w.Status.HandlerCalls >= 50
+		return w.Status.HandlerCalls >= 50 && w.TimeLag >= behindAfter
 	})
 	if w.Reason != ReasonSlow || w.Status.HandlerP99 < 2*time.Millisecond {
 		t.Fatalf("reason %s, p99 %s over %d calls", w.Reason, w.Status.HandlerP99, w.Status.HandlerCalls)
@@ -194,7 +194,8 @@ func TestWhyHeldBack(t *testing.T) {
 	_, err = b.st.AppendTx(ctx, tx, "h-open", store.Any, ev("Open", 1))
 	must(t, err)
 	late := appendN(t, b.st, "h", 1, 1) // committed, but behind the open transaction
-	w := mustWhy(t, b, "s")
+	var w Why
+	waitFor(t, "a second's delay", time.Minute, func() bool { w = mustWhy(t, b, "s"); return w.TimeLag >= behindAfter })
 	if w.Reason != ReasonHeldBack || w.Blocker == nil || w.Blocker.PID != pid || w.Oldest == nil || w.Oldest.EventID != late[0] || w.Oldest.Deliverable {
 		t.Fatalf("why = %+v", w)
 	}
