@@ -23,6 +23,7 @@ import (
 	"eventscope/tui/header"
 	"eventscope/tui/overview"
 	"eventscope/tui/palette"
+	qview "eventscope/tui/query"
 	"eventscope/tui/related"
 	"eventscope/tui/stream"
 	"eventscope/tui/streams"
@@ -30,6 +31,8 @@ import (
 	"eventscope/tui/subs"
 	"eventscope/tui/tail"
 	"eventscope/tui/timetravel"
+	"eventscope/tui/trace"
+	"eventscope/tui/types"
 )
 
 // EventFinder finds an event by its id (for correlation/causation jumps).
@@ -61,14 +64,15 @@ type Deps struct {
 	SubDetail  subdetail.Source
 	SubsFeed   SubsFeed
 	Admin      action.Admin
+	Trace      trace.Source
+	Types      types.Source
+	Query      qview.Source
 
 	ReadOnly    bool
 	DatabaseURL string
 	// Clipboard receives the OSC 52 sequence of "y" (the terminal).
 	Clipboard io.Writer
 }
-
-var tabNames = [...]string{"Overview", "Streams", "Time-travel", "Tail", "Subscriptions"}
 
 // Minimum usable terminal.
 const (
@@ -87,8 +91,9 @@ type Model struct {
 	hdr  *header.Model
 	help help.Model
 
-	tabs    [len(tabNames)][]common.Page
-	inited  [len(tabNames)]bool
+	views   views
+	tabs    [][]common.Page // one stack per tab, in registry order
+	inited  []bool
 	tab     int
 	prevTab int
 	w, h    int
@@ -107,6 +112,7 @@ type clearStatusMsg struct{ id int64 }
 
 // New builds the root model.
 func New(ctx context.Context, c common.Common, d Deps) *Model {
+	c.ReadOnly = c.ReadOnly || d.ReadOnly
 	m := &Model{ctx: ctx, c: c, d: d, hist: common.NewSubHistory(60), prevTab: -1}
 	m.act = action.New(ctx, d.Admin, d.ReadOnly)
 	m.hdr = header.New(ctx, c, d.Header, d.DatabaseURL, d.ReadOnly)
@@ -118,11 +124,12 @@ func New(ctx context.Context, c common.Common, d Deps) *Model {
 	m.help.Styles.FullDesc = c.Styles.HelpDesc
 	m.help.Styles.FullSeparator = c.Styles.HelpSep
 	m.help.Styles.Ellipsis = c.Styles.HelpSep
-	m.tabs[0] = []common.Page{overview.New(ctx, c, d.Overview)}
-	m.tabs[1] = []common.Page{streams.New(ctx, c, d.Streams)}
-	m.tabs[2] = []common.Page{timetravel.New(ctx, c, d.TimeTravel, "", -1, time.Time{})}
-	m.tabs[3] = []common.Page{tail.New(ctx, c, d.Tail, 0)}
-	m.tabs[4] = []common.Page{subs.New(ctx, c, d.Subs, m.act, m.hist)}
+	m.views = newViews()
+	c.Keys.SetTabs(len(m.views.tabs))
+	for _, i := range m.views.tabs {
+		m.tabs = append(m.tabs, []common.Page{m.views.all[i].root(m)})
+	}
+	m.inited = make([]bool, len(m.tabs))
 	return m
 }
 
@@ -219,13 +226,14 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		m.showHelp = true
 		return nil
 	case common.SwitchTabMsg:
-		return m.switchTab(msg.Tab)
+		if t := m.views.tabIndex(msg.View); t >= 0 {
+			return m.switchTab(t)
+		}
+		return m.setStatus(common.StatusMsg{Kind: common.Failure, Text: "no view is called " + msg.View})
 	case common.BackMsg:
 		return m.back()
-	case common.OpenStreamMsg:
-		return m.openStream(msg)
-	case common.OpenEventMsg:
-		return m.push(m.drillTab(), event.New(m.ctx, m.c, m.d.Event, msg.Event))
+	case common.OpenStreamMsg, common.OpenEventMsg, common.OpenCorrelatedMsg, common.OpenTimeTravelMsg, common.OpenSubMsg, common.OpenViewMsg:
+		return m.open(msg)
 	case common.OpenEventIDMsg:
 		return m.findEvent(msg)
 	case foundEventMsg:
@@ -235,15 +243,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			}
 			return m.setStatus(common.StatusMsg{Kind: common.Failure, Text: msg.err.Error()})
 		}
-		return m.push(m.drillTab(), event.New(m.ctx, m.c, m.d.Event, msg.ev))
-	case common.OpenTimeTravelMsg:
-		return m.openTimeTravel(msg)
-	case common.OpenCorrelatedMsg:
-		return m.push(m.drillTab(), related.New(m.ctx, m.c, m.d.Related, msg.ID, msg.From))
-	case common.OpenSubMsg:
-		m.tab = 4
-		m.ensureInit(4)
-		return m.push(4, subdetail.New(m.ctx, m.c, m.d.SubDetail, m.act, m.hist, msg.Name))
+		return m.open(common.OpenEventMsg{Event: msg.ev})
 	case action.DoneMsg:
 		st := common.StatusMsg{Kind: common.Success, Text: msg.Text}
 		if msg.Err != nil {
@@ -269,20 +269,43 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	return m.broadcast(msg)
 }
 
-// broadcast hands a result to the header, the palette and every page;
-// each keeps only what carries its own id.
+// broadcast hands a result to its addressee (common.Addressed): the
+// header, the palette, or one page of any stack; a result for a page that
+// is gone is dropped. A feed (not addressed) goes to the header, the
+// palette and the page on top of each tab: the pages being shown, or shown
+// again when their tab is chosen.
 func (m *Model) broadcast(msg tea.Msg) tea.Cmd {
+	if a, ok := msg.(common.Addressed); ok {
+		return m.route(a.PageID(), msg)
+	}
 	cmds := []tea.Cmd{m.hdr.Update(msg)}
 	if m.palette != nil {
 		c, _ := m.palette.Update(msg)
 		cmds = append(cmds, c)
 	}
 	for _, stack := range m.tabs {
-		for _, p := range stack {
-			cmds = append(cmds, p.Update(msg))
-		}
+		cmds = append(cmds, stack[len(stack)-1].Update(msg))
 	}
 	return tea.Batch(cmds...)
+}
+
+// route delivers msg to the one component whose id it carries.
+func (m *Model) route(id int64, msg tea.Msg) tea.Cmd {
+	if id == m.hdr.ID() {
+		return m.hdr.Update(msg)
+	}
+	if m.palette != nil && id == m.palette.ID() {
+		c, _ := m.palette.Update(msg)
+		return c
+	}
+	for _, stack := range m.tabs {
+		for _, p := range stack {
+			if p.ID() == id {
+				return p.Update(msg)
+			}
+		}
+	}
+	return nil
 }
 
 func (m *Model) setStatus(s common.StatusMsg) tea.Cmd {
@@ -351,12 +374,12 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		m.showHelp = true
 		return nil
 	case key.Matches(msg, k.Palette):
-		m.palette = palette.New(m.ctx, m.c, m.d.Streams, m.subNames)
+		m.palette = palette.New(m.ctx, m.c, m.d.Streams, m.views.cmds, m.subNames)
 		return nil
 	case key.Matches(msg, k.NextTab):
-		return m.switchTab((m.tab + 1) % len(tabNames))
+		return m.switchTab((m.tab + 1) % len(m.tabs))
 	case key.Matches(msg, k.PrevTab):
-		return m.switchTab((m.tab + len(tabNames) - 1) % len(tabNames))
+		return m.switchTab((m.tab + len(m.tabs) - 1) % len(m.tabs))
 	case key.Matches(msg, k.Tabs):
 		return m.switchTab(int(msg.Runes[0] - '1'))
 	case key.Matches(msg, k.Back):
@@ -378,8 +401,8 @@ func (m *Model) mouse(msg tea.MouseMsg) tea.Cmd {
 	}
 	if msg.Y == 1 && msg.Button == tea.MouseButtonLeft && msg.Action == tea.MouseActionPress {
 		x := 1
-		for i, n := range tabNames {
-			wdt := len(fmt.Sprintf(" %d %s ", i+1, n))
+		for i := range m.tabs {
+			wdt := ansi.StringWidth(m.tabLabel(i))
 			if msg.X >= x && msg.X < x+wdt {
 				return m.switchTab(i)
 			}
@@ -423,7 +446,7 @@ func (m *Model) ensureInit(tab int) tea.Cmd {
 }
 
 func (m *Model) switchTab(t int) tea.Cmd {
-	if t < 0 || t >= len(tabNames) {
+	if t < 0 || t >= len(m.tabs) {
 		return nil
 	}
 	if t != m.tab {
@@ -467,26 +490,34 @@ func (m *Model) push(tab int, p common.Page) tea.Cmd {
 // drillTab is where a drill-down (a stream, an event) opens: in the
 // current tab when it is a browsing tab, else in Streams.
 func (m *Model) drillTab() int {
-	switch m.tab {
-	case 1, 3, 4:
+	if m.views.all[m.views.tabs[m.tab]].browse {
 		return m.tab
 	}
-	return 1
+	return max(m.views.tabIndex("streams"), 0)
 }
 
-func (m *Model) openStream(msg common.OpenStreamMsg) tea.Cmd {
-	return m.push(m.drillTab(), stream.New(m.ctx, m.c, m.d.Stream, msg.Stream, msg.Version))
-}
-
-func (m *Model) openTimeTravel(msg common.OpenTimeTravelMsg) tea.Cmd {
-	if m.tab != 2 {
+// open builds the page msg asks for (the registry knows which view) and
+// shows it: pushed on the tab where the user browses, or on the view's
+// home tab, or replacing that tab's stack.
+func (m *Model) open(msg tea.Msg) tea.Cmd {
+	v, p := m.views.opener(m, msg)
+	if p == nil {
+		return m.setStatus(common.StatusMsg{Kind: common.Failure, Text: fmt.Sprintf("no view opens %T", msg)})
+	}
+	tab := m.drillTab()
+	if v.home != "" {
+		tab = m.views.tabIndex(v.home)
+	}
+	if !v.replace {
+		return m.push(tab, p)
+	}
+	if m.tab != tab {
 		m.prevTab = m.tab
 	}
-	m.tab = 2
-	m.inited[2] = true
-	p := timetravel.New(m.ctx, m.c, m.d.TimeTravel, msg.Stream, msg.Version, msg.At)
+	m.tab = tab
+	m.inited[tab] = true
 	p.SetSize(m.w, m.bodyHeight())
-	m.tabs[2] = []common.Page{p}
+	m.tabs[tab] = []common.Page{p}
 	return p.Init()
 }
 
@@ -555,8 +586,8 @@ func (m *Model) tabsLine() string {
 	st := m.c.Styles
 	var b strings.Builder
 	b.WriteString(" ")
-	for i, n := range tabNames {
-		label := fmt.Sprintf(" %d %s ", i+1, n)
+	for i := range m.tabs {
+		label := m.tabLabel(i)
 		if i == m.tab {
 			b.WriteString(st.TabActive.Render(label))
 		} else {
@@ -566,6 +597,8 @@ func (m *Model) tabsLine() string {
 	}
 	return common.Truncate(b.String(), m.w)
 }
+
+func (m *Model) tabLabel(i int) string { return fmt.Sprintf(" %d %s ", i+1, m.views.tabTitle(i)) }
 
 func (m *Model) crumbs() string {
 	st := m.c.Styles
@@ -611,7 +644,7 @@ func (m *Model) fullHelp() string {
 	groups := append(m.page().FullHelp(), m.globalKeys(), []key.Binding{m.c.Keys.Back, m.c.Keys.Refresh, m.c.Keys.Copy, m.c.Keys.Filter})
 	return st.Section.Render("Keys — "+m.page().Title()) + st.Faint.Render("   (any key closes)") + "\n\n" + m.help.FullHelpView(groups) +
 		"\n\n" + st.Faint.Render("Mouse: the wheel scrolls, a click selects (a click on the selected row opens it), a click on a tab switches.\n"+
-		"Commands (:): overview, streams, stream ID, state ID@VERSION|@TIME, tail, subs, sub NAME, help, quit.")
+		m.views.commandHelp(m.w-1))
 }
 
 // overlay centres box over body.

@@ -361,6 +361,7 @@ func TestReadOnlyKeySaysWhy(t *testing.T) {
 // panicky is a page whose Update and View panic on demand.
 type panicky struct{ boom bool }
 
+func (p *panicky) ID() int64     { return -1 }
 func (p *panicky) Init() tea.Cmd { return nil }
 func (p *panicky) Update(msg tea.Msg) tea.Cmd {
 	if k, ok := msg.(tea.KeyMsg); ok && k.String() == "!" {

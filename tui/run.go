@@ -28,6 +28,7 @@ import (
 	"eventscope/tui/action"
 	"eventscope/tui/common"
 	"eventscope/tui/keymap"
+	qview "eventscope/tui/query"
 	"eventscope/tui/styles"
 	"eventscope/tui/tail"
 	"eventscope/tui/timetravel"
@@ -124,6 +125,9 @@ func DepsFor(ctx context.Context, cfg Config) Deps {
 		Events:      st,
 		Related:     st,
 		Tail:        tailStarter{st},
+		Trace:       st,
+		Types:       st,
+		Query:       qview.FromStore(st),
 		ReadOnly:    cfg.ReadOnly,
 		DatabaseURL: cfg.DatabaseURL,
 	}

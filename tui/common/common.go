@@ -25,6 +25,9 @@ type Common struct {
 	// Tick schedules a timer message (tea.Tick in the program; stubbed in
 	// tests, where it returns nil and nothing polls).
 	Tick func(d time.Duration, fn func(time.Time) tea.Msg) tea.Cmd
+	// ReadOnly: the console must write nothing (views that would, say
+	// so and do not; actions are refused by tui/action).
+	ReadOnly bool
 }
 
 // New returns a Common with the real clock and timers.
@@ -39,6 +42,9 @@ func (c *Common) SetSize(w, h int) { c.Width, c.Height = w, h }
 // Update, View and SetSize. Update changes state in place and returns the
 // command to run (I/O happens only in commands).
 type Page interface {
+	// ID is the page's address: its asynchronous results carry it (they
+	// implement Addressed) and the root delivers them to it alone.
+	ID() int64
 	Init() tea.Cmd
 	Update(msg tea.Msg) tea.Cmd
 	View() string
@@ -59,6 +65,15 @@ type KeyClaimer interface {
 type Copier interface {
 	// CopyText returns the text and what it is ("stream id", "event").
 	CopyText() (text, what string, ok bool)
+}
+
+// Addressed is a result for one page (or the header, or the palette):
+// the root routes it there and nowhere else, by id. Messages that are
+// not addressed (the monitor's snapshots, the overview's stats, the
+// connection state, action results) are feeds: the root hands them to the
+// header and the page on top of each tab.
+type Addressed interface {
+	PageID() int64
 }
 
 var ids atomic.Int64

@@ -87,8 +87,13 @@ type (
 	}
 	// OpenSubMsg opens a subscription's detail.
 	OpenSubMsg struct{ Name string }
-	// SwitchTabMsg switches to a top-level view.
-	SwitchTabMsg struct{ Tab int }
+	// SwitchTabMsg switches to a top-level view, by its name in the
+	// root's registry ("streams", "tail").
+	SwitchTabMsg struct{ View string }
+	// OpenViewMsg opens the registered view named View with the argument
+	// its command takes (":trace order-42@3" is {"trace", "order-42@3"}).
+	// New views are opened with it; they need no message of their own.
+	OpenViewMsg struct{ View, Arg string }
 	// BackMsg pops the current page.
 	BackMsg struct{}
 )

@@ -117,7 +117,7 @@ func (m *Model) render() {
 		lines = append(lines, kv("causation", m.causation+st.Faint.Render("  (C opens it)")))
 	}
 	if m.correlation != "" {
-		lines = append(lines, kv("correlation", m.correlation+st.Faint.Render("  (O lists the correlated events)")))
+		lines = append(lines, kv("correlation", m.correlation+st.Faint.Render("  (O lists the correlated events, T traces them by causation)")))
 	}
 	lines = append(lines, "", st.Section.Render("Data"))
 	lines = append(lines, common.PrettyJSON(e.Data, st)...)
@@ -176,6 +176,8 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 				return common.Status(common.Info, "this event has no correlation id in its metadata")
 			}
 			return common.Navigate(common.OpenCorrelatedMsg{ID: m.correlation, From: m.ev.EventID.String()})
+		case key.Matches(msg, k.Trace):
+			return common.Navigate(common.OpenViewMsg{View: "trace", Arg: m.ev.EventID.String()})
 		case key.Matches(msg, k.OpenStream):
 			return common.Navigate(common.OpenStreamMsg{Stream: m.ev.StreamID, Version: m.ev.Version})
 		case key.Matches(msg, k.TimeTravel):
@@ -224,7 +226,7 @@ func (m *Model) View() string {
 // ShortHelp is the footer help.
 func (m *Model) ShortHelp() []key.Binding {
 	k := m.c.Keys
-	return []key.Binding{k.Up, k.Down, k.Causation, k.Correlation, k.OpenStream, k.TimeTravel, k.PrevEvent, k.NextEvent, k.Copy, k.Back}
+	return []key.Binding{k.Up, k.Down, k.Causation, k.Correlation, k.Trace, k.OpenStream, k.TimeTravel, k.PrevEvent, k.NextEvent, k.Copy, k.Back}
 }
 
 // FullHelp is the full help.
@@ -232,6 +234,12 @@ func (m *Model) FullHelp() [][]key.Binding {
 	k := m.c.Keys
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
-		{k.Causation, k.Correlation, k.OpenStream, k.TimeTravel, k.PrevEvent, k.NextEvent, k.Copy, k.Back},
+		{k.Causation, k.Correlation, k.Trace, k.OpenStream, k.TimeTravel, k.PrevEvent, k.NextEvent, k.Copy, k.Back},
 	}
 }
+
+// PageID addresses the results to the page that asked (common.Addressed).
+func (m neighbourMsg) PageID() int64 { return m.id }
+
+// ID is the page's address.
+func (m *Model) ID() int64 { return m.id }

@@ -153,3 +153,10 @@ func (m *Model) View(w int) string {
 	}
 	return left + strings.Repeat(" ", max(w-lw-rw, 1)) + right
 }
+
+// PageID addresses the results to the page that asked (common.Addressed).
+func (m headMsg) PageID() int64 { return m.id }
+func (m tickMsg) PageID() int64 { return m.id }
+
+// ID is the page's address.
+func (m *Model) ID() int64 { return m.id }

@@ -24,6 +24,12 @@ type KeyMap struct {
 	// Tail.
 	Follow, TailFilter key.Binding
 
+	// Event: the trace of its correlation.
+	Trace key.Binding
+
+	// Query: the next page.
+	More key.Binding
+
 	// Subscriptions.
 	PauseResume, Reset, Retry, RetryAll, Skip key.Binding
 
@@ -43,7 +49,7 @@ func Default() *KeyMap {
 		Palette:   b([]string{":"}, ":", "command"),
 		NextTab:   b([]string{"tab"}, "tab", "next view"),
 		PrevTab:   b([]string{"shift+tab"}, "shift+tab", "previous view"),
-		Tabs:      b([]string{"1", "2", "3", "4", "5"}, "1-5", "switch view"),
+		Tabs:      b([]string{"1", "2", "3", "4", "5", "6", "7", "8", "9"}, "1-9", "switch view"),
 		Back:      b([]string{"esc"}, "esc", "back"),
 		Refresh:   b([]string{"r"}, "r", "refresh"),
 		Copy:      b([]string{"y"}, "y", "copy"),
@@ -75,6 +81,9 @@ func Default() *KeyMap {
 		Last:        b([]string{"G", "end"}, "G", "last version"),
 		Jump:        b([]string{"@", "/"}, "@", "jump to a version/time"),
 
+		Trace: b([]string{"T"}, "T", "trace"),
+		More:  b([]string{"n"}, "n", "more results"),
+
 		Follow:     b([]string{"f"}, "f", "follow"),
 		TailFilter: b([]string{"/"}, "/", "filter cat:/type:"),
 
@@ -88,4 +97,15 @@ func Default() *KeyMap {
 		Cancel:   b([]string{"esc"}, "esc", "cancel"),
 		Complete: b([]string{"tab"}, "tab", "complete"),
 	}
+}
+
+// SetTabs binds the number keys 1…n to the n tabs (the root derives n from
+// its registry of views).
+func (k *KeyMap) SetTabs(n int) {
+	n = min(max(n, 1), 9)
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = string(rune('1' + i))
+	}
+	k.Tabs = key.NewBinding(key.WithKeys(keys...), key.WithHelp("1-"+keys[n-1], "switch view"))
 }

@@ -329,3 +329,10 @@ func (m *Model) ShortHelp() []key.Binding { return []key.Binding{m.c.Keys.Refres
 
 // FullHelp is the full help.
 func (m *Model) FullHelp() [][]key.Binding { return [][]key.Binding{m.ShortHelp()} }
+
+// PageID addresses the results to the page that asked (common.Addressed).
+func (m statsMsg) PageID() int64 { return m.id }
+func (m tickMsg) PageID() int64 { return m.id }
+
+// ID is the page's address.
+func (m *Model) ID() int64 { return m.id }

@@ -40,6 +40,7 @@ type Model struct {
 	id     int64
 	seq    int64
 	input  textinput.Model
+	cmds   []Command
 	subs   []string
 	sugg   []suggestion
 	cursor int
@@ -53,10 +54,10 @@ type suggestion struct {
 	match []int
 }
 
-// New opens the palette; subs are the known subscription names.
-func New(ctx context.Context, c common.Common, src Source, subs []string) *Model {
-	m := &Model{c: c, ctx: ctx, src: src, id: common.NewID(), subs: subs}
-	m.input = common.NewInput(c.Styles, "command (tab completes): streams, stream ID, state ID@V, tail, subs, sub NAME, quit")
+// New opens the palette over cmds; subs are the known subscription names.
+func New(ctx context.Context, c common.Common, src Source, cmds []Command, subs []string) *Model {
+	m := &Model{c: c, ctx: ctx, src: src, id: common.NewID(), cmds: cmds, subs: subs}
+	m.input = common.NewInput(c.Styles, "command (tab completes): "+Names(cmds))
 	m.suggest(nil)
 	return m
 }
@@ -72,35 +73,36 @@ func (m *Model) suggest(ids []string) {
 	name, arg, hasArg := strings.Cut(strings.TrimLeft(v, " "), " ")
 	m.sugg = m.sugg[:0]
 	if !hasArg {
-		names := make([]string, len(Commands))
-		for i, c := range Commands {
+		names := make([]string, len(m.cmds))
+		for i, c := range m.cmds {
 			names[i] = c.Name
 		}
 		if name == "" {
-			for _, c := range Commands {
+			for _, c := range m.cmds {
 				m.sugg = append(m.sugg, suggestion{value: c.Name + argSpace(c.Arg), label: c.Name + " " + c.Arg, hint: c.Desc})
 			}
 		} else {
 			for _, fm := range fuzzy.FindFrom(name, strs(names)) {
-				c := Commands[fm.Index]
+				c := m.cmds[fm.Index]
 				m.sugg = append(m.sugg, suggestion{value: c.Name + argSpace(c.Arg), label: c.Name + " " + c.Arg, hint: c.Desc, match: fm.MatchedIndexes})
 			}
 		}
 	} else {
-		switch strings.ToLower(name) {
-		case "stream", "state", "s", "tt":
+		c, _ := find(m.cmds, name)
+		switch c.Complete {
+		case CompleteStreams:
 			for _, id := range rankIDs(arg, ids) {
 				m.sugg = append(m.sugg, suggestion{value: name + " " + id.Str, label: name + " " + id.Str, match: shift(id.MatchedIndexes, len(name)+1)})
 			}
-		case "sub":
-			for _, fm := range fuzzy.FindFrom(arg, strs(m.subs)) {
-				m.sugg = append(m.sugg, suggestion{value: "sub " + fm.Str, label: "sub " + fm.Str, match: shift(fm.MatchedIndexes, 4)})
-			}
+		case CompleteSubs:
 			if arg == "" {
-				m.sugg = m.sugg[:0]
 				for _, s := range m.subs {
-					m.sugg = append(m.sugg, suggestion{value: "sub " + s, label: "sub " + s})
+					m.sugg = append(m.sugg, suggestion{value: name + " " + s, label: name + " " + s})
 				}
+				break
+			}
+			for _, fm := range fuzzy.FindFrom(arg, strs(m.subs)) {
+				m.sugg = append(m.sugg, suggestion{value: name + " " + fm.Str, label: name + " " + fm.Str, match: shift(fm.MatchedIndexes, len(name)+1)})
 			}
 		}
 	}
@@ -178,10 +180,10 @@ func (m *Model) Update(msg tea.Msg) (cmd tea.Cmd, done bool) {
 				err error = errNoSuggestion
 			)
 			if m.cursor < len(m.sugg) {
-				out, err = Parse(m.sugg[m.cursor].value, m.c.Now())
+				out, err = Parse(m.cmds, m.sugg[m.cursor].value, m.c.Now())
 			}
 			if err != nil {
-				out, err = Parse(m.input.Value(), m.c.Now())
+				out, err = Parse(m.cmds, m.input.Value(), m.c.Now())
 			}
 			if err != nil {
 				m.err = err.Error()
@@ -208,12 +210,9 @@ func (m *Model) changed() tea.Cmd {
 	m.seq++
 	m.suggest(nil)
 	name, _, hasArg := strings.Cut(strings.TrimLeft(m.input.Value(), " "), " ")
-	switch strings.ToLower(name) {
-	case "stream", "state", "s", "tt":
-		if hasArg && m.src != nil {
-			id, seq := m.id, m.seq
-			return m.c.Tick(60*time.Millisecond, func(time.Time) tea.Msg { return debounceMsg{id: id, seq: seq} })
-		}
+	if c, ok := find(m.cmds, name); ok && c.Complete == CompleteStreams && hasArg && m.src != nil {
+		id, seq := m.id, m.seq
+		return m.c.Tick(60*time.Millisecond, func(time.Time) tea.Msg { return debounceMsg{id: id, seq: seq} })
 	}
 	return nil
 }
@@ -287,3 +286,10 @@ func (m *Model) View(w int) string {
 	b.WriteString(st.Accent.Render(":") + m.input.View())
 	return b.String()
 }
+
+// PageID addresses the results to the page that asked (common.Addressed).
+func (m suggestMsg) PageID() int64 { return m.id }
+func (m debounceMsg) PageID() int64 { return m.id }
+
+// ID is the palette's address.
+func (m *Model) ID() int64 { return m.id }

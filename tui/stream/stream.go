@@ -430,3 +430,10 @@ func (m *Model) FullHelp() [][]key.Binding {
 		{k.Open, k.TimeTravel, k.Filter, k.Copy, k.Refresh, k.Back},
 	}
 }
+
+// PageID addresses the results to the page that asked (common.Addressed).
+func (m eventsMsg) PageID() int64 { return m.id }
+func (m infoMsg) PageID() int64 { return m.id }
+
+// ID is the page's address.
+func (m *Model) ID() int64 { return m.id }

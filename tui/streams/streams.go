@@ -634,3 +634,11 @@ func (m *Model) FullHelp() [][]key.Binding {
 		{k.Open, k.Filter, k.Sort, k.Category, k.TimeTravel, k.Copy, k.Refresh},
 	}
 }
+
+// PageID addresses the results to the page that asked (common.Addressed).
+func (m pageMsg) PageID() int64 { return m.id }
+func (m debounceMsg) PageID() int64 { return m.id }
+func (m matchMsg) PageID() int64 { return m.id }
+
+// ID is the page's address.
+func (m *Model) ID() int64 { return m.id }

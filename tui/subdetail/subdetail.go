@@ -550,3 +550,9 @@ func (m *Model) openView(h int) string {
 	end := min(off+h, len(styled))
 	return strings.Join(styled[off:end], "\n")
 }
+
+// PageID addresses the results to the page that asked (common.Addressed).
+func (m loadMsg) PageID() int64 { return m.id }
+
+// ID is the page's address.
+func (m *Model) ID() int64 { return m.id }

@@ -369,3 +369,9 @@ func (m *Model) FullHelp() [][]key.Binding {
 	k := m.c.Keys
 	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {k.Open, k.PauseResume, k.Reset, k.Filter, k.Copy, k.Refresh}}
 }
+
+// PageID addresses the results to the page that asked (common.Addressed).
+func (m listMsg) PageID() int64 { return m.id }
+
+// ID is the page's address.
+func (m *Model) ID() int64 { return m.id }

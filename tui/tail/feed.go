@@ -125,3 +125,6 @@ func (f *Feed) Next(id int64) tea.Cmd {
 		return msg
 	}
 }
+
+// PageID addresses the batch to its tail view (common.Addressed).
+func (m BatchMsg) PageID() int64 { return m.ID }

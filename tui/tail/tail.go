@@ -451,3 +451,6 @@ func (m *Model) FullHelp() [][]key.Binding {
 	k := m.c.Keys
 	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {k.Follow, k.TailFilter, k.Open, k.Copy}}
 }
+
+// PageID addresses the results to the page that asked (common.Addressed).
+func (m startedMsg) PageID() int64 { return m.id }

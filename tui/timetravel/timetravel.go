@@ -558,3 +558,9 @@ func (m *Model) FullHelp() [][]key.Binding {
 		{k.Up, k.Down, k.Open, k.OpenStream, k.Copy, k.Refresh, k.Back},
 	}
 }
+
+// PageID addresses the results to the page that asked (common.Addressed).
+func (m transitionMsg) PageID() int64 { return m.id }
+
+// ID is the page's address.
+func (m *Model) ID() int64 { return m.id }

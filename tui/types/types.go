@@ -118,10 +118,14 @@ func (m *Model) load() tea.Cmd {
 	}
 	m.loading = true
 	id, src, ctx := m.id, m.src, m.ctx
+	o := store.CatalogOptions{Budget: time.Second}
+	if m.c.ReadOnly {
+		o.Budget = -1 // read the catalog as it stands: advancing it writes
+	}
 	return func() tea.Msg {
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		types, state, err := src.CatalogTypes(cctx, store.CatalogOptions{Budget: time.Second})
+		types, state, err := src.CatalogTypes(cctx, o)
 		return loadMsg{id: id, types: types, state: state, err: err}
 	}
 }
@@ -446,7 +450,10 @@ func (m *Model) View() string {
 			sum += st.Faint.Render("reading the catalog…")
 		default:
 			sum += st.Faint.Render(fmt.Sprintf("%d types, %d events folded in, as of %s", len(m.types), m.state.Events, m.state.Checkpoint))
-			if !m.state.CaughtUp {
+			switch {
+			case m.c.ReadOnly:
+				sum += st.Faint.Render(" · read-only: not advanced here")
+			case !m.state.CaughtUp:
 				sum += st.Warning.Render(" · catching up")
 			}
 		}
@@ -473,3 +480,10 @@ func (m *Model) FullHelp() [][]key.Binding {
 	k := m.c.Keys
 	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {k.Open, k.Filter, k.Copy, k.Refresh, k.Back}}
 }
+
+// PageID addresses the results to the page that asked (common.Addressed).
+func (m loadMsg) PageID() int64 { return m.id }
+func (m tickMsg) PageID() int64 { return m.id }
+
+// ID is the page's address.
+func (m *Model) ID() int64 { return m.id }
