@@ -245,3 +245,10 @@ const (
 	tryLockSQL = `SELECT pg_try_advisory_lock(k) FROM unnest($1::bigint[]) WITH ORDINALITY AS t(k, i) ORDER BY i`
 	pingSQL    = `SELECT 1`
 )
+
+// parkedOfEventSQL: the parked rows of one event ($2) for some
+// subscriptions ($1), through the primary key.
+const parkedOfEventSQL = `
+SELECT p.subscription, p.attempts, p.last_error, p.parked_at, p.retry_requested
+  FROM eventscope.parked_events p
+ WHERE p.subscription = ANY ($1::text[]) AND p.event_id = $2`

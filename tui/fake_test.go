@@ -281,6 +281,24 @@ func (w *world) Get(_ context.Context, n string) (common.SubStatus, error) {
 	return common.SubStatus{}, &store.NotFoundError{What: "subscription " + n}
 }
 func (w *world) Parked(context.Context, string) ([]common.ParkedEvent, error) { return w.parked, nil }
+func (w *world) Deliveries(_ context.Context, e store.Event) ([]common.Delivery, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []common.Delivery
+	for _, s := range w.subs {
+		d := common.Delivery{Subscription: s.Name, State: "handled", SubState: s.State}
+		for _, p := range w.parked {
+			if p.Event.EventID == e.EventID && s.Name == "notifications" {
+				d = common.Delivery{Subscription: s.Name, State: "parked", SubState: s.State, Attempts: p.Attempts, LastError: p.LastError, ParkedAt: p.ParkedAt}
+			}
+		}
+		if e.Checkpoint.Compare(s.Checkpoint) > 0 {
+			d.State = "pending"
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
 func (w *world) Why(ctx context.Context, n string) (common.SubWhy, error) {
 	s, err := w.Get(ctx, n)
 	if err != nil {

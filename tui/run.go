@@ -121,7 +121,7 @@ func DepsFor(ctx context.Context, cfg Config) Deps {
 		Overview:    st,
 		Streams:     st,
 		Stream:      st,
-		Event:       st,
+		Event:       eventSource{Store: st, adm: cfg.Admin},
 		Events:      st,
 		Related:     st,
 		Tail:        tailStarter{st},
@@ -273,6 +273,29 @@ func (a admin) Parked(ctx context.Context, name string) ([]common.ParkedEvent, e
 		for _, h := range p.History {
 			out[i].History = append(out[i].History, common.Attempt{At: h.At, Attempt: h.Attempt, Error: h.Error})
 		}
+	}
+	return out, nil
+}
+
+// eventSource is the event view's source: the store for the stream,
+// the admin for the deliveries (nil without one).
+type eventSource struct {
+	*store.Store
+	adm *subscriptions.Admin
+}
+
+func (s eventSource) Deliveries(ctx context.Context, e store.Event) ([]common.Delivery, error) {
+	if s.adm == nil {
+		return nil, errors.New("no subscriptions admin")
+	}
+	l, err := s.adm.Deliveries(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]common.Delivery, len(l))
+	for i, d := range l {
+		out[i] = common.Delivery{Subscription: d.Subscription, State: string(d.State), SubState: string(d.SubState),
+			Attempts: d.Attempts, Of: d.Of, LastError: d.LastError, ParkedAt: d.ParkedAt}
 	}
 	return out, nil
 }

@@ -70,6 +70,21 @@ type Attempt struct {
 	Error   string
 }
 
+// Delivery is where an event stands for one subscription whose filter
+// takes it (the subscriptions package's Delivery, adapted by tui.Run).
+type Delivery struct {
+	Subscription string
+	// State is handled, pending, retrying or parked.
+	State string
+	// SubState is the subscription's state (why a pending event waits).
+	SubState string
+	// Attempts (of Of, while retrying) and LastError: a parked or
+	// retrying event's.
+	Attempts, Of int
+	LastError    string
+	ParkedAt     time.Time
+}
+
 // SubWhy says why a subscription is behind, in one line (the
 // subscriptions package's Why, adapted by tui.Run).
 type SubWhy struct {

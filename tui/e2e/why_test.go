@@ -64,9 +64,11 @@ func startConsole(t *testing.T, name string, cols, rows int, workerArgs ...strin
 	return tm, bin, db
 }
 
-// TestWhyBehindInTmux (issue 14, item 10): the subscription detail says in
-// one line why it is behind — paused since when; a parked event opens in
-// full (its error, first and last failure, every attempt) and y copies it.
+// TestWhyBehindInTmux (issue 14, items 10 and 12): the subscription detail
+// says in one line why it is behind — paused since when; a parked event
+// opens in full (its error, first and last failure, every attempt) and y
+// copies it; the event's own view shows, per subscription, handled,
+// pending or parked with the error.
 func TestWhyBehindInTmux(t *testing.T) {
 	t.Parallel()
 	tm, bin, db := startConsole(t, "why", 120, 40, "--permanent-rate", "1", "--transient-rate", "0")
@@ -106,6 +108,12 @@ func TestWhyBehindInTmux(t *testing.T) {
 	if buf, err := tm.tmux("show-buffer"); err != nil || !strings.Contains(buf, "first failure") || !strings.Contains(buf, "#5  ") {
 		t.Fatalf("clipboard (tmux buffer) = %q, %v; want the parked event's details", buf, err)
 	}
+	// Item 12: the event itself shows where it stands for each subscription.
+	tm.send("Enter")
+	tm.waitFor("event-deliveries", "order-e2ewhy @ v0  OrderShipped", "Subscriptions  (those whose filter takes this event)",
+		"✗ parked after 5 attempts", "mailbox rejected the message", "order-summary", "… pending (paused)")
+	tm.send("Escape")
+	tm.waitFor("back-to-details", "Parked event order-e2ewhy@0")
 	tm.send("Escape")
 	tm.waitFor("parked-closed", "Parked events  enter details")
 	tm.send("q")

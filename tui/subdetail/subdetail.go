@@ -556,3 +556,6 @@ func (m loadMsg) PageID() int64 { return m.id }
 
 // ID is the page's address.
 func (m *Model) ID() int64 { return m.id }
+
+// PageID addresses the answer to the page that asked (common.Addressed).
+func (m whyMsg) PageID() int64 { return m.id }
