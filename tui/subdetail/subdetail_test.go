@@ -30,7 +30,7 @@ func (f *fake) Get(_ context.Context, n string) (common.SubStatus, error) {
 	return f.st, nil
 }
 func (f *fake) Parked(context.Context, string) ([]common.ParkedEvent, error) { return f.parked, nil }
-func (f *fake) Why(context.Context, string) (common.SubWhy, error)            { return f.why, nil }
+func (f *fake) Why(context.Context, string) (common.SubWhy, error)           { return f.why, nil }
 func (f *fake) Pause(_ context.Context, n string) error {
 	f.calls = append(f.calls, "pause")
 	return nil
