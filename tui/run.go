@@ -60,7 +60,11 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	defer cancel()
 	d := DepsFor(ctx, cfg)
 	d.Clipboard = os.Stdout
-	c := common.New(styles.New(lipgloss.DefaultRenderer()), keymap.Default())
+	st := styles.New(lipgloss.DefaultRenderer())
+	if os.Getenv("NO_COLOR") != "" { // no colour, but bold, reverse and underline
+		st = styles.NoColor(lipgloss.DefaultRenderer())
+	}
+	c := common.New(st, keymap.Default())
 	m := New(ctx, c, d)
 	p := tea.NewProgram(m,
 		tea.WithAltScreen(),
