@@ -103,6 +103,7 @@ type Model struct {
 	connErr  error
 	showHelp bool
 	palette  *palette.Model
+	phist    palette.History // the palette's command history (↑/↓)
 	confirm  *confirm.Model
 	subNames []string
 	quitting bool
@@ -374,7 +375,7 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		m.showHelp = true
 		return nil
 	case key.Matches(msg, k.Palette):
-		m.palette = palette.New(m.ctx, m.c, m.d.Streams, m.views.cmds, m.subNames)
+		m.palette = palette.New(m.ctx, m.c, m.d.Streams, m.views.cmds, m.subNames).WithHistory(&m.phist)
 		return nil
 	case key.Matches(msg, k.NextTab):
 		return m.switchTab((m.tab + 1) % len(m.tabs))
