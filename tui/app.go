@@ -15,6 +15,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/google/uuid"
 
+	"eventscope/internal/textsafe"
 	"eventscope/store"
 	"eventscope/tui/action"
 	"eventscope/tui/common"
@@ -72,6 +73,9 @@ type Deps struct {
 	DatabaseURL string
 	// Clipboard receives the OSC 52 sequence of "y" (the terminal).
 	Clipboard io.Writer
+	// ClipboardCheck says whether the terminal takes OSC 52 writes (nil
+	// error) or why not (common.ClipboardSupport); nil: assume it does.
+	ClipboardCheck func() error
 }
 
 // Minimum usable terminal.
@@ -425,12 +429,18 @@ func (m *Model) copy(text, what string) tea.Cmd {
 		return m.setStatus(common.StatusMsg{Kind: common.Failure, Text: "copy is unavailable (no terminal)"})
 	}
 	seq := common.OSC52(text)
-	n := len(text)
+	check := m.d.ClipboardCheck
+	done := common.CopiedText(what, textsafe.Line(text))
 	return func() tea.Msg {
+		if check != nil {
+			if err := check(); err != nil {
+				return common.StatusMsg{Kind: common.Failure, Text: "could not copy " + what + ": " + err.Error()}
+			}
+		}
 		if _, err := io.WriteString(w, seq); err != nil {
 			return common.StatusMsg{Kind: common.Failure, Text: "copy failed: " + err.Error()}
 		}
-		return common.StatusMsg{Kind: common.Success, Text: fmt.Sprintf("copied %s (%s) to the clipboard", what, common.Bytes(n))}
+		return common.StatusMsg{Kind: common.Success, Text: done}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -60,6 +61,12 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	defer cancel()
 	d := DepsFor(ctx, cfg)
 	d.Clipboard = os.Stdout
+	d.ClipboardCheck = func() error {
+		return common.ClipboardSupport(os.Getenv, func() (string, error) {
+			out, err := exec.CommandContext(ctx, "tmux", "show-options", "-gv", "set-clipboard").Output()
+			return string(out), err
+		})
+	}
 	st := styles.New(lipgloss.DefaultRenderer())
 	if os.Getenv("NO_COLOR") != "" { // no colour, but bold, reverse and underline
 		st = styles.NoColor(lipgloss.DefaultRenderer())
