@@ -178,8 +178,8 @@ func TestGoldenSubscriptions(t *testing.T) {
 	keys(tm, "j", "p")
 	waitFor(t, tm, "paused order-summary")
 	finish(t, tm)
-	if strings.Join(w.calls, ",") != "pause order-summary" {
-		t.Fatalf("calls %v", w.calls)
+	if strings.Join(w.Calls(), ",") != "pause order-summary" {
+		t.Fatalf("calls %v", w.Calls())
 	}
 }
 
@@ -194,8 +194,8 @@ func TestGoldenSubDetail(t *testing.T) {
 	keys(tm, "x")
 	waitFor(t, tm, "Type notifications to confirm")
 	finish(t, tm)
-	if len(w.calls) != 0 {
-		t.Fatalf("skip ran before confirmation: %v", w.calls)
+	if len(w.Calls()) != 0 {
+		t.Fatalf("skip ran before confirmation: %v", w.Calls())
 	}
 }
 
@@ -409,8 +409,8 @@ func TestReadOnlyKeySaysWhy(t *testing.T) {
 	if !strings.Contains(v, "✗ pause is disabled: the console was started with --read-only") || !strings.Contains(v, "READ-ONLY") {
 		t.Fatalf("view:\n%s", v)
 	}
-	if len(w.calls) != 0 {
-		t.Fatalf("%v", w.calls)
+	if len(w.Calls()) != 0 {
+		t.Fatalf("%v", w.Calls())
 	}
 }
 
@@ -487,14 +487,14 @@ func TestConfirmDialogRunsOnlyOnYes(t *testing.T) {
 		t.Fatal("no dialog")
 	}
 	drive(m, tuitest.Key("enter"))
-	if m.confirm != nil || len(w.calls) != 0 {
-		t.Fatalf("enter is No: %v", w.calls)
+	if m.confirm != nil || len(w.Calls()) != 0 {
+		t.Fatalf("enter is No: %v", w.Calls())
 	}
 	drive(m, tuitest.Key("R"))
 	drive(m, tuitest.Key("enter"))
 	drive(m, tuitest.Key("y"))
-	if strings.Join(w.calls, ",") != "reset notifications start" {
-		t.Fatalf("%v", w.calls)
+	if strings.Join(w.Calls(), ",") != "reset notifications start" {
+		t.Fatalf("%v", w.Calls())
 	}
 }
 

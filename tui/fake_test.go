@@ -14,7 +14,6 @@ import (
 	"github.com/google/uuid"
 
 	"eventscope/store"
-	"eventscope/tui/action"
 	"eventscope/tui/common"
 	"eventscope/tui/tail"
 	"eventscope/tui/timetravel"
@@ -25,15 +24,13 @@ import (
 // streams, two subscriptions, a parked event. (The store itself is tested
 // against Postgres; these fakes test the console's logic.)
 type world struct {
-	ctx     context.Context
-	mu      sync.Mutex
-	streams map[string][]store.Event
-	subs    []common.SubStatus
-	parked  []common.ParkedEvent
-	calls   []string
-	blocker *store.Blocker
-	headErr error
-	tailEvs []store.Event
+	ctx            context.Context
+	mu             sync.Mutex
+	streams        map[string][]store.Event
+	*tuitest.Admin // the subscriptions: list, detail, actions
+	blocker        *store.Blocker
+	headErr        error
+	tailEvs        []store.Event
 }
 
 func id(n int) uuid.UUID { return uuid.NewSHA1(uuid.NameSpaceOID, []byte(fmt.Sprint(n))) }
@@ -58,14 +55,14 @@ func newWorld(ctx context.Context) *world {
 		add(fmt.Sprintf("order-%d", 100+i), "OrderPlaced", fmt.Sprintf(`{"total":%d}`, i*100), `{}`)
 	}
 	add("customer-7", "CreditReleased", `{"orderId":"42","amount":2500}`, `{}`)
-	w.subs = []common.SubStatus{
+	subs := []common.SubStatus{
 		{Name: "notifications", State: "failing", Categories: []string{"order"}, Checkpoint: store.Checkpoint{Tx: 500, Pos: 20}, Head: store.Checkpoint{Tx: 500, Pos: 25},
 			Lag: 5, Rate: 2.5, Processed: 20, Parked: 1, Holder: "vm:4242", Heartbeat: tuitest.Now.Add(-time.Second),
 			LastError: "notify 42: mailbox rejected the message", LastErrorAt: tuitest.Now.Add(-3 * time.Second)},
 		{Name: "order-summary", State: "live", Checkpoint: store.Checkpoint{Tx: 500, Pos: 25}, Head: store.Checkpoint{Tx: 500, Pos: 25},
 			Rate: 40, Processed: 25, Holder: "vm:4242", Heartbeat: tuitest.Now.Add(-time.Second)},
 	}
-	w.parked = []common.ParkedEvent{{Event: w.streams["order-42"][2], Attempts: 5, LastError: "mailbox rejected the message", ParkedAt: tuitest.Now.Add(-time.Minute)}}
+	w.Admin = tuitest.NewAdmin(subs, []common.ParkedEvent{{Event: w.streams["order-42"][2], Attempts: 5, LastError: "mailbox rejected the message", ParkedAt: tuitest.Now.Add(-time.Minute)}})
 	for i := 0; i < 30; i++ {
 		w.tailEvs = append(w.tailEvs, store.Event{StreamID: fmt.Sprintf("order-%d", 200+i), Version: 0, Position: 1000 + int64(i),
 			Checkpoint: store.Checkpoint{Tx: 600, Pos: 1000 + int64(i)}, EventID: id(1000 + i), Type: "OrderPlaced",
@@ -81,12 +78,6 @@ func (w *world) deps() Deps {
 		DatabaseURL: "postgres://app:hunter2@db.example:5432/shop",
 		Clipboard:   &bytes.Buffer{},
 	}
-}
-
-func (w *world) rec(s string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.calls = append(w.calls, s)
 }
 
 func (w *world) Head(context.Context) (store.Checkpoint, error) {
@@ -269,79 +260,6 @@ func (w *world) StartTail(ctx context.Context, f *tail.Feed) {
 	f.Push(w.tailEvs)
 }
 
-func (w *world) List(context.Context) ([]common.SubStatus, error) { return w.subs, nil }
-func (w *world) Get(_ context.Context, n string) (common.SubStatus, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, s := range w.subs {
-		if s.Name == n {
-			return s, nil
-		}
-	}
-	return common.SubStatus{}, &store.NotFoundError{What: "subscription " + n}
-}
-func (w *world) Parked(context.Context, string) ([]common.ParkedEvent, error) { return w.parked, nil }
-func (w *world) Deliveries(_ context.Context, e store.Event) ([]common.Delivery, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var out []common.Delivery
-	for _, s := range w.subs {
-		d := common.Delivery{Subscription: s.Name, State: "handled", SubState: s.State}
-		for _, p := range w.parked {
-			if p.Event.EventID == e.EventID && s.Name == "notifications" {
-				d = common.Delivery{Subscription: s.Name, State: "parked", SubState: s.State, Attempts: p.Attempts, LastError: p.LastError, ParkedAt: p.ParkedAt}
-			}
-		}
-		if e.Checkpoint.Compare(s.Checkpoint) > 0 {
-			d.State = "pending"
-		}
-		out = append(out, d)
-	}
-	return out, nil
-}
-func (w *world) Why(ctx context.Context, n string) (common.SubWhy, error) {
-	s, err := w.Get(ctx, n)
-	if err != nil {
-		return common.SubWhy{}, err
-	}
-	if s.Lag == 0 {
-		return common.SubWhy{Reason: "up-to-date", Line: "up to date"}, nil
-	}
-	return common.SubWhy{Reason: "slow", Line: fmt.Sprintf("behind 2.0s (%d events): handler slow, catching up at %.0f/s", s.Lag, s.Rate)}, nil
-}
-func (w *world) setState(n, state string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for i := range w.subs {
-		if w.subs[i].Name == n {
-			w.subs[i].State = state
-		}
-	}
-}
-func (w *world) Pause(_ context.Context, n string) error {
-	w.rec("pause " + n)
-	w.setState(n, "paused")
-	return nil
-}
-func (w *world) Resume(_ context.Context, n string) error {
-	w.rec("resume " + n)
-	w.setState(n, "live")
-	return nil
-}
-func (w *world) Reset(_ context.Context, n string, to action.ResetTarget) error {
-	w.rec("reset " + n + " " + to.String())
-	return nil
-}
-func (w *world) Retry(_ context.Context, n string, id uuid.UUID) error {
-	w.rec("retry " + n)
-	return nil
-}
-func (w *world) RetryAll(_ context.Context, n string) (int, error) {
-	w.rec("retryall " + n)
-	return 1, nil
-}
-func (w *world) Skip(_ context.Context, n string, id uuid.UUID) error { w.rec("skip " + n); return nil }
-
 // onceFeed delivers one monitor snapshot, then nothing.
 type onceFeed struct {
 	w    *world
@@ -353,6 +271,6 @@ func (f *onceFeed) Next() tea.Cmd {
 		return nil
 	}
 	f.sent = true
-	subs := f.w.subs
+	subs := f.w.Subs()
 	return func() tea.Msg { return common.SubsMsg{Subs: subs, At: tuitest.Now} }
 }

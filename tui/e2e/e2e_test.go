@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"eventscope/internal/pgserver"
 	"eventscope/internal/testdb"
 )
 
@@ -213,9 +214,40 @@ func TestConsoleInTmux(t *testing.T) {
 	tm.send("Escape")
 	tm.waitFor("back-from-time-travel", "Streams › order-000100")
 	tm.send("4")
-	tm.waitFor("tail-open", "following", "held (max 10,000)")
+	tm.waitFor("tail-open", "following", "(max 10,000 or 64.0 MB)")
 	run(t, bin, "append", "--db", db, "e2e-visitor", "E2EHappened", `{"hello":"tmux"}`)
 	tm.waitFor("tail-event", "e2e-visitor", "E2EHappened", `{"hello":"tmux"}`)
+	// The tail's filter is the query language, plus words over the data.
+	run(t, bin, "append", "--db", db, "e2e-visitor", "E2EHappened", `{"hello":"again","n":7}`)
+	tm.send("/")
+	tm.typeText("data.n > 5 again")
+	tm.send("Enter")
+	tm.waitFor("tail-filter", "/ data.n > 5 again", "1 of ", `"hello":"again"`)
+	tm.send("Escape")
+	// Trace: from an event, T shows its correlation as a causation tree.
+	tm.send(":")
+	tm.typeText("stream order-000100@1")
+	tm.send("Enter")
+	tm.waitFor("trace-stream", "order-000100", "OrderApproved")
+	tm.send("Enter")
+	tm.waitFor("trace-event", "order-000100 @ v", "T traces them")
+	tm.send("T")
+	tm.waitFor("trace", "Trace ", "events in 2 streams", "OrderPlaced", "└ CreditReserved", "◀ this event", "customer-service")
+	// Types: the catalog, a type's fields.
+	tm.send("6")
+	tm.waitFor("types", "Event types", "OrderPlaced", "CreditReserved")
+	tm.send("Enter")
+	tm.waitFor("types-detail", "types › ", "presence", "field / drift")
+	// Query: the language on the server; a malformed one points at the error.
+	tm.send(":")
+	tm.typeText("query type:OrderPlaced data.total > 1000")
+	tm.send("Enter")
+	tm.waitFor("query", "query type:OrderPlaced data.total > 1000", "events in global order", "order-0")
+	tm.send("/")
+	tm.typeText(" data.total >")
+	tm.send("Enter")
+	tm.waitFor("query-error", "^ expected a value")
+	tm.send("Escape")
 	// Subscriptions: pause one, see it paused.
 	tm.send("5")
 	tm.waitFor("subs", "order-summary", "customer-service", "notifications")
@@ -230,4 +262,43 @@ func TestConsoleInTmux(t *testing.T) {
 	// Quit.
 	tm.send("q")
 	tm.waitFor("quit", "CONSOLE-EXITED 0")
+}
+
+// TestReadOnlyWithoutSchemaInTmux (issue 8): tui --read-only on a database
+// without the schema prints the error naming eventscope migrate and exits
+// 1 before any console is drawn; the schema is not created.
+func TestReadOnlyWithoutSchemaInTmux(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed: the end-to-end console test needs it (CI installs it)")
+	}
+	if testing.Short() {
+		t.Skip("-short: skipping the tmux end-to-end test")
+	}
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "eventscope")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = moduleRoot(t)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	admin := testdb.AdminURL(t)
+	name := fmt.Sprintf("es_test_e2e_ro_%d", time.Now().UnixNano())
+	run(t, "psql", admin, "-qc", "CREATE DATABASE "+name)
+	t.Cleanup(func() { _ = exec.Command("psql", admin, "-qc", "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)").Run() })
+	db := pgserver.WithDatabase(admin, name)
+	tm := &term{t: t, sock: fmt.Sprintf("es-e2e-ro-%d", os.Getpid()), session: "ro", dir: os.Getenv("E2E_CAPTURES")}
+	shell := fmt.Sprintf("%s tui --read-only --db '%s'; echo CONSOLE-EXITED $?; sleep 30", bin, db)
+	if _, err := tm.tmux("new-session", "-d", "-s", tm.session, "-x", "120", "-y", "30", shell); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = tm.tmux("kill-server") })
+	screen := tm.waitFor("read-only-no-schema", "CONSOLE-EXITED 1")
+	if !strings.Contains(screen, "no eventscope schema") || !strings.Contains(screen, "migrate` with a role") || strings.Contains(screen, "1 Overview") {
+		t.Fatalf("want the schema error and no console:\n%s", screen)
+	}
+	out := run(t, "psql", db, "-Atc", "SELECT count(*) FROM pg_namespace WHERE nspname = 'eventscope'")
+	if strings.TrimSpace(out) != "0" {
+		t.Fatalf("read-only created the schema: %s", out)
+	}
 }

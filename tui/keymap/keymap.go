@@ -85,7 +85,7 @@ func Default() *KeyMap {
 		More:  b([]string{"n"}, "n", "more results"),
 
 		Follow:     b([]string{"f"}, "f", "follow"),
-		TailFilter: b([]string{"/"}, "/", "filter cat:/type:"),
+		TailFilter: b([]string{"/"}, "/", "filter (query, words)"),
 
 		PauseResume: b([]string{"p"}, "p", "pause/resume"),
 		Reset:       b([]string{"R"}, "R", "reset…"),

@@ -332,7 +332,7 @@ func (m *Model) FullHelp() [][]key.Binding { return [][]key.Binding{m.ShortHelp(
 
 // PageID addresses the results to the page that asked (common.Addressed).
 func (m statsMsg) PageID() int64 { return m.id }
-func (m tickMsg) PageID() int64 { return m.id }
+func (m tickMsg) PageID() int64  { return m.id }
 
 // ID is the page's address.
 func (m *Model) ID() int64 { return m.id }

@@ -117,8 +117,13 @@ func (m *Model) suggest(ids []string) {
 		c, _ := find(m.cmds, name)
 		switch c.Complete {
 		case CompleteStreams:
+			// The "@VERSION" typed after the id stays on the suggestion.
+			suffix := ""
+			if at := strings.IndexByte(arg, '@'); at >= 0 {
+				suffix = arg[at:]
+			}
 			for _, id := range rankIDs(arg, ids) {
-				m.sugg = append(m.sugg, suggestion{value: name + " " + id.Str, label: name + " " + id.Str, match: shift(id.MatchedIndexes, len(name)+1)})
+				m.sugg = append(m.sugg, suggestion{value: name + " " + id.Str + suffix, label: name + " " + id.Str + suffix, match: shift(id.MatchedIndexes, len(name)+1)})
 			}
 		case CompleteSubs:
 			if arg == "" {
@@ -325,7 +330,7 @@ func (m *Model) View(w int) string {
 }
 
 // PageID addresses the results to the page that asked (common.Addressed).
-func (m suggestMsg) PageID() int64 { return m.id }
+func (m suggestMsg) PageID() int64  { return m.id }
 func (m debounceMsg) PageID() int64 { return m.id }
 
 // ID is the palette's address.

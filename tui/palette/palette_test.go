@@ -91,6 +91,16 @@ func TestCompletion(t *testing.T) {
 	if o := cmd().(common.OpenStreamMsg); o.Stream != "order-42" {
 		t.Fatalf("%+v", o)
 	}
+	// A version typed after the id stays on the completed line.
+	m.input.SetValue("")
+	typ("stream order-4@1")
+	for _, msg := range tuitest.Drain(m.complete()) {
+		m.Update(msg)
+	}
+	cmd, _ = m.Update(tuitest.Key("enter"))
+	if o := cmd().(common.OpenStreamMsg); o.Stream != "order-42" || o.Version != 1 {
+		t.Fatalf("stream order-4@1 opened %+v", o)
+	}
 	m2 := New(context.Background(), tuitest.Common(100, 20), nil, testCommands(), []string{"order-summary", "notifications"})
 	m = m2
 	typ("sub noti")

@@ -6,7 +6,6 @@ package picker
 import (
 	"strings"
 
-	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/sahilm/fuzzy"
@@ -116,9 +115,6 @@ func (p *Model) Update(msg tea.Msg) (tea.Cmd, bool) {
 	}
 	return cmd, changed
 }
-
-// Matches reports whether msg is the key binding b (helper for callers).
-func Matches(msg tea.KeyMsg, b key.Binding) bool { return key.Matches(msg, b) }
 
 // View renders the input line and up to MaxRows choices under it.
 func (p *Model) View(w int) string {

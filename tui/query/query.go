@@ -6,7 +6,6 @@ package query
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -19,7 +18,7 @@ import (
 	"eventscope/store"
 	q "eventscope/store/query"
 	"eventscope/tui/common"
-	"eventscope/tui/table"
+	"eventscope/tui/eventlist"
 )
 
 // PageSize is the events fetched per page; MaxEvents caps what the view holds.
@@ -71,20 +70,13 @@ type Model struct {
 	loading bool
 	err     error
 	took    time.Duration
-	tbl     table.Model
+	tbl     eventlist.Model
 }
 
 // New runs expr.
 func New(ctx context.Context, c common.Common, src Source, expr string) *Model {
 	m := &Model{c: c, ctx: ctx, src: src, id: common.NewID()}
-	m.tbl = table.New(c.Styles, c.Keys, []table.Column{
-		{Title: "checkpoint", Width: 14},
-		{Title: "stream", Width: 16, Flex: 1},
-		{Title: "ver", Width: 5, Right: true},
-		{Title: "type", Width: 18},
-		{Title: "recorded", Width: 19},
-		{Title: "data", Width: 20, Flex: 3},
-	})
+	m.tbl = eventlist.New(c, eventlist.Checkpoint, eventlist.Stream, eventlist.Version, eventlist.Type, eventlist.Recorded, eventlist.Data)
 	m.input = common.NewInput(c.Styles, "type:OrderPlaced data.total > 100000 after:1d")
 	m.input.CharLimit = q.MaxLen
 	m.input.SetValue(expr)
@@ -94,7 +86,7 @@ func New(ctx context.Context, c common.Common, src Source, expr string) *Model {
 		m.editing = true
 		m.input.Focus()
 	}
-	m.tbl.SetRows(rows{m})
+	m.tbl.SetEvents(eventlist.Slice(m.evs))
 	return m
 }
 
@@ -129,7 +121,7 @@ func (m *Model) run(more bool) tea.Cmd {
 		after = m.res.Next
 	} else {
 		m.evs, m.res, m.err = nil, q.Result{}, nil
-		m.tbl.SetRows(rows{m})
+		m.tbl.SetEvents(eventlist.Slice(m.evs))
 	}
 	id, seq, src, ctx, qu := m.id, m.seq, m.src, m.ctx, m.parsed
 	return func() tea.Msg {
@@ -145,21 +137,15 @@ func (m *Model) run(more bool) tea.Cmd {
 func (m *Model) ClaimsKey(msg tea.KeyMsg) bool { return m.editing }
 
 // Selected is the event under the cursor.
-func (m *Model) Selected() (store.Event, bool) {
-	if i := m.tbl.Cursor(); i < len(m.evs) {
-		return m.evs[i], true
-	}
-	return store.Event{}, false
-}
+func (m *Model) Selected() (store.Event, bool) { return m.tbl.Selected() }
 
-// CopyText copies the selected event as JSON (a line of the export format).
+// CopyText copies the selected event as JSON (a line of the export
+// format), or the query when nothing matched.
 func (m *Model) CopyText() (string, string, bool) {
-	e, ok := m.Selected()
-	if !ok {
-		return m.text, "query", m.text != ""
+	if text, what, ok := m.tbl.CopyText(); ok {
+		return text, what, true
 	}
-	b, _ := json.Marshal(e)
-	return string(b), "event", true
+	return m.text, "query", m.text != ""
 }
 
 // Update handles keys and results.
@@ -182,15 +168,14 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		}
 		m.res = msg.res
 		m.tbl.Empty = "no event matches"
-		m.tbl.SetRows(rows{m})
+		m.tbl.SetEvents(eventlist.Slice(m.evs))
 	case common.RefreshMsg:
 		if m.perr == nil && !m.editing {
 			return m.run(false)
 		}
 	case tea.MouseMsg:
-		if moved, clicked := m.tbl.Mouse(msg, msg.Y-2); clicked && !moved {
-			return m.open()
-		}
+		cmd, _ := m.tbl.Update(msg, 2)
+		return cmd
 	case tea.KeyMsg:
 		if m.editing {
 			return m.editKey(msg)
@@ -201,20 +186,19 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			m.editing = true
 			m.input.Focus()
 			return nil
-		case key.Matches(msg, k.Open):
-			return m.open()
 		case key.Matches(msg, k.Refresh):
 			if m.perr == nil {
 				return m.run(false)
 			}
 			return nil
-		case msg.String() == "n":
+		case key.Matches(msg, k.More):
 			if m.res.More && !m.loading && len(m.evs) < MaxEvents {
 				return m.run(true)
 			}
 			return nil
 		}
-		m.tbl.Update(msg)
+		cmd, _ := m.tbl.Update(msg, 2)
+		return cmd
 	}
 	return nil
 }
@@ -240,30 +224,6 @@ func (m *Model) editKey(msg tea.KeyMsg) tea.Cmd {
 	m.input, cmd = m.input.Update(msg)
 	_, m.perr = q.Parse(strings.TrimSpace(m.input.Value()), m.c.Now())
 	return cmd
-}
-
-func (m *Model) open() tea.Cmd {
-	if e, ok := m.Selected(); ok {
-		return common.Navigate(common.OpenEventMsg{Event: e})
-	}
-	return nil
-}
-
-type rows struct{ m *Model }
-
-func (r rows) Len() int { return len(r.m.evs) }
-
-func (r rows) Cells(i int) []table.Cell {
-	st := r.m.c.Styles
-	e := r.m.evs[i]
-	return []table.Cell{
-		{Text: e.Checkpoint.String(), Style: &st.Faint},
-		{Text: textsafe.Line(e.StreamID)},
-		{Text: fmt.Sprint(e.Version)},
-		{Text: textsafe.Line(e.Type), Style: &st.Accent},
-		{Text: e.RecordedAt.Local().Format("2006-01-02 15:04:05"), Style: &st.Faint},
-		{Text: common.Preview(e.Data, 200)},
-	}
 }
 
 // View renders the query line, the status line and the matches.
@@ -310,13 +270,13 @@ func (m *Model) View() string {
 // ShortHelp is the footer help.
 func (m *Model) ShortHelp() []key.Binding {
 	k := m.c.Keys
-	return []key.Binding{k.Up, k.Down, k.Open, k.Filter, k.Copy, k.Back}
+	return []key.Binding{k.Up, k.Down, k.Open, k.Filter, k.More, k.Copy, k.Back}
 }
 
 // FullHelp is the full help.
 func (m *Model) FullHelp() [][]key.Binding {
 	k := m.c.Keys
-	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {k.Open, k.Filter, k.Copy, k.Refresh, k.Back}}
+	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {k.Open, k.Filter, k.More, k.Copy, k.Refresh, k.Back}}
 }
 
 // PageID addresses the results to the page that asked (common.Addressed).

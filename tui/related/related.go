@@ -5,7 +5,6 @@ package related
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -14,7 +13,7 @@ import (
 
 	"eventscope/store"
 	"eventscope/tui/common"
-	"eventscope/tui/table"
+	"eventscope/tui/eventlist"
 )
 
 // Limit caps the events listed.
@@ -42,22 +41,22 @@ type Model struct {
 	evs     []store.Event
 	loading bool
 	err     error
-	tbl     table.Model
+	tbl     eventlist.Model
 }
 
 // New lists the events correlated by corr; from is the event id the user
 // came from.
 func New(ctx context.Context, c common.Common, src Source, corr, from string) *Model {
 	m := &Model{c: c, ctx: ctx, src: src, id: common.NewID(), corr: corr, from: from, loading: true}
-	m.tbl = table.New(c.Styles, c.Keys, []table.Column{
-		{Title: "recorded", Width: 23},
-		{Title: "stream", Width: 18, Flex: 1},
-		{Title: "ver", Width: 6, Right: true},
-		{Title: "type", Width: 20},
-		{Title: "data", Width: 20, Flex: 2},
-	})
+	m.tbl = eventlist.New(c, eventlist.Recorded, eventlist.Stream, eventlist.Version, eventlist.Type, eventlist.Data)
+	m.tbl.Mark = func(e *store.Event) string {
+		if e.EventID.String() == m.from {
+			return "◀ this event"
+		}
+		return ""
+	}
 	m.tbl.Empty = "searching…"
-	m.tbl.SetRows(rows{m})
+	m.tbl.SetEvents(eventlist.Slice(nil))
 	return m
 }
 
@@ -91,22 +90,10 @@ func (m *Model) Init() tea.Cmd {
 }
 
 // Selected is the event under the cursor.
-func (m *Model) Selected() (store.Event, bool) {
-	if i := m.tbl.Cursor(); i < len(m.evs) {
-		return m.evs[i], true
-	}
-	return store.Event{}, false
-}
+func (m *Model) Selected() (store.Event, bool) { return m.tbl.Selected() }
 
 // CopyText copies the selected event as JSON.
-func (m *Model) CopyText() (string, string, bool) {
-	e, ok := m.Selected()
-	if !ok {
-		return "", "", false
-	}
-	b, _ := json.Marshal(e)
-	return string(b), "event", true
-}
+func (m *Model) CopyText() (string, string, bool) { return m.tbl.CopyText() }
 
 // Update handles keys and the result.
 func (m *Model) Update(msg tea.Msg) tea.Cmd {
@@ -123,7 +110,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		}
 		m.evs = msg.evs
 		m.tbl.Empty = "no event carries this correlation id"
-		m.tbl.SetRows(rows{m})
+		m.tbl.SetEvents(eventlist.Slice(m.evs))
 		for i, e := range m.evs {
 			if e.EventID.String() == m.from {
 				m.tbl.SetCursor(i)
@@ -133,46 +120,17 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		m.loading = true
 		return m.Init()
 	case tea.MouseMsg:
-		if moved, clicked := m.tbl.Mouse(msg, msg.Y-2); clicked && !moved {
-			return m.open()
-		}
+		cmd, _ := m.tbl.Update(msg, 2)
+		return cmd
 	case tea.KeyMsg:
-		switch {
-		case key.Matches(msg, m.c.Keys.Open):
-			return m.open()
-		case key.Matches(msg, m.c.Keys.Refresh):
+		if key.Matches(msg, m.c.Keys.Refresh) {
 			m.loading = true
 			return m.Init()
 		}
-		m.tbl.Update(msg)
+		cmd, _ := m.tbl.Update(msg, 2)
+		return cmd
 	}
 	return nil
-}
-
-func (m *Model) open() tea.Cmd {
-	if e, ok := m.Selected(); ok {
-		return common.Navigate(common.OpenEventMsg{Event: e})
-	}
-	return nil
-}
-
-type rows struct{ m *Model }
-
-func (r rows) Len() int { return len(r.m.evs) }
-func (r rows) Cells(i int) []table.Cell {
-	st := r.m.c.Styles
-	e := r.m.evs[i]
-	stream := e.StreamID
-	if e.EventID.String() == r.m.from {
-		stream += "  ◀ this event"
-	}
-	return []table.Cell{
-		{Text: common.Timestamp(e.RecordedAt), Style: &st.Faint},
-		{Text: stream},
-		{Text: fmt.Sprint(e.Version)},
-		{Text: e.Type, Style: &st.Accent},
-		{Text: common.Preview(e.Data, 200)},
-	}
 }
 
 // View renders the summary and the list.

@@ -6,7 +6,6 @@ package stream
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -17,7 +16,7 @@ import (
 
 	"eventscope/store"
 	"eventscope/tui/common"
-	"eventscope/tui/table"
+	"eventscope/tui/eventlist"
 )
 
 // Source is what the view reads.
@@ -72,7 +71,7 @@ type Model struct {
 	notFound bool
 	err      error
 
-	tbl     table.Model
+	tbl     eventlist.Model
 	input   textinput.Model
 	focused bool
 	filter  string
@@ -82,14 +81,9 @@ type Model struct {
 // New makes the view for stream, with the cursor on version (-1: start).
 func New(ctx context.Context, c common.Common, src Source, stream string, version int64) *Model {
 	m := &Model{c: c, ctx: ctx, src: src, id: common.NewID(), stream: stream, start: version}
-	m.tbl = table.New(c.Styles, c.Keys, []table.Column{
-		{Title: "version", Width: 8, Right: true},
-		{Title: "type", Width: 22, Flex: 1},
-		{Title: "recorded", Width: 23},
-		{Title: "size", Width: 8, Right: true},
-		{Title: "data", Width: 20, Flex: 3},
-	})
+	m.tbl = eventlist.New(c, eventlist.Version, eventlist.Type, eventlist.Recorded, eventlist.Size, eventlist.Data)
 	m.tbl.Empty = "no events"
+	m.tbl.SetEvents(window{m})
 	m.input = common.NewInput(c.Styles, "type or data text")
 	m.input.Blur()
 	return m
@@ -150,31 +144,26 @@ func (m *Model) ClaimsKey(msg tea.KeyMsg) bool {
 }
 
 // Selected is the event under the cursor.
-func (m *Model) Selected() (store.Event, bool) {
-	i := m.tbl.Cursor()
-	if m.filter != "" {
-		if i < len(m.visible) {
-			return m.events[m.visible[i]], true
-		}
-		return store.Event{}, false
-	}
-	if i < len(m.events) {
-		return m.events[i], true
-	}
-	return store.Event{}, false
-}
+func (m *Model) Selected() (store.Event, bool) { return m.tbl.Selected() }
 
 // CopyText copies the selected event as JSON.
-func (m *Model) CopyText() (string, string, bool) {
-	e, ok := m.Selected()
-	if !ok {
-		return "", "", false
+func (m *Model) CopyText() (string, string, bool) { return m.tbl.CopyText() }
+
+// window is the loaded window (or its filtered part) as the list's events.
+type window struct{ m *Model }
+
+func (w window) Len() int {
+	if w.m.filter != "" {
+		return len(w.m.visible)
 	}
-	b, err := json.Marshal(e)
-	if err != nil {
-		return "", "", false
+	return len(w.m.events)
+}
+
+func (w window) At(i int) *store.Event {
+	if w.m.filter != "" {
+		return &w.m.events[w.m.visible[i]]
 	}
-	return string(b), "event", true
+	return &w.m.events[i]
 }
 
 // Update handles keys, mouse and results.
@@ -183,9 +172,8 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	case tea.KeyMsg:
 		return m.key(msg)
 	case tea.MouseMsg:
-		moved, clicked := m.tbl.Mouse(msg, msg.Y-2)
-		if clicked && !moved {
-			return m.open()
+		if cmd, _ := m.tbl.Update(msg, 2); cmd != nil {
+			return cmd
 		}
 		return m.prefetch()
 	case common.RefreshMsg:
@@ -290,7 +278,7 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 			m.setFilter("")
 			return nil
 		case tea.KeyUp, tea.KeyDown:
-			m.tbl.Update(msg)
+			m.tbl.Model.Update(msg)
 			return nil
 		}
 		var cmd tea.Cmd
@@ -308,7 +296,7 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		m.setFilter("")
 		return nil
 	case key.Matches(msg, k.Open):
-		return m.open()
+		return m.tbl.Open()
 	case key.Matches(msg, k.Refresh):
 		return m.Update(common.RefreshMsg{})
 	case key.Matches(msg, k.TimeTravel):
@@ -326,15 +314,8 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 			return m.jump(-2)
 		}
 	}
-	if m.tbl.Update(msg) {
+	if m.tbl.Model.Update(msg) {
 		return m.prefetch()
-	}
-	return nil
-}
-
-func (m *Model) open() tea.Cmd {
-	if e, ok := m.Selected(); ok {
-		return common.Navigate(common.OpenEventMsg{Event: e})
 	}
 	return nil
 }
@@ -348,7 +329,7 @@ func (m *Model) setFilter(f string) {
 func (m *Model) refilter() {
 	if m.filter == "" {
 		m.visible = nil
-		m.tbl.SetRows(rows{m})
+		m.tbl.SetEvents(window{m})
 		return
 	}
 	f := strings.ToLower(m.filter)
@@ -358,28 +339,7 @@ func (m *Model) refilter() {
 			m.visible = append(m.visible, i)
 		}
 	}
-	m.tbl.SetRows(filtered{m})
-}
-
-type rows struct{ m *Model }
-
-func (r rows) Len() int                 { return len(r.m.events) }
-func (r rows) Cells(i int) []table.Cell { return r.m.cells(r.m.events[i]) }
-
-type filtered struct{ m *Model }
-
-func (r filtered) Len() int                 { return len(r.m.visible) }
-func (r filtered) Cells(i int) []table.Cell { return r.m.cells(r.m.events[r.m.visible[i]]) }
-
-func (m *Model) cells(e store.Event) []table.Cell {
-	st := m.c.Styles
-	return []table.Cell{
-		{Text: fmt.Sprint(e.Version)},
-		{Text: e.Type, Style: &st.Accent},
-		{Text: common.Timestamp(e.RecordedAt), Style: &st.Faint},
-		{Text: common.Bytes(len(e.Data) + len(e.Metadata)), Style: &st.Faint},
-		{Text: common.Preview(e.Data, 300)},
-	}
+	m.tbl.SetEvents(window{m})
 }
 
 // View renders the stream's summary, the filter line and the events.
@@ -433,7 +393,7 @@ func (m *Model) FullHelp() [][]key.Binding {
 
 // PageID addresses the results to the page that asked (common.Addressed).
 func (m eventsMsg) PageID() int64 { return m.id }
-func (m infoMsg) PageID() int64 { return m.id }
+func (m infoMsg) PageID() int64   { return m.id }
 
 // ID is the page's address.
 func (m *Model) ID() int64 { return m.id }

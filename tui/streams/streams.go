@@ -636,9 +636,9 @@ func (m *Model) FullHelp() [][]key.Binding {
 }
 
 // PageID addresses the results to the page that asked (common.Addressed).
-func (m pageMsg) PageID() int64 { return m.id }
+func (m pageMsg) PageID() int64     { return m.id }
 func (m debounceMsg) PageID() int64 { return m.id }
-func (m matchMsg) PageID() int64 { return m.id }
+func (m matchMsg) PageID() int64    { return m.id }
 
 // ID is the page's address.
 func (m *Model) ID() int64 { return m.id }

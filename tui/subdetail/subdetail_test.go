@@ -16,53 +16,17 @@ import (
 	"eventscope/tui/tuitest"
 )
 
-type fake struct {
-	why    common.SubWhy
-	st     common.SubStatus
-	parked []common.ParkedEvent
-	calls  []string
-}
-
-func (f *fake) Get(_ context.Context, n string) (common.SubStatus, error) {
-	if n != f.st.Name {
-		return common.SubStatus{}, &store.NotFoundError{What: "subscription " + n}
-	}
-	return f.st, nil
-}
-func (f *fake) Parked(context.Context, string) ([]common.ParkedEvent, error) { return f.parked, nil }
-func (f *fake) Why(context.Context, string) (common.SubWhy, error)           { return f.why, nil }
-func (f *fake) Pause(_ context.Context, n string) error {
-	f.calls = append(f.calls, "pause")
-	return nil
-}
-func (f *fake) Resume(_ context.Context, n string) error {
-	f.calls = append(f.calls, "resume")
-	return nil
-}
-func (f *fake) Reset(context.Context, string, action.ResetTarget) error { return nil }
-func (f *fake) Retry(_ context.Context, n string, id uuid.UUID) error {
-	f.calls = append(f.calls, "retry "+id.String()[:4])
-	f.parked = f.parked[1:]
-	return nil
-}
-func (f *fake) RetryAll(context.Context, string) (int, error) {
-	f.calls = append(f.calls, "retryall")
-	return len(f.parked), nil
-}
-func (f *fake) Skip(_ context.Context, n string, id uuid.UUID) error {
-	f.calls = append(f.calls, "skip "+id.String()[:4])
-	return nil
-}
-
-func setup(t *testing.T, readOnly bool) (*Model, *fake) {
+func setup(t *testing.T, readOnly bool) (*Model, *tuitest.Admin) {
 	t.Helper()
-	f := &fake{st: common.SubStatus{Name: "notifications", State: "live", Categories: []string{"order"}, Types: []string{"OrderShipped"}, Lag: 3, Rate: 12, Parked: 2, Holder: "vm:1", Heartbeat: tuitest.Now}}
+	st := common.SubStatus{Name: "notifications", State: "live", Categories: []string{"order"}, Types: []string{"OrderShipped"}, Lag: 3, Rate: 12, Parked: 2, Holder: "vm:1", Heartbeat: tuitest.Now}
+	var parked []common.ParkedEvent
 	for i, id := range []string{"aaaa0000-0000-0000-0000-000000000000", "bbbb0000-0000-0000-0000-000000000000"} {
-		f.parked = append(f.parked, common.ParkedEvent{Event: store.Event{StreamID: "order-" + string(rune('1'+i)), EventID: uuid.MustParse(id), Type: "OrderShipped", Data: json.RawMessage(`{}`)},
+		parked = append(parked, common.ParkedEvent{Event: store.Event{StreamID: "order-" + string(rune('1'+i)), EventID: uuid.MustParse(id), Type: "OrderShipped", Data: json.RawMessage(`{}`)},
 			Attempts: 5, LastError: "mailbox rejected", ParkedAt: tuitest.Now.Add(-time.Minute)})
 	}
+	f := tuitest.NewAdmin([]common.SubStatus{st}, parked)
 	hist := common.NewSubHistory(10)
-	hist.Add([]common.SubStatus{f.st})
+	hist.Add([]common.SubStatus{st})
 	m := New(context.Background(), tuitest.Common(140, 24), f, action.New(context.Background(), f, readOnly), hist, "notifications")
 	m.SetSize(140, 24)
 	tuitest.Settle(m, tuitest.Drain(m.Init())...)
@@ -84,20 +48,20 @@ func TestRetrySkipRetryAll(t *testing.T) {
 	t.Parallel()
 	m, f := setup(t, false)
 	msgs := tuitest.Settle(m, tuitest.Key("t"))
-	if _, ok := tuitest.Find[action.DoneMsg](msgs); !ok || f.calls[0] != "retry aaaa" {
-		t.Fatalf("t: %v %+v", f.calls, msgs)
+	if _, ok := tuitest.Find[action.DoneMsg](msgs); !ok || f.Calls()[0] != "retry notifications aaaa0000" {
+		t.Fatalf("t: %v %+v", f.Calls(), msgs)
 	}
 	if len(m.parked) != 1 {
 		t.Fatal("the list reloads after an action")
 	}
 	msgs = tuitest.Settle(m, tuitest.Key("x"))
 	conf, ok := tuitest.Find[common.ConfirmMsg](msgs)
-	if !ok || conf.Typed != "notifications" || len(f.calls) != 1 {
+	if !ok || conf.Typed != "notifications" || len(f.Calls()) != 1 {
 		t.Fatalf("skip discards: it must ask for the name first: %+v", msgs)
 	}
 	tuitest.Drain(conf.Action)
-	if f.calls[1] != "skip bbbb" {
-		t.Fatalf("%v", f.calls)
+	if f.Calls()[1] != "skip notifications bbbb0000" {
+		t.Fatalf("%v", f.Calls())
 	}
 	msgs = tuitest.Settle(m, tuitest.Key("T"))
 	conf, ok = tuitest.Find[common.ConfirmMsg](msgs)
@@ -120,8 +84,8 @@ func TestRetrySkipRetryAll(t *testing.T) {
 		t.Fatal("esc did not close the details")
 	}
 	msgs = tuitest.Settle(m, tuitest.Key("p"))
-	if f.calls[len(f.calls)-1] != "pause" {
-		t.Fatalf("p: %v %+v", f.calls, msgs)
+	if f.Calls()[len(f.Calls())-1] != "pause notifications" {
+		t.Fatalf("p: %v %+v", f.Calls(), msgs)
 	}
 }
 
@@ -134,14 +98,14 @@ func TestReadOnly(t *testing.T) {
 			t.Fatalf("%s: %+v", k, msgs)
 		}
 	}
-	if len(f.calls) != 0 {
-		t.Fatalf("%v", f.calls)
+	if len(f.Calls()) != 0 {
+		t.Fatalf("%v", f.Calls())
 	}
 }
 
 func TestNotFound(t *testing.T) {
 	t.Parallel()
-	f := &fake{st: common.SubStatus{Name: "x"}}
+	f := tuitest.NewAdmin([]common.SubStatus{{Name: "x"}}, nil)
 	m := New(context.Background(), tuitest.Common(100, 20), f, action.New(context.Background(), f, false), common.NewSubHistory(2), "gone")
 	m.SetSize(100, 20)
 	tuitest.Settle(m, tuitest.Drain(m.Init())...)
@@ -155,11 +119,11 @@ func TestNotFound(t *testing.T) {
 func TestWhyLine(t *testing.T) {
 	t.Parallel()
 	m, f := setup(t, false)
-	f.why = common.SubWhy{Reason: "retrying", Line: "behind 4m12s (3 events): retrying order-1@0 (attempt 3 of 5, next in 2.0s) · 2 parked"}
+	f.SetWhy("notifications", common.SubWhy{Reason: "retrying", Line: "behind 4m12s (3 events): retrying order-1@0 (attempt 3 of 5, next in 2.0s) · 2 parked"})
 	if v := tuitest.Plain(m.View()); strings.Contains(v, "retrying order-1@0") {
 		t.Fatalf("the line changed before a reload:\n%s", v)
 	}
-	cmd := m.Update(common.SubsMsg{Subs: []common.SubStatus{f.st}})
+	cmd := m.Update(common.SubsMsg{Subs: f.Subs()})
 	if cmd == nil {
 		t.Fatal("a snapshot does not reload the why line")
 	}
@@ -177,11 +141,13 @@ func TestParkedDetails(t *testing.T) {
 	m, f := setup(t, false)
 	long := "mailbox rejected the message: " + strings.Repeat("550 5.1.1 user unknown; ", 12) + "END-OF-ERROR\nsecond line of the error"
 	first := tuitest.Now.Add(-3 * time.Minute)
-	f.parked[0].LastError = long
-	f.parked[0].FirstFailedAt = first
+	parked, _ := f.Parked(context.Background(), "notifications")
+	parked[0].LastError = long
+	parked[0].FirstFailedAt = first
 	for i := 1; i <= 5; i++ {
-		f.parked[0].History = append(f.parked[0].History, common.Attempt{At: first.Add(time.Duration(i-1) * time.Second), Attempt: i, Error: fmt.Sprintf("try %d: %s", i, "mailbox rejected")})
+		parked[0].History = append(parked[0].History, common.Attempt{At: first.Add(time.Duration(i-1) * time.Second), Attempt: i, Error: fmt.Sprintf("try %d: %s", i, "mailbox rejected")})
 	}
+	f.SetParked(parked)
 	tuitest.Settle(m, tuitest.Drain(m.Update(common.RefreshMsg{}))...)
 	if _, _, ok := m.CopyText(); !ok {
 		t.Fatal("nothing to copy")

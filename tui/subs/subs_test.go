@@ -6,44 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"eventscope/store"
 	"eventscope/tui/action"
 	"eventscope/tui/common"
 	"eventscope/tui/tuitest"
 )
-
-type fakeSubs struct {
-	list  []common.SubStatus
-	calls []string
-}
-
-func (f *fakeSubs) List(context.Context) ([]common.SubStatus, error) { return f.list, nil }
-func (f *fakeSubs) Pause(_ context.Context, n string) error {
-	f.calls = append(f.calls, "pause "+n)
-	return nil
-}
-func (f *fakeSubs) Resume(_ context.Context, n string) error {
-	f.calls = append(f.calls, "resume "+n)
-	return nil
-}
-func (f *fakeSubs) Reset(_ context.Context, n string, to action.ResetTarget) error {
-	f.calls = append(f.calls, "reset "+n+" "+to.String())
-	return nil
-}
-func (f *fakeSubs) Retry(context.Context, string, uuid.UUID) error { return nil }
-func (f *fakeSubs) RetryAll(context.Context, string) (int, error)  { return 0, nil }
-func (f *fakeSubs) Skip(context.Context, string, uuid.UUID) error  { return nil }
-func (f *fakeSubs) Get(_ context.Context, n string) (common.SubStatus, error) {
-	for _, s := range f.list {
-		if s.Name == n {
-			s.State = "paused"
-			return s, nil
-		}
-	}
-	return common.SubStatus{}, &store.NotFoundError{What: "subscription " + n}
-}
 
 func sample() []common.SubStatus {
 	return []common.SubStatus{
@@ -52,13 +19,13 @@ func sample() []common.SubStatus {
 	}
 }
 
-func setup(t *testing.T, readOnly bool) (*Model, *fakeSubs) {
+func setup(t *testing.T, readOnly bool) (*Model, *tuitest.Admin) {
 	t.Helper()
-	f := &fakeSubs{list: sample()}
+	f := tuitest.NewAdmin(sample(), nil)
 	act := action.New(context.Background(), f, readOnly)
 	m := New(context.Background(), tuitest.Common(150, 20), f, act, common.NewSubHistory(10))
 	m.SetSize(150, 20)
-	tuitest.Settle(m, common.SubsMsg{Subs: f.list, At: tuitest.Now})
+	tuitest.Settle(m, common.SubsMsg{Subs: f.Subs(), At: tuitest.Now})
 	return m, f
 }
 
@@ -93,15 +60,15 @@ func TestPauseResumeAndReset(t *testing.T) {
 	tuitest.Settle(m, tuitest.Key("j")) // order-summary, live
 	msgs := tuitest.Settle(m, tuitest.Key("p"))
 	done, ok := tuitest.Find[action.DoneMsg](msgs)
-	if !ok || done.Err != nil || f.calls[0] != "pause order-summary" {
-		t.Fatalf("p: %+v %v", msgs, f.calls)
+	if !ok || done.Err != nil || f.Calls()[0] != "pause order-summary" {
+		t.Fatalf("p: %+v %v", msgs, f.Calls())
 	}
 	if s, _ := m.Selected(); s.State != "paused" {
 		t.Fatalf("the action's fresh status shows at once: %+v", s)
 	}
 	tuitest.Settle(m, tuitest.Key("p"))
-	if f.calls[1] != "resume order-summary" {
-		t.Fatalf("p on a paused subscription resumes: %v", f.calls)
+	if f.Calls()[1] != "resume order-summary" {
+		t.Fatalf("p on a paused subscription resumes: %v", f.Calls())
 	}
 	// R opens the reset menu; "end" asks for the name to be typed.
 	tuitest.Settle(m, tuitest.Key("R"))
@@ -114,12 +81,12 @@ func TestPauseResumeAndReset(t *testing.T) {
 	if !ok || conf.Typed != "order-summary" {
 		t.Fatalf("reset to end must ask for the name: %+v", msgs)
 	}
-	if len(f.calls) != 2 {
+	if len(f.Calls()) != 2 {
 		t.Fatal("nothing runs before the confirmation")
 	}
 	tuitest.Drain(conf.Action)
-	if f.calls[2] != "reset order-summary end" {
-		t.Fatalf("%v", f.calls)
+	if f.Calls()[2] != "reset order-summary end" {
+		t.Fatalf("%v", f.Calls())
 	}
 	// Reset to start asks y/N only.
 	tuitest.Settle(m, tuitest.Key("R"))
@@ -169,7 +136,7 @@ func TestReadOnlySaysWhy(t *testing.T) {
 			t.Fatalf("%s: %+v", k, msgs)
 		}
 	}
-	if m.reset != nil || len(f.calls) != 0 {
+	if m.reset != nil || len(f.Calls()) != 0 {
 		t.Fatal("read-only opened a dialog or ran an action")
 	}
 	if !strings.Contains(tuitest.Plain(m.View()), "read-only: actions disabled") {

@@ -42,18 +42,17 @@ type Rows interface {
 
 // Model is the table state.
 type Model struct {
-	st      *styles.Styles
-	keys    *keymap.KeyMap
-	cols    []Column
-	widths  []int
-	rows    Rows
-	cursor  int
-	offset  int
-	width   int
-	height  int // including the header line
-	noHead  bool
-	Empty   string // shown when there are no rows
-	nowrapW int
+	st     *styles.Styles
+	keys   *keymap.KeyMap
+	cols   []Column
+	widths []int
+	rows   Rows
+	cursor int
+	offset int
+	width  int
+	height int // including the header line
+	noHead bool
+	Empty  string // shown when there are no rows
 }
 
 // New makes a table.

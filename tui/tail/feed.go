@@ -21,9 +21,13 @@ const BatchWindow = 75 * time.Millisecond
 // Program.Send blocks, so the reader must not call it.)
 type Feed struct {
 	Max int
+	// MaxBytes bounds the pending events by bytes too (by Size); 0 means
+	// no byte bound. The newest event is kept even when larger.
+	MaxBytes int64
 
 	mu      sync.Mutex
 	pending []store.Event
+	pbytes  int64
 	dropped int64
 	state   ReaderState
 	changed bool
@@ -54,8 +58,25 @@ func (f *Feed) Push(evs []store.Event) {
 	}
 	f.mu.Lock()
 	f.pending = append(f.pending, evs...)
-	if over := len(f.pending) - f.Max; over > 0 {
+	for i := range evs {
+		f.pbytes += Size(&evs[i])
+	}
+	over := max(len(f.pending)-f.Max, 0)
+	if f.MaxBytes > 0 {
+		b := f.pbytes
+		for i := 0; i < over; i++ {
+			b -= Size(&f.pending[i])
+		}
+		for over < len(f.pending)-1 && b > f.MaxBytes {
+			b -= Size(&f.pending[over])
+			over++
+		}
+	}
+	if over > 0 {
 		f.dropped += int64(over)
+		for i := 0; i < over; i++ {
+			f.pbytes -= Size(&f.pending[i])
+		}
 		// Copy down so the backing array does not grow without bound.
 		n := copy(f.pending, f.pending[over:])
 		clear(f.pending[n:])
@@ -115,7 +136,7 @@ func (f *Feed) Next(id int64) tea.Cmd {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		msg := BatchMsg{ID: id, Events: f.pending, Dropped: f.dropped, State: f.state}
-		f.pending, f.dropped, f.changed = nil, 0, false
+		f.pending, f.pbytes, f.dropped, f.changed = nil, 0, 0, false
 		f.last = time.Now()
 		// Drain a signal that arrived for events now taken.
 		select {

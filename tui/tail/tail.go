@@ -7,7 +7,6 @@ package tail
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -16,13 +15,25 @@ import (
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 
+	"eventscope/internal/textsafe"
 	"eventscope/store"
 	"eventscope/tui/common"
-	"eventscope/tui/table"
+	"eventscope/tui/eventlist"
 )
 
-// Capacity is the number of events the tail keeps.
-const Capacity = 10000
+// The tail keeps at most Capacity events and MaxBytes of them (data,
+// metadata, ids and type, plus EventOverhead each), dropping the oldest:
+// 10,000 small events, or about 70 of 900 KB.
+const (
+	Capacity      = 10000
+	MaxBytes      = 64 << 20
+	EventOverhead = 256
+)
+
+// Size is what an event counts against the byte bounds.
+func Size(e *store.Event) int64 {
+	return int64(len(e.Data) + len(e.Metadata) + len(e.StreamID) + len(e.Type) + EventOverhead)
+}
 
 // Starter starts a reader that fills the feed until ctx ends.
 type Starter interface {
@@ -45,15 +56,18 @@ type Model struct {
 	state ReaderState
 
 	// The ring: events with sequence numbers [total-count, total).
-	ring  []store.Event
-	start int
-	count int
-	total int64
+	ring     []store.Event
+	start    int
+	count    int
+	total    int64
+	bytes    int64 // held, by Size
+	maxBytes int64
 
 	filter Filter
+	ferr   error   // the filter being typed does not parse
 	vis    []int64 // sequence numbers passing the filter (when filtering)
 
-	tbl      table.Model
+	tbl      eventlist.Model
 	follow   bool
 	newCount int
 	dropped  int64
@@ -71,18 +85,11 @@ func New(ctx context.Context, c common.Common, src Starter, capacity int) *Model
 	if capacity <= 0 {
 		capacity = Capacity
 	}
-	m := &Model{c: c, ctx: ctx, src: src, id: common.NewID(), cap: capacity, ring: make([]store.Event, capacity), follow: true, recvRing: common.NewRing(60)}
-	m.tbl = table.New(c.Styles, c.Keys, []table.Column{
-		{Title: "recorded", Width: 12},
-		{Title: "checkpoint", Width: 14, Right: true},
-		{Title: "stream", Width: 18, Flex: 1},
-		{Title: "ver", Width: 6, Right: true},
-		{Title: "type", Width: 20},
-		{Title: "data", Width: 20, Flex: 2},
-	})
+	m := &Model{c: c, ctx: ctx, src: src, id: common.NewID(), cap: capacity, maxBytes: MaxBytes, ring: make([]store.Event, capacity), follow: true, recvRing: common.NewRing(60)}
+	m.tbl = eventlist.New(c, eventlist.Clock, eventlist.Checkpoint, eventlist.Stream, eventlist.Version, eventlist.Type, eventlist.Data)
 	m.tbl.Empty = "waiting for new events…"
-	m.tbl.SetRows(rows{m})
-	m.input = common.NewInput(c.Styles, "cat:order,customer type:OrderPlaced text")
+	m.tbl.SetEvents(held{m})
+	m.input = common.NewInput(c.Styles, "cat:order,customer type:OrderPlaced data.total > 100 word")
 	m.input.Blur()
 	return m
 }
@@ -110,6 +117,7 @@ func (m *Model) Init() tea.Cmd {
 	id, src, ctx := m.id, m.src, m.ctx
 	return func() tea.Msg {
 		f := NewFeed(m.cap, ctx.Done())
+		f.MaxBytes = m.maxBytes / 2
 		src.StartTail(ctx, f)
 		return startedMsg{id: id, feed: f}
 	}
@@ -149,23 +157,16 @@ func (m *Model) seqAt(i int) int64 {
 }
 
 // Selected is the event under the cursor.
-func (m *Model) Selected() (store.Event, bool) {
-	i := m.tbl.Cursor()
-	if i < 0 || i >= m.rowsLen() {
-		return store.Event{}, false
-	}
-	return *m.at(m.seqAt(i)), true
-}
+func (m *Model) Selected() (store.Event, bool) { return m.tbl.Selected() }
 
 // CopyText copies the selected event as JSON.
-func (m *Model) CopyText() (string, string, bool) {
-	e, ok := m.Selected()
-	if !ok {
-		return "", "", false
-	}
-	b, _ := json.Marshal(e)
-	return string(b), "event", true
-}
+func (m *Model) CopyText() (string, string, bool) { return m.tbl.CopyText() }
+
+// held is the ring (or its filtered part) as the list's events.
+type held struct{ m *Model }
+
+func (h held) Len() int              { return h.m.rowsLen() }
+func (h held) At(i int) *store.Event { return h.m.at(h.m.seqAt(i)) }
 
 // Update handles keys, mouse and batches.
 func (m *Model) Update(msg tea.Msg) tea.Cmd {
@@ -240,19 +241,20 @@ func (m *Model) add(b BatchMsg) {
 	if len(evs) > m.cap {
 		m.dropped += int64(len(evs) - m.cap)
 		m.total += int64(len(evs) - m.cap)
-		m.start, m.count = 0, 0
 		evs = evs[len(evs)-m.cap:]
 	}
 	filtering := !m.filter.Empty()
 	for i := range evs {
 		seq := m.total
-		if m.count < m.cap {
-			m.ring[(m.start+m.count)%m.cap] = evs[i]
-			m.count++
-		} else {
-			m.ring[m.start] = evs[i]
-			m.start = (m.start + 1) % m.cap
+		size := Size(&evs[i])
+		// Evict the oldest until the event fits both bounds (an event
+		// larger than the byte bound is kept alone).
+		for m.count > 0 && (m.count == m.cap || m.bytes+size > m.maxBytes) {
+			m.evictOldest()
 		}
+		m.ring[(m.start+m.count)%m.cap] = evs[i]
+		m.count++
+		m.bytes += size
 		m.total++
 		if filtering {
 			if m.filter.Match(&evs[i]) {
@@ -275,7 +277,7 @@ func (m *Model) add(b BatchMsg) {
 			m.vis = append(m.vis[:0], m.vis[k:]...)
 		}
 	}
-	m.tbl.SetRows(rows{m})
+	m.tbl.SetEvents(held{m})
 	if m.follow {
 		m.tbl.ScrollToBottom()
 		return
@@ -284,6 +286,20 @@ func (m *Model) add(b BatchMsg) {
 		m.tbl.SetCursor(m.indexOf(keep))
 	}
 }
+
+func (m *Model) evictOldest() {
+	old := &m.ring[m.start]
+	m.bytes -= Size(old)
+	*old = store.Event{} // let the collector have it
+	m.start = (m.start + 1) % m.cap
+	m.count--
+}
+
+// Bytes is the size of the events held, by Size.
+func (m *Model) Bytes() int64 { return m.bytes }
+
+// SetMaxBytes changes the byte bound (tests).
+func (m *Model) SetMaxBytes(n int64) { m.maxBytes = n }
 
 // indexOf is the row of sequence number seq (0 when evicted).
 func (m *Model) indexOf(seq int64) int {
@@ -313,18 +329,23 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	if m.focused {
 		switch msg.Type {
 		case tea.KeyEnter:
+			if err := m.setFilter(m.input.Value()); err != nil {
+				m.ferr = err // stay in the input: the error says where
+				return nil
+			}
 			m.focused = false
 			m.input.Blur()
-			m.setFilter(m.input.Value())
 			return nil
 		case tea.KeyEsc:
 			m.focused = false
+			m.ferr = nil
 			m.input.Blur()
 			m.input.SetValue(m.filter.String())
 			return nil
 		}
 		var cmd tea.Cmd
 		m.input, cmd = m.input.Update(msg)
+		m.ferr = nil
 		return cmd
 	}
 	switch {
@@ -335,33 +356,39 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		return nil
 	case key.Matches(msg, k.Back) && !m.filter.Empty():
 		m.input.SetValue("")
-		m.setFilter("")
+		_ = m.setFilter("") // the empty filter always parses
 		return nil
 	case key.Matches(msg, k.Follow):
 		m.follow, m.newCount = true, 0
 		m.tbl.ScrollToBottom()
 		return nil
 	case key.Matches(msg, k.Open):
-		if e, ok := m.Selected(); ok {
-			m.follow = false
-			return common.Navigate(common.OpenEventMsg{Event: e})
+		cmd := m.tbl.Open()
+		if cmd != nil {
+			m.follow = false // coming back shows the same place
 		}
-		return nil
+		return cmd
 	case key.Matches(msg, k.Up), key.Matches(msg, k.PageUp), key.Matches(msg, k.Top):
-		if m.tbl.Update(msg) || m.rowsLen() > 0 {
+		if m.tbl.Model.Update(msg) || m.rowsLen() > 0 {
 			m.follow = false
 		}
 		return nil
 	case key.Matches(msg, k.Down), key.Matches(msg, k.PageDown), key.Matches(msg, k.Bottom):
-		m.tbl.Update(msg)
+		m.tbl.Model.Update(msg)
 		m.afterMove()
 		return nil
 	}
 	return nil
 }
 
-func (m *Model) setFilter(s string) {
-	m.filter = ParseFilter(s)
+// setFilter applies s (the query language plus plain words); a malformed
+// filter changes nothing.
+func (m *Model) setFilter(s string) error {
+	f, err := ParseFilter(s, m.c.Now())
+	if err != nil {
+		return err
+	}
+	m.filter, m.ferr = f, nil
 	m.vis = m.vis[:0]
 	if !m.filter.Empty() {
 		first := m.total - int64(m.count)
@@ -373,25 +400,9 @@ func (m *Model) setFilter(s string) {
 	}
 	m.newCount = 0
 	m.follow = true
-	m.tbl.SetRows(rows{m})
+	m.tbl.SetEvents(held{m})
 	m.tbl.ScrollToBottom()
-}
-
-type rows struct{ m *Model }
-
-func (r rows) Len() int { return r.m.rowsLen() }
-func (r rows) Cells(i int) []table.Cell {
-	m := r.m
-	st := m.c.Styles
-	e := m.at(m.seqAt(i))
-	return []table.Cell{
-		{Text: e.RecordedAt.Local().Format("15:04:05.000"), Style: &st.Faint},
-		{Text: e.Checkpoint.String(), Style: &st.Faint},
-		{Text: e.StreamID},
-		{Text: fmt.Sprint(e.Version)},
-		{Text: e.Type, Style: &st.Accent},
-		{Text: common.Preview(e.Data, 200)},
-	}
+	return nil
 }
 
 // View renders the status line, the filter line and the events.
@@ -403,7 +414,7 @@ func (m *Model) View() string {
 	} else {
 		parts = append(parts, st.Warning.Render("❚❚ paused")+st.Faint.Render(" (f follows)"))
 	}
-	parts = append(parts, fmt.Sprintf("%s held (max %s)", common.Count(int64(m.count)), common.Count(int64(m.cap))))
+	parts = append(parts, fmt.Sprintf("%s held, %s (max %s or %s)", common.Count(int64(m.count)), common.Bytes(int(m.bytes)), common.Count(int64(m.cap)), common.Bytes(int(m.maxBytes))))
 	parts = append(parts, "receiving "+common.Rate(m.recvRate))
 	if m.dropped > 0 {
 		parts = append(parts, st.Warning.Render(fmt.Sprintf("%s dropped (display lagged)", common.Count(m.dropped))))
@@ -422,12 +433,14 @@ func (m *Model) View() string {
 	}
 	var filter string
 	switch {
+	case m.focused && m.ferr != nil:
+		filter = st.Accent.Render("/ ") + m.input.View() + "  " + st.Error.Render(textsafe.Line(m.ferr.Error()))
 	case m.focused:
 		filter = st.Accent.Render("/ ") + m.input.View()
 	case !m.filter.Empty():
 		filter = st.Accent.Render("/ ") + st.Input.Render(m.filter.String()) + st.Faint.Render(fmt.Sprintf("   %s of %s held events match (esc clears)", common.Count(int64(len(m.vis))), common.Count(int64(m.count))))
 	default:
-		filter = st.Faint.Render("/ filter (cat:order type:OrderPlaced) · f follow · enter open")
+		filter = st.Faint.Render("/ filter (query language: cat:order type:OrderPlaced data.total > 100, or words) · f follow · enter open")
 	}
 	out := common.Truncate(status, m.c.Width) + "\n" + filter + "\n" + m.tbl.View()
 	return common.FitLines(out, m.c.Width, m.c.Height)

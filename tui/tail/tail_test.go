@@ -3,6 +3,7 @@ package tail
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"eventscope/store"
+	"eventscope/store/query"
 	"eventscope/tui/common"
 	"eventscope/tui/tuitest"
 )
@@ -193,39 +195,126 @@ func TestFeedStopsWhenDone(t *testing.T) {
 
 func TestParseFilter(t *testing.T) {
 	t.Parallel()
-	f := ParseFilter("cat:order,customer type:OrderPlaced 42 ORD")
-	if fmt.Sprint(f.Categories) != "[order customer]" || fmt.Sprint(f.Types) != "[OrderPlaced]" || fmt.Sprint(f.Text) != "[42 ord]" {
-		t.Fatalf("%+v", f)
+	now := tuitest.Now
+	f, err := ParseFilter("cat:order,customer type:OrderPlaced 42 ORD", now)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := f.String(); got != "cat:order,customer type:OrderPlaced 42 ord" {
+	if got := f.String(); got != "cat:order,customer type:OrderPlaced 42 ORD" {
 		t.Fatalf("String %q", got)
 	}
-	e := store.Event{StreamID: "order-42", Type: "orderplaced"}
+	e := store.Event{StreamID: "order-42", Type: "OrderPlaced", Data: []byte(`{}`)}
 	if !f.Match(&e) {
-		t.Fatal("types and categories match case-insensitively")
+		t.Fatal("query terms and words all hold")
 	}
-	e.StreamID = "order-7"
+	e.Type = "orderplaced"
 	if f.Match(&e) {
-		t.Fatal("text must appear in the stream id or type")
+		t.Fatal("type: is exact, as in eventscope query")
 	}
-	if !ParseFilter("  ").Empty() {
+	e.Type, e.StreamID = "OrderPlaced", "order-7"
+	if f.Match(&e) {
+		t.Fatal("a word must appear in the stream id, type or data")
+	}
+	e.Data = []byte(`{"sku":"X-42"}`)
+	if !f.Match(&e) {
+		t.Fatal("words match the data too")
+	}
+	f, _ = ParseFilter("data.total > 1000 -shipped order-4", now)
+	for _, c := range []struct {
+		e    store.Event
+		want bool
+	}{
+		{store.Event{StreamID: "order-42", Type: "OrderPlaced", Data: []byte(`{"total":1500}`)}, true},
+		{store.Event{StreamID: "order-42", Type: "OrderPlaced", Data: []byte(`{"total":999}`)}, false},
+		{store.Event{StreamID: "order-42", Type: "OrderShipped", Data: []byte(`{"total":1500}`)}, false},
+		{store.Event{StreamID: "order-7", Type: "OrderPlaced", Data: []byte(`{"total":1500}`)}, false},
+	} {
+		if got := f.Match(&c.e); got != c.want {
+			t.Errorf("%+v: %v", c.e, got)
+		}
+	}
+	if f, err := ParseFilter("  ", now); err != nil || !f.Empty() {
 		t.Fatal("blank is empty")
+	}
+	for _, bad := range []string{"type:", "data.total >", "bogus:x", `data.x ~ "("`} {
+		_, err := ParseFilter(bad, now)
+		var se *query.SyntaxError
+		if !errors.As(err, &se) {
+			t.Errorf("%q: %v, want a syntax error", bad, err)
+		}
 	}
 }
 
-// FuzzParseFilter: parsing never panics, and the canonical text parses to
-// the same filter.
+// FuzzParseFilter: parsing never panics, and what parses parses again
+// from its text to a filter that matches alike.
 func FuzzParseFilter(f *testing.F) {
-	for _, s := range []string{"cat:order", "type:A,B x", "c: t:", "::", "cat:,", "CATEGORY:x"} {
+	for _, s := range []string{"cat:order", "type:A,B x", "c: t:", "::", "cat:,", "-x y", "data.a > 1 w", "- -", "a-b -c:d"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		a := ParseFilter(s)
-		b := ParseFilter(a.String())
-		if a.String() != b.String() {
-			t.Fatalf("%q -> %q -> %q", s, a.String(), b.String())
+		a, err := ParseFilter(s, tuitest.Now)
+		if err != nil {
+			return
 		}
-		e := store.Event{StreamID: s, Type: s}
-		_ = a.Match(&e)
+		b, err := ParseFilter(a.String(), tuitest.Now)
+		if err != nil {
+			t.Fatalf("%q parsed, its text %q does not: %v", s, a.String(), err)
+		}
+		e := store.Event{StreamID: s, Type: s, Data: []byte(`{"a":2}`)}
+		if a.Match(&e) != b.Match(&e) {
+			t.Fatalf("%q and %q disagree", s, a.String())
+		}
 	})
+}
+
+func big(from, n, size int) []store.Event {
+	out := evs(from, n)
+	for i := range out {
+		out[i].Data = json.RawMessage(`"` + strings.Repeat("x", size-2) + `"`)
+	}
+	return out
+}
+
+// TestBoundedByBytes: the ring keeps what fits the byte bound, oldest
+// out first, and a single event larger than the bound alone.
+func TestBoundedByBytes(t *testing.T) {
+	t.Parallel()
+	m := setup(t, 1000)
+	m.SetMaxBytes(10 << 20)
+	m.Update(BatchMsg{ID: m.ID(), Events: big(0, 30, 900<<10)}) // 30 × 900 KB
+	if m.Bytes() > 10<<20 || m.Len() != 11 {
+		t.Fatalf("holds %d events, %d bytes; want 11 within 10 MiB", m.Len(), m.Bytes())
+	}
+	m.Update(tuitest.Key("g"))
+	if e, _ := m.Selected(); e.Position != 19 {
+		t.Fatalf("oldest held %d, want 19", e.Position)
+	}
+	m.Update(BatchMsg{ID: m.ID(), Events: big(100, 1, 12<<20)})
+	if m.Len() != 1 {
+		t.Fatalf("an event over the bound is kept alone; holds %d", m.Len())
+	}
+	batch(m, 200, 5)
+	if m.Len() != 5 || m.Bytes() > 10<<20 {
+		t.Fatalf("holds %d, %d bytes", m.Len(), m.Bytes())
+	}
+}
+
+func TestFeedBoundedByBytes(t *testing.T) {
+	t.Parallel()
+	done := make(chan struct{})
+	defer close(done)
+	f := NewFeed(1000, done)
+	f.MaxBytes = 5 << 20
+	f.SetWindow(0)
+	for i := 0; i < 20; i++ {
+		f.Push(big(i, 1, 900<<10))
+	}
+	msg := f.Next(1)().(BatchMsg)
+	var b int64
+	for i := range msg.Events {
+		b += Size(&msg.Events[i])
+	}
+	if b > 5<<20 || len(msg.Events) != 5 || msg.Dropped != 15 || msg.Events[4].Position != 19 {
+		t.Fatalf("%d events, %d bytes, dropped %d", len(msg.Events), b, msg.Dropped)
+	}
 }

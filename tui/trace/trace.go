@@ -65,7 +65,7 @@ func New(ctx context.Context, c common.Common, src Source, arg string) *Model {
 		{Title: "stream@version", Width: 18, Flex: 1},
 		{Title: "recorded", Width: 12},
 		{Title: "after", Width: 17, Right: true},
-		{Title: "by", Width: 14},
+		{Title: "by", Width: 18},
 	})
 	m.tbl.Empty = "tracing…"
 	m.input = common.NewInput(c.Styles, "type:CreditReserved data.amount > 1000 metadata.source = customer-service")
