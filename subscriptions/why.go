@@ -364,3 +364,34 @@ func rateText(r float64) string {
 	}
 	return fmt.Sprintf("%s/s", countText(int64(r+0.5)))
 }
+
+// ReplayScope is how many events a reset to the start delivers again.
+type ReplayScope struct {
+	// Events is the number of events of its categories up to its
+	// checkpoint (all of them when it has no category filter).
+	Events int64 `json:"events"`
+	// AtMost: it filters by type too, so fewer of them are delivered.
+	AtMost bool `json:"at_most"`
+}
+
+// ReplayCount says how many events resetting the subscription to the start
+// would deliver again: the events of its categories (from the streams'
+// counts, one cheap query) less those after its checkpoint, which it has
+// still to receive anyway.
+func (a *Admin) ReplayCount(ctx context.Context, name string) (ReplayScope, error) {
+	s, err := a.Get(ctx, name)
+	if err != nil {
+		return ReplayScope{}, err
+	}
+	st, err := a.st.Stats(ctx, store.StatsOptions{})
+	if err != nil {
+		return ReplayScope{}, fmt.Errorf("replay count of %s: %w", name, err)
+	}
+	var total int64
+	for _, c := range st.Categories {
+		if len(s.Categories) == 0 || slices.Contains(s.Categories, c.Category) {
+			total += c.Events
+		}
+	}
+	return ReplayScope{Events: max(total-s.Lag, 0), AtMost: len(s.Types) > 0}, nil
+}

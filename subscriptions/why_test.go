@@ -214,3 +214,29 @@ func TestShortDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestReplayCount(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rec := newRecorder()
+	r := NewRunner(b.st, RunnerOptions{PollInterval: 100 * time.Millisecond, Logf: testLogf(t)})
+	must(t, r.Add(Subscription{Name: "p-only", Categories: []string{"p"}, Handler: rec.handle}))
+	must(t, r.Add(Subscription{Name: "typed", Types: []string{"Tested"}, Handler: rec.handle}))
+	run(t, r)
+	appendN(t, b.st, "p", 2, 5)
+	appendN(t, b.st, "q", 2, 3)
+	waitFor(t, "delivery", time.Minute, func() bool { return mustGet(t, b, "p-only").Processed == 5 && mustGet(t, b, "typed").Processed == 8 })
+	n, err := b.adm.ReplayCount(context.Background(), "p-only")
+	must(t, err)
+	if n.Events != 5 || n.AtMost {
+		t.Fatalf("p-only: %+v, want 5 exactly", n)
+	}
+	n, err = b.adm.ReplayCount(context.Background(), "typed")
+	must(t, err)
+	if n.Events != 8 || !n.AtMost {
+		t.Fatalf("typed: %+v, want at most 8", n)
+	}
+	if _, err := b.adm.ReplayCount(context.Background(), "nope"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown: %v", err)
+	}
+}

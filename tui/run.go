@@ -311,6 +311,11 @@ func (s eventSource) Deliveries(ctx context.Context, e store.Event) ([]common.De
 	return out, nil
 }
 
+func (a admin) ReplayCount(ctx context.Context, name string) (int64, bool, error) {
+	r, err := a.a.ReplayCount(ctx, name)
+	return r.Events, r.AtMost, err
+}
+
 func (a admin) Why(ctx context.Context, name string) (common.SubWhy, error) {
 	w, err := a.a.Why(ctx, name)
 	if err != nil {

@@ -34,6 +34,10 @@ type Source interface {
 	Parked(ctx context.Context, name string) ([]common.ParkedEvent, error)
 }
 
+// retryAllAtScale is the number of parked events from which retrying them
+// all asks for the subscription's name to be typed.
+const retryAllAtScale = 100
+
 // headLines is the height of the summary above the parked events.
 const headLines = 10
 
@@ -297,8 +301,12 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		if deny := m.act.Denied("retry all"); deny != nil {
 			return deny
 		}
+		typed := "" // at scale, as a reset forward does: type the name
+		if len(m.parked) >= retryAllAtScale {
+			typed = m.name
+		}
 		return common.Confirm("Retry all parked events",
-			fmt.Sprintf("Deliver all %d parked events of %s to its handler again?", len(m.parked), m.name), "", m.act.RetryAll(m.name))
+			fmt.Sprintf("Deliver all %s parked events of %s to its handler again?", common.Count(int64(len(m.parked))), m.name), typed, m.act.RetryAll(m.name))
 	case key.Matches(msg, k.Skip):
 		p, ok := m.selected()
 		if !ok {

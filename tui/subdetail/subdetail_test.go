@@ -174,3 +174,23 @@ func TestParkedDetails(t *testing.T) {
 		t.Fatalf("copy = %q (%s, %v)", text, what, ok)
 	}
 }
+
+// TestRetryAllAtScaleAsksTheName (issue 14, item 8): retrying many parked
+// events at once asks for the subscription's name, as a reset forward does.
+func TestRetryAllAtScaleAsksTheName(t *testing.T) {
+	t.Parallel()
+	m, f := setup(t, false)
+	parked, _ := f.Parked(context.Background(), "notifications")
+	for len(parked) < retryAllAtScale {
+		p := parked[0]
+		p.Event.EventID = uuid.New()
+		parked = append(parked, p)
+	}
+	f.SetParked(parked)
+	tuitest.Settle(m, tuitest.Drain(m.Update(common.RefreshMsg{}))...)
+	msgs := tuitest.Settle(m, tuitest.Key("T"))
+	conf, ok := tuitest.Find[common.ConfirmMsg](msgs)
+	if !ok || conf.Typed != "notifications" || !strings.Contains(conf.Prompt, "all 100 parked events") {
+		t.Fatalf("retry all of 100: %+v", msgs)
+	}
+}

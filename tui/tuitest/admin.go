@@ -40,6 +40,17 @@ func (a *Admin) SetWhy(name string, w common.SubWhy) {
 	a.why[name] = w
 }
 
+// ReplayCount answers the subscription's Processed count (at most, when
+// it filters by type).
+func (a *Admin) ReplayCount(_ context.Context, name string) (int64, bool, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if i := a.find(name); i >= 0 {
+		return a.subs[i].Processed, len(a.subs[i].Types) > 0, nil
+	}
+	return 0, false, notFound(name)
+}
+
 // SetParked replaces the parked events.
 func (a *Admin) SetParked(p []common.ParkedEvent) {
 	a.mu.Lock()
