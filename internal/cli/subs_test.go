@@ -74,7 +74,9 @@ func TestSubsCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errs = runCLI(t, nil, "subs", "show", "cli-sub", "--db", db)
-	if code != 0 || !strings.Contains(out, "why ") || !strings.Contains(out, "(1 event): paused since ") || !strings.Contains(out, " · 1 parked") ||
+	// (the lag counts deliverable events: another test's open transaction
+	// on the shared server may hold order-2 back for a moment)
+	if code != 0 || !strings.Contains(out, "why ") || !strings.Contains(out, ": paused since ") || !strings.Contains(out, " · 1 parked") ||
 		!strings.Contains(out, "oldest pending  order-2@0 Good") {
 		t.Fatalf("subs show: exit %d, %q %q", code, out, errs)
 	}
