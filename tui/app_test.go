@@ -100,9 +100,9 @@ func TestGoldenStreamsFilter(t *testing.T) {
 	w, _ := setup(t)
 	tm := start(t, newApp(t, w, d), goldenW, goldenH)
 	keys(tm, "2")
-	waitFor(t, tm, "customer-7")
+	waitFor(t, tm, "customer-7", "PostgreSQL 15.20") // the overview's stats reached the header
 	keys(tm, "/", "o", "4", "2")
-	waitFor(t, tm, `matches for "o42"`)
+	waitFor(t, tm, `1 matches for "o42"`) // the server's answer, not "0 matches … searching…"
 	finish(t, tm)
 }
 
@@ -214,7 +214,7 @@ func TestGoldenHelp(t *testing.T) {
 	w, d := setup(t)
 	tm := start(t, newApp(t, w, d), goldenW, goldenH)
 	keys(tm, "2")
-	waitFor(t, tm, "customer-7")
+	waitFor(t, tm, "customer-7", "PostgreSQL 15.20") // the overview's stats reached the header
 	keys(tm, "?")
 	waitFor(t, tm, "any key closes")
 	finish(t, tm)

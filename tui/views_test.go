@@ -176,3 +176,38 @@ func TestResultsGoToThePageThatAsked(t *testing.T) {
 		t.Fatalf("feed: under %d, top %d, other %d", len(under.got), len(top.got), len(other.got))
 	}
 }
+
+// TestNewViewsAreReachable: :types switches to the Types tab, T on an
+// event opens its trace over it, :query opens the query view; each by the
+// registry, none by a literal.
+func TestNewViewsAreReachable(t *testing.T) {
+	t.Parallel()
+	w, d := setup(t)
+	m := newApp(t, w, d)
+	m.update(tea.WindowSizeMsg{Width: goldenW, Height: goldenH})
+	palette := func(line string) {
+		msg, err := palette.Parse(m.views.cmds, line, tuitest.Now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.update(msg)
+	}
+	palette("types")
+	if m.views.tabTitle(m.tab) != "Types" || m.page().Title() != "types" {
+		t.Fatalf("tab %d %q page %q", m.tab, m.views.tabTitle(m.tab), m.page().Title())
+	}
+	m.update(common.OpenEventMsg{Event: w.streams["order-42"][1]})
+	for _, msg := range tuitest.Drain(m.page().Update(tuitest.Key("T"))) {
+		m.update(msg)
+	}
+	if got := m.page().Title(); !strings.HasPrefix(got, "trace "+w.streams["order-42"][1].EventID.String()[:8]) {
+		t.Fatalf("T on an event opened %q", got)
+	}
+	palette("query type:OrderPlaced data.total > 1000")
+	if got := m.page().Title(); !strings.HasPrefix(got, "query type:OrderPlaced") {
+		t.Fatalf(":query opened %q", got)
+	}
+	if n := len(m.tabs[m.tab]); n != 4 {
+		t.Fatalf("the Types tab's stack has %d pages, want types › event › trace › query", n)
+	}
+}

@@ -1,6 +1,7 @@
 package common
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -138,3 +139,14 @@ func ErrCmd(op string, err error) tea.Cmd {
 
 // IsNotFound reports a store.ErrNotFound.
 func IsNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+// Fetch is the command a view's I/O runs in: fn gets ctx bounded by
+// timeout, and what it returns is the message (a result carrying the
+// view's id).
+func Fetch(ctx context.Context, timeout time.Duration, fn func(ctx context.Context) tea.Msg) tea.Cmd {
+	return func() tea.Msg {
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		return fn(cctx)
+	}
+}

@@ -342,7 +342,7 @@ func (m *Model) ShortHelp() []key.Binding {
 func (m *Model) FullHelp() [][]key.Binding {
 	k := m.c.Keys
 	return [][]key.Binding{
-		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
+		k.Moves(),
 		{k.Causation, k.Correlation, k.Trace, k.OpenStream, k.TimeTravel, k.PrevEvent, k.NextEvent, k.Copy, k.Back},
 	}
 }

@@ -109,3 +109,8 @@ func (k *KeyMap) SetTabs(n int) {
 	}
 	k.Tabs = key.NewBinding(key.WithKeys(keys...), key.WithHelp("1-"+keys[n-1], "switch view"))
 }
+
+// Moves are the list movement keys every list's full help starts with.
+func (k *KeyMap) Moves() []key.Binding {
+	return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}
+}

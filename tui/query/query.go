@@ -124,13 +124,11 @@ func (m *Model) run(more bool) tea.Cmd {
 		m.tbl.SetEvents(eventlist.Slice(m.evs))
 	}
 	id, seq, src, ctx, qu := m.id, m.seq, m.src, m.ctx, m.parsed
-	return func() tea.Msg {
-		cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-		defer cancel()
+	return common.Fetch(ctx, 60*time.Second, func(ctx context.Context) tea.Msg {
 		t0 := time.Now()
-		evs, res, err := src.Query(cctx, qu, q.RunOptions{After: after, Limit: PageSize, Timeout: 30 * time.Second})
+		evs, res, err := src.Query(ctx, qu, q.RunOptions{After: after, Limit: PageSize, Timeout: 30 * time.Second})
 		return pageMsg{id: id, seq: seq, evs: evs, res: res, more: more, err: err, took: time.Since(t0)}
-	}
+	})
 }
 
 // ClaimsKey: the query input takes every key while it is edited.
@@ -276,7 +274,7 @@ func (m *Model) ShortHelp() []key.Binding {
 // FullHelp is the full help.
 func (m *Model) FullHelp() [][]key.Binding {
 	k := m.c.Keys
-	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {k.Open, k.Filter, k.More, k.Copy, k.Refresh, k.Back}}
+	return [][]key.Binding{k.Moves(), {k.Open, k.Filter, k.More, k.Copy, k.Refresh, k.Back}}
 }
 
 // PageID addresses the results to the page that asked (common.Addressed).

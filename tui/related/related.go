@@ -80,13 +80,11 @@ func (m *Model) Init() tea.Cmd {
 		m.err = fmt.Errorf("correlation search is unavailable")
 		return nil
 	}
-	id, src, ctx, corr := m.id, m.src, m.ctx, m.corr
-	return func() tea.Msg {
-		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		evs, err := src.Correlated(cctx, corr, Limit)
+	id, src, corr := m.id, m.src, m.corr
+	return common.Fetch(m.ctx, 30*time.Second, func(ctx context.Context) tea.Msg {
+		evs, err := src.Correlated(ctx, corr, Limit)
 		return loadMsg{id: id, evs: evs, err: err}
-	}
+	})
 }
 
 // Selected is the event under the cursor.
@@ -162,7 +160,7 @@ func (m *Model) ShortHelp() []key.Binding {
 // FullHelp is the full help.
 func (m *Model) FullHelp() [][]key.Binding {
 	k := m.c.Keys
-	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {k.Open, k.Copy, k.Refresh, k.Back}}
+	return [][]key.Binding{k.Moves(), {k.Open, k.Copy, k.Refresh, k.Back}}
 }
 
 // PageID addresses the results to the page that asked (common.Addressed).

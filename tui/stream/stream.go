@@ -125,17 +125,15 @@ func (m *Model) read(d dir, o store.ReadStreamOptions, focus int64) tea.Cmd {
 	m.seq++
 	m.loading = true
 	id, seq, src, ctx, s := m.id, m.seq, m.src, m.ctx, m.stream
-	return func() tea.Msg {
-		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		evs, err := src.ReadStream(cctx, s, o)
+	return common.Fetch(ctx, 30*time.Second, func(ctx context.Context) tea.Msg {
+		evs, err := src.ReadStream(ctx, s, o)
 		if o.Backward {
 			for i, j := 0, len(evs)-1; i < j; i, j = i+1, j-1 {
 				evs[i], evs[j] = evs[j], evs[i]
 			}
 		}
 		return eventsMsg{id: id, seq: seq, dir: d, events: evs, focus: focus, err: err}
-	}
+	})
 }
 
 // ClaimsKey: the focused filter takes every key; an active filter takes esc.
@@ -386,7 +384,7 @@ func (m *Model) ShortHelp() []key.Binding {
 func (m *Model) FullHelp() [][]key.Binding {
 	k := m.c.Keys
 	return [][]key.Binding{
-		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
+		k.Moves(),
 		{k.Open, k.TimeTravel, k.Filter, k.Copy, k.Refresh, k.Back},
 	}
 }

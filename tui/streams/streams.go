@@ -630,7 +630,7 @@ func (m *Model) ShortHelp() []key.Binding {
 func (m *Model) FullHelp() [][]key.Binding {
 	k := m.c.Keys
 	return [][]key.Binding{
-		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
+		k.Moves(),
 		{k.Open, k.Filter, k.Sort, k.Category, k.TimeTravel, k.Copy, k.Refresh},
 	}
 }

@@ -367,7 +367,7 @@ func (m *Model) ShortHelp() []key.Binding {
 // FullHelp is the full help.
 func (m *Model) FullHelp() [][]key.Binding {
 	k := m.c.Keys
-	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {k.Open, k.PauseResume, k.Reset, k.Filter, k.Copy, k.Refresh}}
+	return [][]key.Binding{k.Moves(), {k.Open, k.PauseResume, k.Reset, k.Filter, k.Copy, k.Refresh}}
 }
 
 // PageID addresses the results to the page that asked (common.Addressed).

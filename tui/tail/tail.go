@@ -462,7 +462,7 @@ func (m *Model) ShortHelp() []key.Binding {
 // FullHelp is the full help.
 func (m *Model) FullHelp() [][]key.Binding {
 	k := m.c.Keys
-	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {k.Follow, k.TailFilter, k.Open, k.Copy}}
+	return [][]key.Binding{k.Moves(), {k.Follow, k.TailFilter, k.Open, k.Copy}}
 }
 
 // PageID addresses the results to the page that asked (common.Addressed).

@@ -7,7 +7,6 @@ package trace
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"eventscope/store"
 	"eventscope/store/query"
 	"eventscope/tui/common"
+	"eventscope/tui/eventlist"
 	"eventscope/tui/table"
 )
 
@@ -95,13 +95,11 @@ func (m *Model) Init() tea.Cmd {
 		return nil
 	}
 	m.loading = true
-	id, src, ctx, ref := m.id, m.src, m.ctx, m.ref
-	return func() tea.Msg {
-		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		tr, err := src.Trace(cctx, ref, store.TraceOptions{Limit: Limit})
+	id, src, ref := m.id, m.src, m.ref
+	return common.Fetch(m.ctx, 30*time.Second, func(ctx context.Context) tea.Msg {
+		tr, err := src.Trace(ctx, ref, store.TraceOptions{Limit: Limit})
 		return loadMsg{id: id, tr: tr, err: err}
-	}
+	})
 }
 
 // ClaimsKey: the focused filter takes every key; an active filter takes esc.
@@ -123,8 +121,7 @@ func (m *Model) CopyText() (string, string, bool) {
 	if !ok {
 		return "", "", false
 	}
-	b, _ := json.Marshal(s.Event)
-	return string(b), "event", true
+	return eventlist.CopyEvent(s.Event)
 }
 
 // Update handles keys and the result.
@@ -341,7 +338,7 @@ func (m *Model) ShortHelp() []key.Binding {
 // FullHelp is the full help.
 func (m *Model) FullHelp() [][]key.Binding {
 	k := m.c.Keys
-	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {k.Open, k.Filter, k.Copy, k.Refresh, k.Back}}
+	return [][]key.Binding{k.Moves(), {k.Open, k.Filter, k.Copy, k.Refresh, k.Back}}
 }
 
 // PageID addresses the results to the page that asked (common.Addressed).

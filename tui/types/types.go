@@ -122,12 +122,10 @@ func (m *Model) load() tea.Cmd {
 	if m.c.ReadOnly {
 		o.Budget = -1 // read the catalog as it stands: advancing it writes
 	}
-	return func() tea.Msg {
-		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		types, state, err := src.CatalogTypes(cctx, o)
+	return common.Fetch(ctx, 30*time.Second, func(ctx context.Context) tea.Msg {
+		types, state, err := src.CatalogTypes(ctx, o)
 		return loadMsg{id: id, types: types, state: state, err: err}
-	}
+	})
 }
 
 // ClaimsKey: the focused filter takes every key; esc leaves a detail or an
@@ -478,7 +476,7 @@ func (m *Model) ShortHelp() []key.Binding {
 // FullHelp is the full help.
 func (m *Model) FullHelp() [][]key.Binding {
 	k := m.c.Keys
-	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {k.Open, k.Filter, k.Copy, k.Refresh, k.Back}}
+	return [][]key.Binding{k.Moves(), {k.Open, k.Filter, k.Copy, k.Refresh, k.Back}}
 }
 
 // PageID addresses the results to the page that asked (common.Addressed).

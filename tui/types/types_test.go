@@ -86,3 +86,30 @@ func TestTypesFilterAndOpenByName(t *testing.T) {
 		t.Fatalf("filtered:\n%s", v)
 	}
 }
+
+type recordingSource struct{ budgets []time.Duration }
+
+func (r *recordingSource) CatalogTypes(_ context.Context, o store.CatalogOptions) ([]store.TypeInfo, store.CatalogState, error) {
+	r.budgets = append(r.budgets, o.Budget)
+	return catalog(), store.CatalogState{}, nil
+}
+
+// TestReadOnlyDoesNotAdvance: advancing the catalog writes, so a read-only
+// console reads it as it stands (a negative budget) and says so.
+func TestReadOnlyDoesNotAdvance(t *testing.T) {
+	t.Parallel()
+	for _, ro := range []bool{false, true} {
+		src := &recordingSource{}
+		c := tuitest.Common(100, 8)
+		c.ReadOnly = ro
+		m := New(context.Background(), c, src, "")
+		m.SetSize(100, 8)
+		tuitest.Settle(m, tuitest.Drain(m.Init())...)
+		if len(src.budgets) != 1 || (src.budgets[0] < 0) != ro {
+			t.Fatalf("read-only %v: budgets %v", ro, src.budgets)
+		}
+		if got := strings.Contains(tuitest.Plain(m.View()), "read-only: not advanced"); got != ro {
+			t.Fatalf("read-only %v: view says so %v:\n%s", ro, got, tuitest.Plain(m.View()))
+		}
+	}
+}
