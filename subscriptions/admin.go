@@ -2,6 +2,7 @@ package subscriptions
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -340,6 +341,8 @@ func (a *Admin) Parked(ctx context.Context, name string) ([]ParkedEvent, error) 
 		LastError      string
 		ParkedAt       time.Time
 		RetryRequested bool
+		FirstFailedAt  *time.Time
+		History        []byte
 	}
 	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
 	if err != nil {
@@ -359,8 +362,15 @@ func (a *Admin) Parked(ctx context.Context, name string) ([]ParkedEvent, error) 
 		if !ok {
 			continue // parked events reference stored events; none is ever deleted
 		}
-		list = append(list, ParkedEvent{Subscription: name, Event: e, Attempts: g.Attempts,
-			LastError: g.LastError, ParkedAt: g.ParkedAt, RetryRequested: g.RetryRequested})
+		p := ParkedEvent{Subscription: name, Event: e, Attempts: g.Attempts,
+			LastError: g.LastError, ParkedAt: g.ParkedAt, RetryRequested: g.RetryRequested, History: []Attempt{}}
+		if g.FirstFailedAt != nil {
+			p.FirstFailedAt = *g.FirstFailedAt
+		}
+		if err := json.Unmarshal(g.History, &p.History); err != nil {
+			return nil, fmt.Errorf("parked events of %s: the history of %s: %w", name, g.ID, err)
+		}
+		list = append(list, p)
 	}
 	return list, nil
 }

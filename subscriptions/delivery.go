@@ -117,6 +117,7 @@ func (s *sub) read(ctx context.Context, after store.Checkpoint) (page store.Page
 func (s *sub) passUnreadable(ctx context.Context, bad *unreadable) bool {
 	err := fmt.Errorf("the event cannot be read: %w", bad.err)
 	s.stats.failures.Add(1)
+	s.tries.add(bad.event.EventID, 1, err)
 	if s.def.StopOnFailure {
 		s.stopAt(ctx, s.cp.cursor, s.cp.unsaved, bad.event, err)
 		return false
@@ -224,6 +225,11 @@ var errAbort = errors.New("delivery interrupted")
 // first retry (a Handler saves its checkpoint there).
 func (s *sub) attempt(ctx context.Context, e store.Event, call func(context.Context) error, failed int, lastErr error, beforeRetry func() bool) (outcome, int, error) {
 	p := s.def.Retry
+	defer func() {
+		if failed > 0 {
+			s.publish(func(p *pubState) { p.retry = nil })
+		}
+	}()
 	for {
 		if failed > 0 {
 			if failed >= p.Attempts {
@@ -278,12 +284,26 @@ func callSafe(f func() error) (err error) {
 	return f()
 }
 
-// recordFailure counts a failed attempt and records it as the last error.
+// recordFailure counts a failed attempt, records it as the last error and
+// in the event's attempts, and publishes (and writes) which event is being
+// retried and when it is tried next.
 func (s *sub) recordFailure(ctx context.Context, e store.Event, err error, attempt int) {
 	s.stats.failures.Add(1)
-	msg := fmt.Sprintf("%s (%s, attempt %d of %d)", errString(err), describeEvent(e), attempt, s.def.Retry.Attempts)
+	s.tries.add(e.EventID, attempt, err)
+	p := s.def.Retry
+	msg := fmt.Sprintf("%s (%s, attempt %d of %d)", errString(err), describeEvent(e), attempt, p.Attempts)
 	s.logf("%s", msg)
-	if _, err := s.r.db.Exec(ctx, recordFailureSQL, s.def.Name, s.lease.epoch, msg); err != nil && ctx.Err() == nil {
+	r := &Retrying{EventID: e.EventID, StreamID: e.StreamID, Version: e.Version, Attempt: attempt, Attempts: p.Attempts}
+	var wait *float64
+	if attempt < p.Attempts {
+		d := p.backoff(attempt)
+		r.NextAt = time.Now().Add(d)
+		sec := d.Seconds()
+		wait = &sec
+	}
+	s.publish(func(p *pubState) { p.retry = r })
+	if _, err := s.r.db.Exec(ctx, recordFailureSQL, s.def.Name, s.lease.epoch, msg,
+		e.EventID, e.StreamID, e.Version, attempt, p.Attempts, wait); err != nil && ctx.Err() == nil {
 		s.logf("recording the failure: %v", err)
 	}
 }
@@ -332,7 +352,7 @@ func (s *sub) deliverPlain(ctx context.Context, page store.Page, live bool) bool
 			return stop()
 		}
 		out, attempts, herr := s.attempt(ctx, e, func(ctx context.Context) error {
-			return callSafe(func() error { return s.def.Handler(ctx, e) })
+			return s.timed(func() error { return s.def.Handler(ctx, e) })
 		}, 0, nil, func() bool { return save(ctx) })
 		switch out {
 		case delivered:

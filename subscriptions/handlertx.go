@@ -66,7 +66,7 @@ func (s *sub) handleInTx(ctx context.Context, handle func(tx pgx.Tx) error, seal
 
 // callTx runs the TxHandler on one event, as handleInTx's handle wants it.
 func (s *sub) callTx(ctx context.Context, tx pgx.Tx, at int, e store.Event) error {
-	if err := callSafe(func() error { return s.def.TxHandler(ctx, tx, e) }); err != nil {
+	if err := s.timed(func() error { return s.def.TxHandler(ctx, tx, e) }); err != nil {
 		return &handlerFailure{at: at, e: e, err: err}
 	}
 	return nil

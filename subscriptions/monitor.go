@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"eventscope/store"
@@ -63,14 +64,35 @@ func scanStatus(row pgx.CollectableRow) (Status, error) {
 		hb, lastAt        *time.Time
 		fresh, held       bool
 		state             string
+		pausedAt, rNext   *time.Time
+		rEvent            *uuid.UUID
+		retry             Retrying
+		p99us             *int64
 	)
 	err := row.Scan(&s.Name, &s.Categories, &s.Types, &s.Checkpoint.Tx, &s.Checkpoint.Pos,
 		&s.Paused, &s.Stopped, &s.ControlPending,
 		&host, &pid, &inst, &hb, &fresh,
 		&state, &s.Rate, &s.Processed, &s.Failures, &lastE, &lastAt, &s.Parked, &held,
-		&s.group, &s.partition, &s.partitions)
+		&s.group, &s.partition, &s.partitions,
+		&pausedAt, &rEvent, &retry.StreamID, &retry.Version, &retry.Attempt, &retry.Attempts, &rNext,
+		&p99us, &s.HandlerCalls, &s.At)
 	if err != nil {
 		return s, err
+	}
+	if pausedAt != nil && s.Paused {
+		s.PausedAt = *pausedAt
+	}
+	if p99us != nil {
+		s.HandlerP99 = time.Duration(*p99us) * time.Microsecond
+	} else {
+		s.HandlerCalls = 0
+	}
+	if rEvent != nil && (fresh || held) {
+		retry.EventID = *rEvent
+		if rNext != nil {
+			retry.NextAt = *rNext
+		}
+		s.Retry = &retry
 	}
 	if hb != nil {
 		s.Heartbeat = *hb

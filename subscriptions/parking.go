@@ -15,8 +15,9 @@ import (
 // and parks e, in one fenced statement.
 func (s *sub) park(ctx context.Context, e store.Event, n, attempts int, herr error) bool {
 	msg := errString(herr)
+	hist, first := s.tries.of(e.EventID)
 	var one int
-	err := s.r.db.QueryRow(ctx, parkSQL, s.def.Name, s.lease.epoch, e.Checkpoint.Tx, e.Checkpoint.Pos, n, s.lease.resetVersion, e.EventID, attempts, msg).Scan(&one)
+	err := s.r.db.QueryRow(ctx, parkSQL, s.def.Name, s.lease.epoch, e.Checkpoint.Tx, e.Checkpoint.Pos, n, s.lease.resetVersion, e.EventID, attempts, msg, first, hist).Scan(&one)
 	if errors.Is(err, pgx.ErrNoRows) {
 		s.in.needVerify.Store(true)
 		return false
@@ -109,7 +110,8 @@ func (s *sub) redeliverParked(ctx context.Context) bool {
 				s.publish(func(p *pubState) { p.parked-- })
 				s.logf("delivered parked %s on retry", describeEvent(e))
 			case exhausted:
-				if _, err := s.r.db.Exec(ctx, reparkSQL, s.def.Name, e.EventID, attempts, errString(herr)); err != nil {
+				hist, first := s.tries.of(e.EventID)
+				if _, err := s.r.db.Exec(ctx, reparkSQL, s.def.Name, e.EventID, attempts, errString(herr), hist, first); err != nil {
 					s.dbError(ctx, "parking "+describeEvent(e)+" again", err)
 					return false
 				}
@@ -129,7 +131,7 @@ func (s *sub) redeliverParked(ctx context.Context) bool {
 // events (in the handler's transaction for a TxHandler).
 func (s *sub) unpark(ctx context.Context, e store.Event) error {
 	if s.def.Handler != nil {
-		if err := callSafe(func() error { return s.def.Handler(ctx, e) }); err != nil {
+		if err := s.timed(func() error { return s.def.Handler(ctx, e) }); err != nil {
 			return err
 		}
 		if !s.sealUnpark(ctx, s.r.db, e) {

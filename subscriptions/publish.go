@@ -18,6 +18,7 @@ type pubState struct {
 	state          State
 	parked         int64
 	rate           float64
+	retry          *Retrying // the event being retried, nil when none
 }
 
 type rateSample struct {

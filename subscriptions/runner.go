@@ -474,6 +474,13 @@ func (r *Runner) heartbeat(ctx context.Context) {
 		rvs    []int64
 		txs    []uint64
 		poss   []int64
+		// the event being retried (NULL elements when none), handler time
+		rEvents, rStreams []*string
+		rVersions         []*int64
+		rAttempts, rOf    []*int32
+		rNext             []*time.Time
+		p99s              []*int64
+		calls             []*int32
 	)
 	for _, s := range r.snapshot() {
 		p := s.sample(now)
@@ -489,13 +496,33 @@ func (r *Runner) heartbeat(ctx context.Context) {
 		rvs = append(rvs, p.resetVersion)
 		txs = append(txs, p.persistable.Tx)
 		poss = append(poss, p.persistable.Pos)
+		if r := p.retry; r != nil {
+			id, a, of := r.EventID.String(), int32(r.Attempt), int32(r.Attempts)
+			rEvents, rStreams, rVersions = append(rEvents, &id), append(rStreams, &r.StreamID), append(rVersions, &r.Version)
+			rAttempts, rOf = append(rAttempts, &a), append(rOf, &of)
+			var next *time.Time
+			if !r.NextAt.IsZero() {
+				next = &r.NextAt
+			}
+			rNext = append(rNext, next)
+		} else {
+			rEvents, rStreams, rVersions = append(rEvents, nil), append(rStreams, nil), append(rVersions, nil)
+			rAttempts, rOf, rNext = append(rAttempts, nil), append(rOf, nil), append(rNext, nil)
+		}
+		if d, n := s.handler.p99(); n > 0 {
+			us, c := d.Microseconds(), int32(n)
+			p99s, calls = append(p99s, &us), append(calls, &c)
+		} else {
+			p99s, calls = append(p99s, nil), append(calls, nil)
+		}
 	}
 	if len(held) == 0 {
 		return
 	}
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	rows, err := r.db.Query(qctx, heartbeatSQL, names, epochs, states, rates, rvs, txs, poss)
+	rows, err := r.db.Query(qctx, heartbeatSQL, names, epochs, states, rates, rvs, txs, poss,
+		rEvents, rStreams, rVersions, rAttempts, rOf, rNext, p99s, calls)
 	if err != nil {
 		if ctx.Err() == nil {
 			r.logf("subscriptions: heartbeat: %v", err)

@@ -44,6 +44,10 @@ type sub struct {
 	// database errors back off: the goroutine is kicked after a growing pause
 	errBackoff *backoff
 	retryTimer *time.Timer
+	// handler: the durations of the last handler calls; tries: the failed
+	// attempts on the event being delivered (the goroutine's own).
+	handler handlerTimes
+	tries   attemptLog
 }
 
 // inbox is news for the goroutine. Anyone sets a flag and kicks; the

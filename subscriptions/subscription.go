@@ -232,6 +232,18 @@ type Status struct {
 	// ControlPending is true while the holder has not yet acted on the
 	// latest admin operation.
 	ControlPending bool `json:"control_pending"`
+	// PausedAt is when the pause that paused it was made (zero unless
+	// paused).
+	PausedAt time.Time `json:"paused_at,omitzero"`
+	// Retry is the event the holder is retrying now (nil when none, and
+	// without a holder).
+	Retry *Retrying `json:"retrying,omitempty"`
+	// HandlerP99 is the 99th percentile of the holder's handler time per
+	// event over its last HandlerCalls calls (at most 256; 0 when none).
+	HandlerP99   time.Duration `json:"handler_p99_ns,omitempty"`
+	HandlerCalls int           `json:"handler_calls,omitempty"`
+	// At is the server's time of the snapshot.
+	At time.Time `json:"at"`
 
 	// A group of competing consumers (Subscription.Partitions > 0) is one
 	// Status: Holder is nil, Checkpoint is its partitions' oldest, Lag the
@@ -288,6 +300,12 @@ type ParkedEvent struct {
 	ParkedAt     time.Time   `json:"parked_at"`
 	// RetryRequested is true while a retry waits for the holder.
 	RetryRequested bool `json:"retry_requested"`
+	// FirstFailedAt is the first failure's time (zero for events parked
+	// before version 15 of the schema recorded it).
+	FirstFailedAt time.Time `json:"first_failed_at,omitzero"`
+	// History is its failed attempts, oldest first (the last 20, each
+	// error cut to 500 bytes); LastError holds the last error whole.
+	History []Attempt `json:"history"`
 }
 
 // Errors: an unknown subscription or parked event is a *store.NotFoundError

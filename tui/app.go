@@ -15,6 +15,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/google/uuid"
 
+	"eventscope/internal/textsafe"
 	"eventscope/store"
 	"eventscope/tui/action"
 	"eventscope/tui/common"
@@ -77,6 +78,9 @@ type Deps struct {
 	DatabaseURL    string
 	// Clipboard receives the OSC 52 sequence of "y" (the terminal).
 	Clipboard io.Writer
+	// ClipboardCheck says whether the terminal takes OSC 52 writes (nil
+	// error) or why not (common.ClipboardSupport); nil: assume it does.
+	ClipboardCheck func() error
 }
 
 // Minimum usable terminal.
@@ -108,6 +112,7 @@ type Model struct {
 	connErr  error
 	showHelp bool
 	palette  *palette.Model
+	phist    palette.History // the palette's command history (↑/↓)
 	confirm  *confirm.Model
 	subNames []string
 	quitting bool
@@ -386,7 +391,7 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		m.showHelp = true
 		return nil
 	case key.Matches(msg, k.Palette):
-		m.palette = palette.New(m.ctx, m.c, m.d.Streams, m.views.cmds, m.subNames)
+		m.palette = palette.New(m.ctx, m.c, m.d.Streams, m.views.cmds, m.subNames).WithHistory(&m.phist)
 		return nil
 	case key.Matches(msg, k.NextTab):
 		return m.switchTab((m.tab + 1) % len(m.tabs))
@@ -436,12 +441,18 @@ func (m *Model) copy(text, what string) tea.Cmd {
 		return m.setStatus(common.StatusMsg{Kind: common.Failure, Text: "copy is unavailable (no terminal)"})
 	}
 	seq := common.OSC52(text)
-	n := len(text)
+	check := m.d.ClipboardCheck
+	done := common.CopiedText(what, textsafe.Line(text))
 	return func() tea.Msg {
+		if check != nil {
+			if err := check(); err != nil {
+				return common.StatusMsg{Kind: common.Failure, Text: "could not copy " + what + ": " + err.Error()}
+			}
+		}
 		if _, err := io.WriteString(w, seq); err != nil {
 			return common.StatusMsg{Kind: common.Failure, Text: "copy failed: " + err.Error()}
 		}
-		return common.StatusMsg{Kind: common.Success, Text: fmt.Sprintf("copied %s (%s) to the clipboard", what, common.Bytes(n))}
+		return common.StatusMsg{Kind: common.Success, Text: done}
 	}
 }
 

@@ -3,6 +3,7 @@ package tui
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -335,8 +336,63 @@ func TestCopyWritesOSC52(t *testing.T) {
 	if st, ok := tuitest.Find[common.StatusMsg](msgs); !ok || !strings.Contains(st.Text, "copied stream id") {
 		t.Fatalf("%+v", msgs)
 	}
-	if !strings.Contains(tuitest.Plain(m.View()), "✓ copied stream id") {
-		t.Fatal("no confirmation on screen")
+	if !strings.Contains(tuitest.Plain(m.View()), `✓ copied stream id "customer-7" (10 B) to the clipboard`) {
+		t.Fatalf("the confirmation does not say what was copied:\n%s", tuitest.Plain(m.View()))
+	}
+}
+
+// TestCopyUnsupportedSaysSo (issue 14, item 9): when the terminal cannot
+// take OSC 52, y says it could not copy, and why, instead of a false ✓.
+func TestCopyUnsupportedSaysSo(t *testing.T) {
+	t.Parallel()
+	w, d := setup(t)
+	d.ClipboardCheck = func() error { return fmt.Errorf("macOS Terminal does not take OSC 52 clipboard writes") }
+	m := newApp(t, w, d)
+	drive(m, tea.WindowSizeMsg{Width: goldenW, Height: goldenH})
+	drive(m, tuitest.DrainWithin(m.Init(), 100*time.Millisecond)...)
+	drive(m, tuitest.Key("2"))
+	drive(m, tuitest.Key("y"))
+	if buf := d.Clipboard.(*bytes.Buffer); buf.Len() != 0 {
+		t.Fatalf("wrote %q to a terminal that cannot take it", buf.String())
+	}
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, "✗ could not copy stream id: macOS Terminal does not take OSC 52") {
+		t.Fatalf("no failure on screen:\n%s", v)
+	}
+}
+
+func TestClipboardSupport(t *testing.T) {
+	t.Parallel()
+	env := func(kv ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i+1 < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+	tmux := func(v string) func() (string, error) { return func() (string, error) { return v, nil } }
+	for _, c := range []struct {
+		env  func(string) string
+		tmux string
+		ok   bool
+		why  string
+	}{
+		{env("TERM", "xterm-kitty", "KITTY_WINDOW_ID", "1"), "", true, ""},
+		{env("TERM_PROGRAM", "iTerm.app"), "", true, ""},
+		{env("TMUX", "/tmp/tmux-0/default,1,0"), "on\n", true, ""},
+		{env("TMUX", "/tmp/tmux-0/default,1,0"), "external\n", true, ""},
+		{env("TMUX", "/tmp/tmux-0/default,1,0"), "off\n", false, "set-clipboard option is off"},
+		{env("TERM_PROGRAM", "Apple_Terminal"), "", false, "macOS Terminal"},
+		{env("TERM", "linux"), "", false, "Linux console"},
+		{env("TERM", "xterm-256color", "VTE_VERSION", "7200"), "", false, "VTE terminals"},
+		{env("TERM", "screen", "STY", "123.pts-0"), "", false, "GNU screen"},
+	} {
+		err := common.ClipboardSupport(c.env, tmux(c.tmux))
+		if (err == nil) != c.ok || (err != nil && !strings.Contains(err.Error(), c.why)) {
+			t.Errorf("%v: %v", c, err)
+		}
 	}
 }
 

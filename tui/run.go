@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -66,7 +67,17 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	defer cancel()
 	d := DepsFor(ctx, cfg)
 	d.Clipboard = os.Stdout
-	c := common.New(styles.New(lipgloss.DefaultRenderer()), keymap.Default())
+	d.ClipboardCheck = func() error {
+		return common.ClipboardSupport(os.Getenv, func() (string, error) {
+			out, err := exec.CommandContext(ctx, "tmux", "show-options", "-gv", "set-clipboard").Output()
+			return string(out), err
+		})
+	}
+	st := styles.New(lipgloss.DefaultRenderer())
+	if os.Getenv("NO_COLOR") != "" { // no colour, but bold, reverse and underline
+		st = styles.NoColor(lipgloss.DefaultRenderer())
+	}
+	c := common.New(st, keymap.Default())
 	m := New(ctx, c, d)
 	p := tea.NewProgram(m,
 		tea.WithAltScreen(),
@@ -127,7 +138,7 @@ func DepsFor(ctx context.Context, cfg Config) Deps {
 		Overview:    st,
 		Streams:     st,
 		Stream:      st,
-		Event:       st,
+		Event:       eventSource{Store: st, adm: cfg.Admin},
 		Events:      st,
 		Related:     st,
 		Tail:        tailStarter{st},
@@ -288,9 +299,49 @@ func (a admin) Parked(ctx context.Context, name string) ([]common.ParkedEvent, e
 	}
 	out := make([]common.ParkedEvent, len(l))
 	for i, p := range l {
-		out[i] = common.ParkedEvent{Event: p.Event, Attempts: p.Attempts, LastError: p.LastError, ParkedAt: p.ParkedAt}
+		out[i] = common.ParkedEvent{Event: p.Event, Attempts: p.Attempts, LastError: p.LastError, ParkedAt: p.ParkedAt,
+			RetryRequested: p.RetryRequested, FirstFailedAt: p.FirstFailedAt}
+		for _, h := range p.History {
+			out[i].History = append(out[i].History, common.Attempt{At: h.At, Attempt: h.Attempt, Error: h.Error})
+		}
 	}
 	return out, nil
+}
+
+// eventSource is the event view's source: the store for the stream,
+// the admin for the deliveries (nil without one).
+type eventSource struct {
+	*store.Store
+	adm *subscriptions.Admin
+}
+
+func (s eventSource) Deliveries(ctx context.Context, e store.Event) ([]common.Delivery, error) {
+	if s.adm == nil {
+		return nil, errors.New("no subscriptions admin")
+	}
+	l, err := s.adm.Deliveries(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]common.Delivery, len(l))
+	for i, d := range l {
+		out[i] = common.Delivery{Subscription: d.Subscription, State: string(d.State), SubState: string(d.SubState),
+			Attempts: d.Attempts, Of: d.Of, LastError: d.LastError, ParkedAt: d.ParkedAt}
+	}
+	return out, nil
+}
+
+func (a admin) ReplayCount(ctx context.Context, name string) (int64, bool, error) {
+	r, err := a.a.ReplayCount(ctx, name)
+	return r.Events, r.AtMost, err
+}
+
+func (a admin) Why(ctx context.Context, name string) (common.SubWhy, error) {
+	w, err := a.a.Why(ctx, name)
+	if err != nil {
+		return common.SubWhy{}, err
+	}
+	return common.SubWhy{Reason: string(w.Reason), Line: w.Line(w.At), At: w.At}, nil
 }
 
 func (a admin) Pause(ctx context.Context, name string) error  { return a.a.Pause(ctx, name) }

@@ -35,7 +35,7 @@ Unknown subscriptions and parked events exit with code 4.`,
 		Args: wrapArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newSubsListCmd(g), newSubsPauseCmd(g, true), newSubsPauseCmd(g, false), newSubsResetCmd(g),
+	cmd.AddCommand(newSubsListCmd(g), newSubsShowCmd(g), newSubsPauseCmd(g, true), newSubsPauseCmd(g, false), newSubsResetCmd(g),
 		newSubsParkedCmd(g), newSubsRetryCmd(g), newSubsSkipCmd(g), newSubsDeleteCmd(g))
 	return cmd
 }
@@ -350,6 +350,93 @@ failing event (StopOnFailure) is cleared.`,
 	return cmd
 }
 
+func newSubsShowCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "show NAME",
+		Short: "Show one subscription and why it is behind",
+		Long: `Show one subscription: first, in one line, why it is behind — its time lag
+(the age of the oldest event after its checkpoint that its filter takes) and
+the main reason: paused since when, stopped at a failing event, no process
+runs it, its holder is silent, retrying which event (attempt n of m, next in
+s), held back by which open transaction (pid), or its handler is slow (p99
+of its handler time per event) — with its parked count; then its filter,
+checkpoint, holder, rate, counts and last error.
+
+--json prints one object: {"status" (as subs list --json), "oldest" (the
+oldest undelivered event, without its data), "time_lag_ns", "reason",
+"blocker", "at", "line"}. Reasons: up-to-date, paused, stopped, no-holder,
+unresponsive, retrying, held-back, slow.`,
+		Example: `  eventscope subs show notifications
+  eventscope subs show order-summary --json`,
+		Args: wrapArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkName(args[0]); err != nil {
+				return err
+			}
+			return g.withAdmin(cmd.Context(), func(_ *store.Store, adm *subscriptions.Admin) error {
+				w, err := adm.Why(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return newJSONEncoder(g.out).Encode(struct {
+						subscriptions.Why
+						Line string `json:"line"`
+					}{w, w.Line(w.At)})
+				}
+				return printWhy(g.out, w)
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
+
+func printWhy(out io.Writer, w subscriptions.Why) error {
+	s := w.Status
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	state := string(s.State)
+	if s.ControlPending {
+		state += " (the holder has not acted on the last operation yet)"
+	}
+	filter := "every event"
+	var parts []string
+	if len(s.Categories) > 0 {
+		parts = append(parts, "categories "+strings.Join(s.Categories, ", "))
+	}
+	if len(s.Types) > 0 {
+		parts = append(parts, "types "+strings.Join(s.Types, ", "))
+	}
+	if len(parts) > 0 {
+		filter = strings.Join(parts, "; ")
+	}
+	lag := fmt.Sprint(s.Lag)
+	if s.LagEstimated {
+		lag = "~" + lag
+	}
+	hb := "-"
+	if !s.Heartbeat.IsZero() {
+		hb = w.At.Sub(s.Heartbeat).Round(100*time.Millisecond).String() + " ago"
+	}
+	fmt.Fprintf(tw, "%s\t%s\n", safe(s.Name), state)
+	fmt.Fprintf(tw, "why\t%s\n", safe(w.Line(w.At)))
+	fmt.Fprintf(tw, "filter\t%s\n", safe(filter))
+	fmt.Fprintf(tw, "checkpoint\t%s (head %s, lag %s events)\n", s.Checkpoint, s.Head, lag)
+	if o := w.Oldest; o != nil {
+		fmt.Fprintf(tw, "oldest pending\t%s@%d %s, recorded %s\n", safe(o.StreamID), o.Version, safe(o.Type), o.RecordedAt.Local().Format("2006-01-02 15:04:05.000"))
+	}
+	fmt.Fprintf(tw, "holder\t%s (heartbeat %s)\n", safe(fmt.Sprint(s.Holder)), hb)
+	fmt.Fprintf(tw, "rate\t%.1f/s, %d processed, %d failed attempts, %d parked\n", s.Rate, s.Processed, s.Failures, s.Parked)
+	if s.HandlerCalls > 0 {
+		fmt.Fprintf(tw, "handler\tp99 %s per event over the last %d calls\n", s.HandlerP99.Round(time.Microsecond), s.HandlerCalls)
+	}
+	if s.LastError != "" {
+		fmt.Fprintf(tw, "last error\t%s %s\n", s.LastErrorAt.Local().Format("2006-01-02 15:04:05"), oneLine(s.LastError, 200))
+	}
+	return tw.Flush()
+}
+
 func newSubsParkedCmd(g *globals) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -358,7 +445,9 @@ func newSubsParkedCmd(g *globals) *cobra.Command {
 		Long: `List a subscription's parked events in global order: the event, the number
 of attempts, the last error and when it was parked. --json prints one
 object per parked event: {"subscription", "event" (as read --json),
-"attempts", "last_error", "parked_at", "retry_requested"}.`,
+"attempts", "last_error", "parked_at", "retry_requested", "first_failed_at",
+"history" (its failed attempts, oldest first, the last 20: {"at",
+"attempt", "error"})}.`,
 		Args: wrapArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkName(args[0]); err != nil {

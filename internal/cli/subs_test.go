@@ -69,6 +69,26 @@ func TestSubsCommands(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "paused cli-sub") || !strings.Contains(out, "acknowledged") {
 		t.Fatalf("subs pause: exit %d, %q", code, out)
 	}
+	// show says why it is behind: paused since when, with its parked event.
+	if _, err := st.Append(ctx, "order-2", store.Any, store.NewEvent{Type: "Good", Data: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = runCLI(t, nil, "subs", "show", "cli-sub", "--db", db)
+	// (the lag counts deliverable events: another test's open transaction
+	// on the shared server may hold order-2 back for a moment)
+	if code != 0 || !strings.Contains(out, "why ") || !strings.Contains(out, ": paused since ") || !strings.Contains(out, " · 1 parked") ||
+		!strings.Contains(out, "oldest pending  order-2@0 Good") {
+		t.Fatalf("subs show: exit %d, %q %q", code, out, errs)
+	}
+	code, out, errs = runCLI(t, nil, "subs", "show", "cli-sub", "--json", "--db", db)
+	var why struct {
+		subscriptions.Why
+		Line string `json:"line"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &why) != nil || why.Reason != subscriptions.ReasonPaused || why.Status.PausedAt.IsZero() ||
+		why.Oldest == nil || why.Oldest.StreamID != "order-2" || !strings.Contains(why.Line, "paused since") {
+		t.Fatalf("subs show --json: exit %d, %q %q", code, out, errs)
+	}
 	code, out, _ = runCLI(t, nil, "subs", "resume", "cli-sub", "--db", db)
 	if code != 0 || !strings.Contains(out, "resumed cli-sub") {
 		t.Fatalf("subs resume: exit %d, %q", code, out)
@@ -76,7 +96,8 @@ func TestSubsCommands(t *testing.T) {
 
 	code, out, _ = runCLI(t, nil, "subs", "parked", "cli-sub", "--json", "--db", db)
 	var p subscriptions.ParkedEvent
-	if code != 0 || json.Unmarshal([]byte(out), &p) != nil || p.Event.Type != "Bad" || p.Attempts != 1 || p.LastError != "bad event" {
+	if code != 0 || json.Unmarshal([]byte(out), &p) != nil || p.Event.Type != "Bad" || p.Attempts != 1 || p.LastError != "bad event" ||
+		len(p.History) != 1 || p.History[0].Error != "bad event" || p.FirstFailedAt.IsZero() {
 		t.Fatalf("subs parked --json: exit %d, %q", code, out)
 	}
 	id := p.Event.EventID.String()
@@ -92,6 +113,8 @@ func TestSubsCommands(t *testing.T) {
 	}{
 		{[]string{"subs", "pause", "nope"}, ExitNotFound, `subscription "nope" not found`},
 		{[]string{"subs", "parked", "nope"}, ExitNotFound, "not found"},
+		{[]string{"subs", "show", "nope"}, ExitNotFound, `subscription "nope" not found`},
+		{[]string{"subs", "show", "bad name"}, ExitBadInput, "NAME"},
 		{[]string{"subs", "pause", "bad name"}, ExitBadInput, "NAME"},
 		{[]string{"subs", "reset", "cli-sub", "--to", "bogus"}, ExitBadInput, `"bogus"`},
 		{[]string{"subs", "reset", "cli-sub"}, ExitBadInput, "--to is required"},

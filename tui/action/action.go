@@ -31,7 +31,15 @@ type Admin interface {
 	RetryAll(ctx context.Context, name string) (int, error)
 	Skip(ctx context.Context, name string, eventID uuid.UUID) error
 	Get(ctx context.Context, name string) (common.SubStatus, error)
+	// ReplayCount is how many events a reset to the start delivers
+	// again (atMost: fewer, the subscription filters by type too).
+	ReplayCount(ctx context.Context, name string) (n int64, atMost bool, err error)
 }
+
+// AtScale is the number of events (or parked events) from which replaying
+// or discarding asks for the subscription's name to be typed, as moving it
+// forward does, instead of y/N.
+const AtScale = 1000
 
 // DoneMsg reports an action's outcome. Status is the subscription's fresh
 // status after a successful action (so the effect shows at once).
@@ -167,6 +175,34 @@ func (a *Actions) Reset(name string, to ResetTarget) tea.Cmd {
 	return a.run("reset", name, func(ctx context.Context) (string, error) {
 		return fmt.Sprintf("reset %s to %s", name, to.Describe()), a.admin.Reset(ctx, name, to)
 	})
+}
+
+// ConfirmResetStart asks to confirm a reset to the start, saying how many
+// events it delivers again; from AtScale on the name must be typed.
+func (a *Actions) ConfirmResetStart(name string) tea.Cmd {
+	if deny := a.Denied("reset"); deny != nil {
+		return deny
+	}
+	run := a.Reset(name, ResetTarget{Kind: subscriptions.ResetStart})
+	ctx, admin, timeout := a.ctx, a.admin, a.timeout
+	return func() tea.Msg {
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		n, atMost, err := admin.ReplayCount(cctx, name)
+		if err != nil {
+			return common.ErrorMsg{Op: "count what a reset of " + name + " replays", Err: err}
+		}
+		scope := "about"
+		if atMost {
+			scope = "at most"
+		}
+		prompt := fmt.Sprintf("Move %s to the start of the log? %s %s events it has processed are delivered to its handler again.", name, scope, common.Count(n))
+		typed := ""
+		if n >= AtScale {
+			typed = name
+		}
+		return common.ConfirmMsg{Title: "Reset " + name + " to the start", Prompt: prompt, Typed: typed, Action: run}
+	}
 }
 
 // Retry retries one parked event.

@@ -98,10 +98,49 @@ const LagThreshold = 1000
 
 // ParkedEvent is an event a subscription gave up on after its retries.
 type ParkedEvent struct {
-	Event     store.Event
-	Attempts  int
-	LastError string
-	ParkedAt  time.Time
+	Event          store.Event
+	Attempts       int
+	LastError      string
+	ParkedAt       time.Time
+	RetryRequested bool
+	// FirstFailedAt is zero when it was parked before the store kept it.
+	FirstFailedAt time.Time
+	// History is its failed attempts, oldest first (the last 20).
+	History []Attempt
+}
+
+// Attempt is one failed delivery of a parked event.
+type Attempt struct {
+	At      time.Time
+	Attempt int
+	Error   string
+}
+
+// Delivery is where an event stands for one subscription whose filter
+// takes it (the subscriptions package's Delivery, adapted by tui.Run).
+type Delivery struct {
+	Subscription string
+	// State is handled, pending, retrying or parked.
+	State string
+	// SubState is the subscription's state (why a pending event waits).
+	SubState string
+	// Attempts (of Of, while retrying) and LastError: a parked or
+	// retrying event's.
+	Attempts, Of int
+	LastError    string
+	ParkedAt     time.Time
+}
+
+// SubWhy says why a subscription is behind, in one line (the
+// subscriptions package's Why, adapted by tui.Run).
+type SubWhy struct {
+	// Reason is up-to-date, paused, stopped, no-holder, unresponsive,
+	// retrying, held-back or slow.
+	Reason string
+	// Line is the explanation: "behind 4m12s (1,234 events): paused since
+	// 12:01:07 (4m ago) · 3 parked".
+	Line string
+	At   time.Time
 }
 
 // SubHistory keeps each subscription's recent lag and rate (one sample per

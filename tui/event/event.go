@@ -17,15 +17,28 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 
+	"eventscope/internal/textsafe"
 	"eventscope/store"
 	"eventscope/tui/action"
 	"eventscope/tui/common"
 )
 
-// Source is what the view reads: the neighbouring events of the stream.
+// Source is what the view reads: the neighbouring events of the stream,
+// and where the event stands for each subscription whose filter takes it.
 type Source interface {
 	ReadStream(ctx context.Context, stream string, o store.ReadStreamOptions) ([]store.Event, error)
+	Deliveries(ctx context.Context, e store.Event) ([]common.Delivery, error)
 }
+
+// deliveriesMsg is the answer of Deliveries for the event shown.
+type deliveriesMsg struct {
+	id, seq int64
+	list    []common.Delivery
+	err     error
+}
+
+// PageID addresses the answer to the page that asked (common.Addressed).
+func (m deliveriesMsg) PageID() int64 { return m.id }
 
 // Metadata keys that hold correlation and causation ids, in the spellings
 // in common use.
@@ -54,8 +67,15 @@ type Model struct {
 	width  int
 
 	correlation, causation string
-	personal               *store.Personal
-	act                    *action.Actions
+
+	// deliveries: where the event stands for each subscription (nil until
+	// loaded), reloaded with monitor snapshots while any is not final.
+	deliv     []common.Delivery
+	delivErr  error
+	delivSeq  int64
+	delivBusy bool
+	personal  *store.Personal
+	act       *action.Actions
 }
 
 // WithActions lets the view forget the event's subject (F).
@@ -74,6 +94,7 @@ func New(ctx context.Context, c common.Common, src Source, e store.Event) *Model
 func (m *Model) set(e store.Event) {
 	m.ev = e
 	m.offset = 0
+	m.deliv, m.delivErr = nil, nil
 	m.correlation = lookup(e.Metadata, CorrelationKeys)
 	m.causation = lookup(e.Metadata, CausationKeys)
 	m.personal, _ = e.Personal()
@@ -110,8 +131,77 @@ func (m *Model) SetSize(w, h int) {
 	}
 }
 
-// Init does nothing: the event is in hand.
-func (m *Model) Init() tea.Cmd { return nil }
+// Init loads where the event stands for each subscription.
+func (m *Model) Init() tea.Cmd { return m.loadDeliveries() }
+
+func (m *Model) loadDeliveries() tea.Cmd {
+	m.delivSeq++
+	m.delivBusy = true
+	id, seq, src, ctx, e := m.id, m.delivSeq, m.src, m.ctx, m.ev
+	return func() tea.Msg {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		l, err := src.Deliveries(cctx, e)
+		return deliveriesMsg{id: id, seq: seq, list: l, err: err}
+	}
+}
+
+// unsettled: some subscription has not handled or parked the event yet.
+func (m *Model) unsettled() bool {
+	for _, d := range m.deliv {
+		if d.State == "pending" || d.State == "retrying" {
+			return true
+		}
+	}
+	return false
+}
+
+// deliveryLines is the Subscriptions section.
+func (m *Model) deliveryLines() []string {
+	st := m.c.Styles
+	out := []string{st.Section.Render("Subscriptions") + st.Faint.Render("  (those whose filter takes this event)")}
+	switch {
+	case m.delivErr != nil:
+		return append(out, st.Faint.Render("  unavailable: "+firstLine(m.delivErr.Error())))
+	case m.deliv == nil:
+		return append(out, st.Faint.Render("  loading…"))
+	case len(m.deliv) == 0:
+		return append(out, st.Faint.Render("  none"))
+	}
+	w := 0
+	for _, d := range m.deliv {
+		w = max(w, len([]rune(textsafe.Line(d.Subscription))))
+	}
+	w = min(w, 32)
+	for _, d := range m.deliv {
+		name := "  " + common.PadRight(common.Truncate(textsafe.Line(d.Subscription), w), w) + "  "
+		var text string
+		switch d.State {
+		case "handled":
+			text = st.OK.Render("✓ handled")
+		case "pending":
+			text = st.Warning.Render("… pending") + st.Faint.Render(" ("+d.SubState+")")
+		case "retrying":
+			text = st.Error.Render(fmt.Sprintf("↻ retrying, attempt %d of %d failed", d.Attempts, d.Of))
+			if d.LastError != "" {
+				text += st.Error.Render(": " + textsafe.Line(firstLine(d.LastError)))
+			}
+		case "parked":
+			text = st.Error.Render(fmt.Sprintf("✗ parked after %d attempts (%s): %s", d.Attempts, common.Ago(m.c.Now(), d.ParkedAt), textsafe.Line(firstLine(d.LastError))))
+		default:
+			text = textsafe.Line(d.State)
+		}
+		out = append(out, common.Truncate(name+text, max(m.c.Width, 20)))
+	}
+	return out
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
 
 func (m *Model) render() {
 	st := m.c.Styles
@@ -139,6 +229,8 @@ func (m *Model) render() {
 			lines = append(lines, kv("personal", fields+" of "+st.Bold.Render(p.Subject)+st.Faint.Render("  (stored encrypted; F forgets the subject)")))
 		}
 	}
+	lines = append(lines, "")
+	lines = append(lines, m.deliveryLines()...)
 	lines = append(lines, "", st.Section.Render("Data"))
 	lines = append(lines, common.PrettyJSON(e.Data, st)...)
 	lines = append(lines, "", st.Section.Render("Metadata"))
@@ -216,6 +308,22 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		if msg.Op == "forget" && msg.Err == nil && m.personal != nil && msg.Name == m.personal.Subject {
 			return m.neighbour(store.ReadStreamOptions{From: m.ev.Version, Limit: 1}) // read it again: now erased
 		}
+	case deliveriesMsg:
+		if msg.id != m.id || msg.seq != m.delivSeq {
+			return nil
+		}
+		m.delivBusy = false
+		m.deliv, m.delivErr = msg.list, msg.err
+		if m.deliv == nil && m.delivErr == nil {
+			m.deliv = []common.Delivery{}
+		}
+		m.render()
+	case common.SubsMsg:
+		if m.unsettled() && !m.delivBusy {
+			return m.loadDeliveries()
+		}
+	case common.RefreshMsg:
+		return m.loadDeliveries()
 	case neighbourMsg:
 		if msg.id != m.id || msg.seq != m.seq {
 			return nil
@@ -227,6 +335,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			return common.Status(common.Info, "this is the stream's last event")
 		}
 		m.set(msg.ev)
+		return m.loadDeliveries()
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -14,7 +15,18 @@ import (
 	"eventscope/tui/tuitest"
 )
 
-type fakeRead struct{ evs []store.Event }
+type fakeRead struct {
+	evs   []store.Event
+	deliv []common.Delivery
+	calls *int
+}
+
+func (f fakeRead) Deliveries(_ context.Context, e store.Event) ([]common.Delivery, error) {
+	if f.calls != nil {
+		*f.calls++
+	}
+	return f.deliv, nil
+}
 
 func (f *fakeRead) ReadStream(_ context.Context, s string, o store.ReadStreamOptions) ([]store.Event, error) {
 	for _, e := range f.evs {
@@ -36,7 +48,7 @@ func TestViewAndLinks(t *testing.T) {
 	cause := "11111111-1111-1111-1111-111111111111"
 	e0 := ev(0, `{"causationId":"`+cause+`","correlationId":"corr-1"}`)
 	e1 := ev(1, `{}`)
-	m := New(context.Background(), tuitest.Common(100, 40), &fakeRead{[]store.Event{e0, e1}}, e0)
+	m := New(context.Background(), tuitest.Common(100, 40), &fakeRead{evs: []store.Event{e0, e1}}, e0)
 	m.SetSize(100, 40)
 	v := tuitest.Plain(m.View())
 	for _, want := range []string{"order-9 @ v0  OrderPlaced", "event id    00000000-0000-0000-0000-000000000000", "checkpoint  3:40", `"sku": "A"`, "causation   " + cause, "correlation corr-1"} {
@@ -126,7 +138,7 @@ func TestPersonalAndForget(t *testing.T) {
 	t.Parallel()
 	e := ev(0, `{"$personal":{"subject":"customer-7","fields":["name"],"erased":false}}`)
 	e.StreamID, e.Data = "customer-7", json.RawMessage(`{"name":"Ann","limit":5}`)
-	src := &fakeRead{[]store.Event{e}}
+	src := &fakeRead{evs: []store.Event{e}}
 	var forgotten []string
 	act := action.New(context.Background(), nil, false)
 	act.SetForgetter(fakeForget{&forgotten, src})
@@ -167,5 +179,53 @@ func TestPersonalAndForget(t *testing.T) {
 	msgs = tuitest.Settle(plain, tuitest.Key("F"))
 	if s, ok := tuitest.Find[common.StatusMsg](msgs); !ok || !strings.Contains(s.Text, "no personal data") {
 		t.Fatalf("F without personal data: %+v", msgs)
+	}
+}
+
+// TestDeliveries (issue 14, item 12): the event view shows, per
+// subscription whose filter takes the event, whether it handled it, has it
+// pending, or parked it with the error; it reloads while one is pending.
+func TestDeliveries(t *testing.T) {
+	t.Parallel()
+	e0 := ev(0, `{}`)
+	calls := 0
+	f := &fakeRead{evs: []store.Event{e0}, calls: &calls, deliv: []common.Delivery{
+		{Subscription: "customer-service", State: "handled", SubState: "live"},
+		{Subscription: "notifications", State: "parked", SubState: "live", Attempts: 5, LastError: "mailbox rejected the message\nat line 2", ParkedAt: tuitest.Now.Add(-2 * time.Minute)},
+		{Subscription: "order-summary", State: "pending", SubState: "paused"},
+	}}
+	m := New(context.Background(), tuitest.Common(120, 40), f, e0)
+	m.SetSize(120, 40)
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, "Subscriptions  (those whose filter takes this event)") || !strings.Contains(v, "loading…") {
+		t.Fatalf("before the answer:\n%s", v)
+	}
+	tuitest.Settle(m, tuitest.Drain(m.Init())...)
+	v := tuitest.Plain(m.View())
+	for _, want := range []string{
+		"customer-service  ✓ handled",
+		"notifications     ✗ parked after 5 attempts (2m00s ago): mailbox rejected the message",
+		"order-summary     … pending (paused)",
+	} {
+		if !strings.Contains(v, want) {
+			t.Fatalf("view lacks %q:\n%s", want, v)
+		}
+	}
+	if strings.Contains(v, "at line 2") {
+		t.Fatalf("a multi-line error shows its first line only:\n%s", v)
+	}
+	// pending: a snapshot reloads it; once settled, snapshots do not.
+	before := calls
+	tuitest.Settle(m, tuitest.Drain(m.Update(common.SubsMsg{}))...)
+	if calls != before+1 {
+		t.Fatalf("a snapshot with a pending delivery did not reload (%d → %d)", before, calls)
+	}
+	f.deliv[2].State = "handled"
+	tuitest.Settle(m, tuitest.Drain(m.Update(common.RefreshMsg{}))...)
+	before = calls
+	if cmd := m.Update(common.SubsMsg{}); cmd != nil || calls != before {
+		t.Fatal("settled deliveries reload on every snapshot")
+	}
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, "order-summary     ✓ handled") {
+		t.Fatalf("after the refresh:\n%s", v)
 	}
 }

@@ -45,6 +45,10 @@ type Model struct {
 	sugg   []suggestion
 	cursor int
 	err    string
+	// hist is the command history; hpos the entry shown (-1: none, the
+	// line is the user's own).
+	hist *History
+	hpos int
 }
 
 type suggestion struct {
@@ -56,10 +60,32 @@ type suggestion struct {
 
 // New opens the palette over cmds; subs are the known subscription names.
 func New(ctx context.Context, c common.Common, src Source, cmds []Command, subs []string) *Model {
-	m := &Model{c: c, ctx: ctx, src: src, id: common.NewID(), cmds: cmds, subs: subs}
+	m := &Model{c: c, ctx: ctx, src: src, id: common.NewID(), cmds: cmds, subs: subs, hpos: -1}
 	m.input = common.NewInput(c.Styles, "command (tab completes): "+Names(cmds))
 	m.suggest(nil)
 	return m
+}
+
+// WithHistory gives the palette the command history: ↑ on an empty line
+// (or while going through the history) recalls older commands, ↓ newer
+// ones; every command that runs is added.
+func (m *Model) WithHistory(h *History) *Model {
+	m.hist = h
+	return m
+}
+
+// recall shows the history entry at i (-1: an empty line again).
+func (m *Model) recall(i int) tea.Cmd {
+	m.hpos = i
+	v := ""
+	if i >= 0 {
+		v = m.hist.at(i)
+	}
+	m.input.SetValue(v)
+	m.input.CursorEnd()
+	m.err = ""
+	m.cursor = 0
+	return m.changed()
 }
 
 type strs []string
@@ -165,9 +191,15 @@ func (m *Model) Update(msg tea.Msg) (cmd tea.Cmd, done bool) {
 		case tea.KeyEsc:
 			return nil, true
 		case tea.KeyUp:
+			if (m.input.Value() == "" || m.hpos >= 0) && m.hpos+1 < m.hist.Len() {
+				return m.recall(m.hpos + 1), false
+			}
 			m.cursor = max(m.cursor-1, 0)
 			return nil, false
 		case tea.KeyDown:
+			if m.hpos >= 0 {
+				return m.recall(m.hpos - 1), false
+			}
 			m.cursor = min(m.cursor+1, max(len(m.sugg)-1, 0))
 			return nil, false
 		case tea.KeyTab:
@@ -181,19 +213,23 @@ func (m *Model) Update(msg tea.Msg) (cmd tea.Cmd, done bool) {
 			// The highlighted suggestion wins (it is what the marker
 			// shows); else the line as typed.
 			var (
-				out tea.Msg
-				err error = errNoSuggestion
+				out  tea.Msg
+				err  error = errNoSuggestion
+				line string
 			)
-			if m.cursor < len(m.sugg) {
-				out, err = Parse(m.cmds, m.sugg[m.cursor].value, m.c.Now())
+			if m.cursor < len(m.sugg) && m.hpos < 0 {
+				line = m.sugg[m.cursor].value
+				out, err = Parse(m.cmds, line, m.c.Now())
 			}
 			if err != nil {
-				out, err = Parse(m.cmds, m.input.Value(), m.c.Now())
+				line = m.input.Value()
+				out, err = Parse(m.cmds, line, m.c.Now())
 			}
 			if err != nil {
 				m.err = err.Error()
 				return nil, false
 			}
+			m.hist.Add(strings.TrimSpace(line))
 			return func() tea.Msg { return out }, true
 		}
 		before := m.input.Value()
@@ -202,6 +238,7 @@ func (m *Model) Update(msg tea.Msg) (cmd tea.Cmd, done bool) {
 		if m.input.Value() != before {
 			m.err = ""
 			m.cursor = 0
+			m.hpos = -1 // edited: the line is the user's now
 			return tea.Batch(c, m.changed()), false
 		}
 		return c, false

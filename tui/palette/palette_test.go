@@ -124,3 +124,62 @@ func TestCompletion(t *testing.T) {
 		t.Fatal("esc closes")
 	}
 }
+
+// TestHistory (issue 14, item 9): the palette keeps the commands that ran;
+// ↑ on an empty line recalls them, newest first, ↓ goes back; a recalled
+// command runs as it was.
+func TestHistory(t *testing.T) {
+	t.Parallel()
+	var h History
+	open := func() *Model {
+		return New(context.Background(), tuitest.Common(100, 20), fakeIDs{"order-1", "order-42"}, testCommands(), []string{"notifications"}).WithHistory(&h)
+	}
+	run := func(m *Model, line string) tea.Msg {
+		t.Helper()
+		for _, r := range line {
+			m.Update(tuitest.Key(string(r)))
+		}
+		cmd, done := m.Update(tuitest.Key("enter"))
+		if !done || cmd == nil {
+			t.Fatalf("%q did not run: %q", line, m.err)
+		}
+		return cmd()
+	}
+	run(open(), "sub notifications")
+	run(open(), "stream order-42@3")
+	run(open(), "sub notifications") // a repeat moves to the newest place
+	if h.Len() != 2 {
+		t.Fatalf("history holds %d commands, want 2", h.Len())
+	}
+	m := open()
+	m.Update(tuitest.Key("up"))
+	if v := m.input.Value(); v != "sub notifications" {
+		t.Fatalf("↑ = %q", v)
+	}
+	m.Update(tuitest.Key("up"))
+	if v := m.input.Value(); v != "stream order-42@3" {
+		t.Fatalf("↑↑ = %q", v)
+	}
+	m.Update(tuitest.Key("up")) // the oldest: stays
+	m.Update(tuitest.Key("down"))
+	if v := m.input.Value(); v != "sub notifications" {
+		t.Fatalf("↑↑↑↓ = %q", v)
+	}
+	m.Update(tuitest.Key("up"))
+	cmd, done := m.Update(tuitest.Key("enter"))
+	if !done || cmd == nil {
+		t.Fatal("the recalled command did not run")
+	}
+	if got := cmd(); got != (common.OpenStreamMsg{Stream: "order-42", Version: 3}) {
+		t.Fatalf("the recalled command ran as %#v", got)
+	}
+	// With text typed, ↑/↓ move through the suggestions, not the history.
+	m = open()
+	for _, r := range "s" {
+		m.Update(tuitest.Key(string(r)))
+	}
+	m.Update(tuitest.Key("up"))
+	if v := m.input.Value(); v != "s" {
+		t.Fatalf("↑ after typing replaced the line with %q", v)
+	}
+}

@@ -1,7 +1,9 @@
 // Package resetmenu is the reset dialog of a subscription: choose start,
 // end, a checkpoint or a time; type the checkpoint or time; then confirm.
-// Moving to the start replays (y/N); moving forward may skip events, so the
-// other targets ask for the subscription's name to be typed.
+// Moving to the start replays: it says how many events are delivered again
+// and asks y/N, or for the name from action.AtScale events on; moving
+// forward may skip events, so the other targets ask for the subscription's
+// name to be typed.
 package resetmenu
 
 import (
@@ -57,7 +59,7 @@ func (m *Model) Update(msg tea.Msg) (cmd tea.Cmd, done bool) {
 			}
 			switch it.Value {
 			case "start":
-				return m.confirm(action.ResetTarget{Kind: subscriptions.ResetStart}), true
+				return m.act.ConfirmResetStart(m.name), true
 			case "end":
 				return m.confirm(action.ResetTarget{Kind: subscriptions.ResetEnd}), true
 			case "checkpoint":
@@ -102,9 +104,6 @@ func (m *Model) Update(msg tea.Msg) (cmd tea.Cmd, done bool) {
 
 func (m *Model) confirm(t action.ResetTarget) tea.Cmd {
 	run := m.act.Reset(m.name, t)
-	if t.Kind == subscriptions.ResetStart {
-		return common.Confirm("Reset "+m.name, fmt.Sprintf("Move %s to the start of the log? Every event is delivered again.", m.name), "", run)
-	}
 	return common.Confirm("Reset "+m.name, fmt.Sprintf("Move %s to %s? Events between its checkpoint and there are skipped (or delivered again).", m.name, t.Describe()), m.name, run)
 }
 

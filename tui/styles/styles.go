@@ -1,11 +1,17 @@
 // Package styles holds the console's lipgloss styles. Every colour is a
-// lipgloss.AdaptiveColor so the console reads on light and dark terminals;
-// with NO_COLOR (or an ASCII colour profile) lipgloss drops colours and
-// attributes, so nothing the console shows relies on colour alone: the
-// selected row has a marker, diffs have +/~/- signs, states are words.
+// lipgloss.AdaptiveColor so the console reads on light and dark terminals.
+// With NO_COLOR the console uses NoColor: no colour at all, but bold,
+// reverse and underline stay, so the active tab, the selected row and the
+// fuzzy-match highlights remain visible (NO_COLOR asks for no colour, not
+// for no emphasis; termenv alone would drop both). Nothing the console
+// shows relies on colour alone: the selected row has a marker, diffs have
+// +/~/- signs, states are words.
 package styles
 
-import "github.com/charmbracelet/lipgloss"
+import (
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+)
 
 // Palette colours (light, dark).
 var (
@@ -54,21 +60,41 @@ type Styles struct {
 
 // New builds the styles on a renderer (lipgloss.DefaultRenderer() in the
 // program; a renderer with an ASCII profile in tests).
-func New(r *lipgloss.Renderer) *Styles {
+func New(r *lipgloss.Renderer) *Styles { return build(r, false) }
+
+// NoColor builds the styles for NO_COLOR on a terminal: the renderer is set
+// to a profile that writes attributes (termenv reads NO_COLOR as "no escape
+// sequences at all"), and the styles use none of the colours; what colour
+// alone marked (a badge, the selected row's background) is reversed.
+func NoColor(r *lipgloss.Renderer) *Styles {
+	r.SetColorProfile(termenv.ANSI)
+	return build(r, true)
+}
+
+func build(r *lipgloss.Renderer, mono bool) *Styles {
+	var accent, faint, subtle, green, yellow, red, blue, magenta, cyan, onColor, selBg lipgloss.TerminalColor = accent, faint, subtle, green, yellow, red, blue, magenta, cyan, onColor, selBg
+	plain := func(st lipgloss.Style) lipgloss.Style { return st }
+	badge := plain // a style whose background carries it
+	if mono {
+		none := lipgloss.NoColor{}
+		accent, faint, subtle, green, yellow, red, blue, magenta, cyan, onColor, selBg =
+			none, none, none, none, none, none, none, none, none, none, none
+		badge = func(st lipgloss.Style) lipgloss.Style { return st.Reverse(true) }
+	}
 	n := r.NewStyle
 	s := &Styles{Renderer: r}
 	s.Title = n().Bold(true).Foreground(accent)
 	s.DB = n().Foreground(faint)
 	s.HeaderInfo = n().Foreground(faint)
-	s.ReadOnly = n().Bold(true).Foreground(onColor).Background(yellow).Padding(0, 1)
-	s.HeldBack = n().Bold(true).Foreground(onColor).Background(red).Padding(0, 1)
+	s.ReadOnly = badge(n().Bold(true).Foreground(onColor).Background(yellow).Padding(0, 1))
+	s.HeldBack = badge(n().Bold(true).Foreground(onColor).Background(red).Padding(0, 1))
 	s.TabActive = n().Bold(true).Foreground(accent).Underline(true)
 	s.TabInactive = n().Foreground(faint)
 	s.TabSep = n().Foreground(subtle)
 	s.Crumb = n().Foreground(faint)
 	s.CrumbLast = n().Bold(true)
 	s.CrumbSep = n().Foreground(subtle)
-	s.Banner = n().Bold(true).Foreground(onColor).Background(red)
+	s.Banner = badge(n().Bold(true).Foreground(onColor).Background(red))
 	s.StatusInfo = n().Foreground(faint)
 	s.StatusOK = n().Foreground(green)
 	s.StatusErr = n().Bold(true).Foreground(red)
@@ -76,10 +102,10 @@ func New(r *lipgloss.Renderer) *Styles {
 
 	s.TableHeader = n().Bold(true).Foreground(faint)
 	s.Row = n()
-	s.Selected = n().Bold(true).Background(selBg)
+	s.Selected = badge(n().Bold(true).Background(selBg))
 	s.Marker = n().Bold(true).Foreground(accent)
 	s.Match = n().Bold(true).Foreground(magenta).Underline(true)
-	s.MatchSelected = n().Bold(true).Foreground(magenta).Underline(true).Background(selBg)
+	s.MatchSelected = badge(n().Bold(true).Foreground(magenta).Underline(true).Background(selBg))
 	s.Faint = n().Foreground(faint)
 	s.Bold = n().Bold(true)
 	s.Label = n().Foreground(faint)

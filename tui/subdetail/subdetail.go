@@ -1,8 +1,11 @@
-// Package subdetail is one subscription in detail: its filter, position,
-// holder and last error, the history of its lag and rate, and its parked
-// events with their errors. t retries the selected parked event, T retries
-// them all, x skips one (confirmed by typing the name: it discards the
-// event for this subscriber); p and R pause/resume and reset.
+// Package subdetail is one subscription in detail: why it is behind (one
+// line: the age of its oldest undelivered event and the reason), its
+// filter, position, holder and last error, the history of its lag and
+// rate, and its parked events with their errors. enter on a parked event
+// shows its whole error, first and last failure and attempts (y copies
+// them, enter again opens the event); t retries the selected parked event,
+// T retries them all, x skips one (confirmed by typing the name: it
+// discards the event for this subscriber); p and R pause/resume and reset.
 package subdetail
 
 import (
@@ -14,26 +17,42 @@ import (
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 
+	"eventscope/internal/textsafe"
 	"eventscope/tui/action"
 	"eventscope/tui/common"
 	"eventscope/tui/resetmenu"
 	"eventscope/tui/table"
 )
 
-// Source reads one subscription and its parked events.
+// Source reads one subscription, why it is behind, and its parked events.
 type Source interface {
 	Get(ctx context.Context, name string) (common.SubStatus, error)
+	Why(ctx context.Context, name string) (common.SubWhy, error)
 	Parked(ctx context.Context, name string) ([]common.ParkedEvent, error)
 }
 
+// retryAllAtScale is the number of parked events from which retrying them
+// all asks for the subscription's name to be typed.
+const retryAllAtScale = 100
+
 // headLines is the height of the summary above the parked events.
-const headLines = 9
+const headLines = 10
 
 type loadMsg struct {
 	id, seq int64
 	status  common.SubStatus
+	why     common.SubWhy
 	parked  []common.ParkedEvent
+	err     error
+}
+
+// whyMsg is a fresh "why behind" answer (reloaded with each snapshot).
+type whyMsg struct {
+	id, seq int64
+	why     common.SubWhy
 	err     error
 }
 
@@ -49,12 +68,19 @@ type Model struct {
 	name string
 
 	status   common.SubStatus
+	why      common.SubWhy
+	whySeq   int64
+	whyBusy  bool
 	loaded   bool
 	notFound bool
 	parked   []common.ParkedEvent
 	tbl      table.Model
 	reset    *resetmenu.Model
 	headH    int
+	// open is the parked event shown whole (enter on its row), scrolled
+	// by openOff lines.
+	open    *common.ParkedEvent
+	openOff int
 }
 
 // New makes the detail view of subscription name.
@@ -105,13 +131,43 @@ func (m *Model) load() tea.Cmd {
 		if err != nil {
 			return loadMsg{id: id, seq: seq, err: err}
 		}
+		why, err := src.Why(cctx, name)
+		if err != nil {
+			return loadMsg{id: id, seq: seq, err: err}
+		}
 		p, err := src.Parked(cctx, name)
-		return loadMsg{id: id, seq: seq, status: st, parked: p, err: err}
+		return loadMsg{id: id, seq: seq, status: st, why: why, parked: p, err: err}
 	}
 }
 
-// ClaimsKey: the reset dialog takes every key.
-func (m *Model) ClaimsKey(tea.KeyMsg) bool { return m.reset != nil }
+// loadWhy reloads the "why behind" line (one at a time).
+func (m *Model) loadWhy() tea.Cmd {
+	if m.whyBusy || !m.loaded {
+		return nil
+	}
+	m.whyBusy = true
+	m.whySeq++
+	id, seq, src, ctx, name := m.id, m.whySeq, m.src, m.ctx, m.name
+	return func() tea.Msg {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		w, err := src.Why(cctx, name)
+		return whyMsg{id: id, seq: seq, why: w, err: err}
+	}
+}
+
+// ClaimsKey: the reset dialog takes every key; an open parked event takes
+// esc (back to the list) and the scrolling keys.
+func (m *Model) ClaimsKey(msg tea.KeyMsg) bool {
+	if m.reset != nil {
+		return true
+	}
+	if m.open != nil {
+		k := m.c.Keys
+		return key.Matches(msg, k.Back, k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Open)
+	}
+	return false
+}
 
 func (m *Model) selected() (common.ParkedEvent, bool) {
 	i := m.tbl.Cursor()
@@ -121,8 +177,12 @@ func (m *Model) selected() (common.ParkedEvent, bool) {
 	return common.ParkedEvent{}, false
 }
 
-// CopyText copies the selected parked event as JSON.
+// CopyText copies the open parked event's error, failures and attempts,
+// else the selected parked event as JSON.
 func (m *Model) CopyText() (string, string, bool) {
+	if m.open != nil {
+		return m.openText(), fmt.Sprintf("the error and %d attempts of %s@%d", len(m.open.History), m.open.Event.StreamID, m.open.Event.Version), true
+	}
 	if p, ok := m.selected(); ok {
 		b, _ := json.Marshal(p.Event)
 		return string(b), "parked event", true
@@ -144,9 +204,20 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			}
 			return common.ErrCmd("subscription "+m.name, msg.err)
 		}
-		m.status, m.parked, m.loaded = msg.status, msg.parked, true
+		m.status, m.why, m.parked, m.loaded = msg.status, msg.why, msg.parked, true
 		m.fitHead()
 		m.tbl.SetRows(rows{m})
+		if m.open != nil {
+			m.reopen()
+		}
+	case whyMsg:
+		if msg.id != m.id || msg.seq != m.whySeq {
+			return nil
+		}
+		m.whyBusy = false
+		if msg.err == nil {
+			m.why = msg.why
+		}
 	case common.SubsMsg:
 		for _, s := range msg.Subs {
 			if s.Name == m.name {
@@ -156,6 +227,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 				if reload {
 					return m.load()
 				}
+				return m.loadWhy()
 			}
 		}
 	case action.DoneMsg:
@@ -168,6 +240,15 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	case common.RefreshMsg:
 		return m.load()
 	case tea.MouseMsg:
+		if m.open != nil {
+			switch msg.Button {
+			case tea.MouseButtonWheelUp:
+				m.openOff = max(m.openOff-3, 0)
+			case tea.MouseButtonWheelDown:
+				m.openOff = min(m.openOff+3, m.openMax())
+			}
+			return nil
+		}
 		m.tbl.Mouse(msg, msg.Y-m.headH)
 	case tea.KeyMsg:
 		return m.key(msg)
@@ -183,6 +264,33 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 			m.reset = nil
 		}
 		return cmd
+	}
+	if m.open != nil {
+		switch {
+		case key.Matches(msg, k.Back):
+			m.open = nil
+			return nil
+		case key.Matches(msg, k.Open):
+			return common.Navigate(common.OpenEventMsg{Event: m.open.Event})
+		case key.Matches(msg, k.Up):
+			m.openOff = max(m.openOff-1, 0)
+			return nil
+		case key.Matches(msg, k.Down):
+			m.openOff = min(m.openOff+1, m.openMax())
+			return nil
+		case key.Matches(msg, k.PageUp):
+			m.openOff = max(m.openOff-m.c.Height, 0)
+			return nil
+		case key.Matches(msg, k.PageDown):
+			m.openOff = min(m.openOff+m.c.Height, m.openMax())
+			return nil
+		case key.Matches(msg, k.Top):
+			m.openOff = 0
+			return nil
+		case key.Matches(msg, k.Bottom):
+			m.openOff = m.openMax()
+			return nil
+		}
 	}
 	switch {
 	case key.Matches(msg, k.Refresh):
@@ -208,8 +316,12 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		if deny := m.act.Denied("retry all"); deny != nil {
 			return deny
 		}
+		typed := "" // at scale, as a reset forward does: type the name
+		if len(m.parked) >= retryAllAtScale {
+			typed = m.name
+		}
 		return common.Confirm("Retry all parked events",
-			fmt.Sprintf("Deliver all %d parked events of %s to its handler again?", len(m.parked), m.name), "", m.act.RetryAll(m.name))
+			fmt.Sprintf("Deliver all %s parked events of %s to its handler again?", common.Count(int64(len(m.parked))), m.name), typed, m.act.RetryAll(m.name))
 	case key.Matches(msg, k.Skip):
 		p, ok := m.selected()
 		if !ok {
@@ -223,7 +335,7 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 			m.name, m.act.Skip(m.name, p.Event.EventID))
 	case key.Matches(msg, k.Open):
 		if p, ok := m.selected(); ok {
-			return common.Navigate(common.OpenEventMsg{Event: p.Event})
+			m.open, m.openOff = &p, 0
 		}
 		return nil
 	}
@@ -284,6 +396,7 @@ func (m *Model) View() string {
 	state := common.StateStyle(st, s.State)
 	lines := []string{
 		st.Bold.Render(s.Name) + "  " + state.Render(s.State) + "  " + st.Faint.Render("filter: "+filter),
+		st.Label.Render("why ") + m.whyStyle().Render(common.Truncate(textsafe.Line(m.why.Line), max(w-4, 1))),
 		kv("checkpoint", s.Checkpoint.String()) + "   " + kv("head", s.Head.String()) + "   " + kv("lag", common.Count(s.Lag)) + "   " + kv("rate", common.Rate(s.Rate)) + "   " + kv("processed", common.Count(s.Processed)),
 		kv("holder", holder) + "   " + kv("heartbeat", common.Ago(m.c.Now(), s.Heartbeat)) + "   " + kv("parked", common.Count(s.Parked)),
 	}
@@ -315,9 +428,12 @@ func (m *Model) View() string {
 		common.PadRight(st.Label.Render("rate history"), 14)+st.Spark.Render(rate)+"  "+st.Faint.Render(common.Rate(s.Rate)),
 		"",
 	)
-	help := "Parked events  t retry · T retry all · x skip · enter open · p pause/resume · R reset"
+	if m.open != nil {
+		return common.FitLines(strings.Join(lines[:2], "\n")+"\n"+m.openView(max(m.c.Height-2, 1)), w, m.c.Height)
+	}
+	help := "Parked events  enter details · t retry · T retry all · x skip · p pause/resume · R reset"
 	if m.act.ReadOnly() {
-		help = "Parked events  (read-only: actions disabled) · enter open"
+		help = "Parked events  (read-only: actions disabled) · enter details"
 	}
 	lines = append(lines, st.Section.Render(help))
 	out := strings.Join(lines, "\n") + "\n" + m.tbl.View()
@@ -330,13 +446,147 @@ func (m *Model) View() string {
 // ShortHelp is the footer help.
 func (m *Model) ShortHelp() []key.Binding {
 	k := m.c.Keys
-	return []key.Binding{k.Up, k.Down, k.Retry, k.RetryAll, k.Skip, k.PauseResume, k.Reset, k.Open, k.Back}
+	if m.open != nil {
+		return []key.Binding{k.Up, k.Down, openEvent(k.Open), copyAll(k.Copy), k.Retry, k.Skip, k.Back}
+	}
+	return []key.Binding{k.Up, k.Down, details(k.Open), k.Retry, k.RetryAll, k.Skip, k.PauseResume, k.Reset, k.Back}
 }
 
 // FullHelp is the full help.
 func (m *Model) FullHelp() [][]key.Binding {
 	k := m.c.Keys
-	return [][]key.Binding{{k.Up, k.Down, k.Open, k.Copy, k.Refresh, k.Back}, {k.Retry, k.RetryAll, k.Skip, k.PauseResume, k.Reset}}
+	if m.open != nil {
+		return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {openEvent(k.Open), copyAll(k.Copy), k.Retry, k.Skip, k.Back}}
+	}
+	return [][]key.Binding{{k.Up, k.Down, details(k.Open), k.Copy, k.Refresh, k.Back}, {k.Retry, k.RetryAll, k.Skip, k.PauseResume, k.Reset}}
+}
+
+func relabel(b key.Binding, desc string) key.Binding {
+	b.SetHelp(b.Help().Key, desc)
+	return b
+}
+
+func details(b key.Binding) key.Binding   { return relabel(b, "parked event details") }
+func openEvent(b key.Binding) key.Binding { return relabel(b, "open the event") }
+func copyAll(b key.Binding) key.Binding   { return relabel(b, "copy error and attempts") }
+
+// whyStyle colours the "why behind" line by its reason.
+func (m *Model) whyStyle() lipgloss.Style {
+	st := m.c.Styles
+	switch m.why.Reason {
+	case "up-to-date":
+		return st.OK
+	case "paused", "slow":
+		return st.Warning
+	case "":
+		return st.Faint
+	}
+	return st.Error
+}
+
+// reopen points the open parked event at its reloaded row (closing it
+// when the event is no longer parked).
+func (m *Model) reopen() {
+	for i := range m.parked {
+		if m.parked[i].Event.EventID == m.open.Event.EventID {
+			p := m.parked[i]
+			m.open = &p
+			m.openOff = min(m.openOff, m.openMax())
+			return
+		}
+	}
+	m.open = nil
+}
+
+// openLines is the open parked event in full, as plain lines (wrapped to
+// width w when w > 0).
+func (m *Model) openLines(w int) []string {
+	p := m.open
+	e := p.Event
+	at := func(t time.Time) string {
+		if t.IsZero() {
+			return "unknown (parked before the store kept it)"
+		}
+		return t.Local().Format("2006-01-02 15:04:05.000") + " (" + common.Ago(m.c.Now(), t) + ")"
+	}
+	last := p.ParkedAt
+	if n := len(p.History); n > 0 {
+		last = p.History[n-1].At
+	}
+	retry := ""
+	if p.RetryRequested {
+		retry = " · retry requested, waiting for the holder"
+	}
+	out := []string{
+		fmt.Sprintf("Parked event %s@%d %s of %s", textsafe.Line(e.StreamID), e.Version, textsafe.Line(e.Type), m.name),
+		"event id       " + e.EventID.String(),
+		"checkpoint     " + e.Checkpoint.String(),
+		"first failure  " + at(p.FirstFailedAt),
+		"last failure   " + at(last),
+		"parked         " + at(p.ParkedAt),
+		fmt.Sprintf("attempts       %d%s", p.Attempts, retry),
+		"",
+		"Last error",
+	}
+	wrap := func(s string, indent string) []string {
+		var l []string
+		for _, line := range strings.Split(textsafe.Block(s), "\n") {
+			if w > len(indent)+10 {
+				line = ansi.Hardwrap(line, w-len(indent), true)
+			}
+			for _, x := range strings.Split(line, "\n") {
+				l = append(l, indent+x)
+			}
+		}
+		return l
+	}
+	out = append(out, wrap(p.LastError, "  ")...)
+	out = append(out, "", fmt.Sprintf("Attempts (%d kept, oldest first)", len(p.History)))
+	if len(p.History) == 0 {
+		out = append(out, "  (none recorded)")
+	}
+	for _, a := range p.History {
+		out = append(out, fmt.Sprintf("  #%d  %s", a.Attempt, a.At.Local().Format("2006-01-02 15:04:05.000")))
+		out = append(out, wrap(a.Error, "      ")...)
+	}
+	return out
+}
+
+// openText is what y copies from the open parked event.
+func (m *Model) openText() string { return strings.Join(m.openLines(0), "\n") + "\n" }
+
+func (m *Model) openMax() int {
+	if m.open == nil {
+		return 0
+	}
+	return max(len(m.openLines(m.c.Width))+1-max(m.c.Height-2, 1), 0)
+}
+
+// openView renders the open parked event in h lines.
+func (m *Model) openView(h int) string {
+	st := m.c.Styles
+	l := m.openLines(m.c.Width)
+	styled := make([]string, 0, len(l)+1)
+	hint := "enter opens the event · y copies all of this · t retry · x skip · esc back"
+	if m.act.ReadOnly() {
+		hint = "enter opens the event · y copies all of this · esc back"
+	}
+	styled = append(styled, st.Section.Render(l[0])+"  "+st.Faint.Render(hint))
+	for _, x := range l[1:] {
+		switch {
+		case x == "Last error" || strings.HasPrefix(x, "Attempts ("):
+			styled = append(styled, st.Section.Render(x))
+		case strings.HasPrefix(x, "  #"):
+			styled = append(styled, st.Label.Render(x))
+		case strings.HasPrefix(x, "  "):
+			styled = append(styled, st.Error.Render(x))
+		default:
+			styled = append(styled, x)
+		}
+	}
+	off := min(m.openOff, max(len(styled)-h, 0))
+	end := min(off+h, len(styled))
+	return strings.Join(styled[off:end], "\n")
 }
 
 // PageID addresses the results to the page that asked (common.Addressed).
@@ -344,3 +594,6 @@ func (m loadMsg) PageID() int64 { return m.id }
 
 // ID is the page's address.
 func (m *Model) ID() int64 { return m.id }
+
+// PageID addresses the answer to the page that asked (common.Addressed).
+func (m whyMsg) PageID() int64 { return m.id }

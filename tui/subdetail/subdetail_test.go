@@ -3,6 +3,7 @@ package subdetail
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -68,8 +69,19 @@ func TestRetrySkipRetryAll(t *testing.T) {
 		t.Fatalf("retry all asks y/N: %+v", msgs)
 	}
 	msgs = tuitest.Settle(m, tuitest.Key("enter"))
+	if _, ok := tuitest.Find[common.OpenEventMsg](msgs); ok || m.open == nil {
+		t.Fatalf("enter shows the parked event's details first: %+v", msgs)
+	}
+	msgs = tuitest.Settle(m, tuitest.Key("enter"))
 	if o, ok := tuitest.Find[common.OpenEventMsg](msgs); !ok || o.Event.StreamID != "order-2" {
-		t.Fatalf("enter opens the parked event: %+v", msgs)
+		t.Fatalf("enter in the details opens the parked event: %+v", msgs)
+	}
+	if !m.ClaimsKey(tuitest.Key("esc")) {
+		t.Fatal("esc in the details must close them, not leave the view")
+	}
+	tuitest.Settle(m, tuitest.Key("esc"))
+	if m.open != nil {
+		t.Fatal("esc did not close the details")
 	}
 	msgs = tuitest.Settle(m, tuitest.Key("p"))
 	if f.Calls()[len(f.Calls())-1] != "pause notifications" {
@@ -125,5 +137,86 @@ func TestGroupMembers(t *testing.T) {
 	}
 	if m.headH != headLines+4 {
 		t.Fatalf("summary height %d, want %d", m.headH, headLines+4)
+	}
+}
+
+// TestWhyLine: the detail says why the subscription is behind, in one line
+// under its name, and reloads it with each monitor snapshot.
+func TestWhyLine(t *testing.T) {
+	t.Parallel()
+	m, f := setup(t, false)
+	f.SetWhy("notifications", common.SubWhy{Reason: "retrying", Line: "behind 4m12s (3 events): retrying order-1@0 (attempt 3 of 5, next in 2.0s) · 2 parked"})
+	if v := tuitest.Plain(m.View()); strings.Contains(v, "retrying order-1@0") {
+		t.Fatalf("the line changed before a reload:\n%s", v)
+	}
+	cmd := m.Update(common.SubsMsg{Subs: f.Subs()})
+	if cmd == nil {
+		t.Fatal("a snapshot does not reload the why line")
+	}
+	tuitest.Settle(m, tuitest.Drain(cmd)...)
+	lines := strings.Split(tuitest.Plain(m.View()), "\n")
+	if !strings.HasPrefix(lines[1], "why behind 4m12s (3 events): retrying order-1@0 (attempt 3 of 5, next in 2.0s) · 2 parked") {
+		t.Fatalf("line 2 = %q", lines[1])
+	}
+}
+
+// TestParkedDetails: enter on a parked row shows the whole error, the first
+// and last failure and every attempt; y copies all of it.
+func TestParkedDetails(t *testing.T) {
+	t.Parallel()
+	m, f := setup(t, false)
+	long := "mailbox rejected the message: " + strings.Repeat("550 5.1.1 user unknown; ", 12) + "END-OF-ERROR\nsecond line of the error"
+	first := tuitest.Now.Add(-3 * time.Minute)
+	parked, _ := f.Parked(context.Background(), "notifications")
+	parked[0].LastError = long
+	parked[0].FirstFailedAt = first
+	for i := 1; i <= 5; i++ {
+		parked[0].History = append(parked[0].History, common.Attempt{At: first.Add(time.Duration(i-1) * time.Second), Attempt: i, Error: fmt.Sprintf("try %d: %s", i, "mailbox rejected")})
+	}
+	f.SetParked(parked)
+	tuitest.Settle(m, tuitest.Drain(m.Update(common.RefreshMsg{}))...)
+	if _, _, ok := m.CopyText(); !ok {
+		t.Fatal("nothing to copy")
+	}
+	tuitest.Settle(m, tuitest.Key("enter"))
+	v := tuitest.Plain(m.View())
+	for _, want := range []string{"Parked event order-1@0 OrderShipped of notifications", "first failure  " + first.Local().Format("2006-01-02 15:04:05.000"),
+		"last failure   " + first.Add(4*time.Second).Local().Format("2006-01-02 15:04:05.000"), "attempts       5", "Last error", "Attempts (5 kept, oldest first)", "#1 "} {
+		if !strings.Contains(v, want) {
+			t.Fatalf("details lack %q:\n%s", want, v)
+		}
+	}
+	// The whole error is there (wrapped, not cut), down to its end.
+	for range 40 {
+		tuitest.Settle(m, tuitest.Key("down"))
+	}
+	v = tuitest.Plain(m.View())
+	if !strings.Contains(v, "END-OF-ERROR") && !strings.Contains(v, "try 5: mailbox rejected") {
+		t.Fatalf("scrolled to the end, the view lacks the error's end and the last attempt:\n%s", v)
+	}
+	text, what, ok := m.CopyText()
+	if !ok || !strings.Contains(what, "5 attempts of order-1@0") || !strings.Contains(text, long[:200]) || !strings.Contains(text, "second line of the error") ||
+		!strings.Contains(text, "#5  ") || !strings.Contains(text, "try 5: mailbox rejected") {
+		t.Fatalf("copy = %q (%s, %v)", text, what, ok)
+	}
+}
+
+// TestRetryAllAtScaleAsksTheName (issue 14, item 8): retrying many parked
+// events at once asks for the subscription's name, as a reset forward does.
+func TestRetryAllAtScaleAsksTheName(t *testing.T) {
+	t.Parallel()
+	m, f := setup(t, false)
+	parked, _ := f.Parked(context.Background(), "notifications")
+	for len(parked) < retryAllAtScale {
+		p := parked[0]
+		p.Event.EventID = uuid.New()
+		parked = append(parked, p)
+	}
+	f.SetParked(parked)
+	tuitest.Settle(m, tuitest.Drain(m.Update(common.RefreshMsg{}))...)
+	msgs := tuitest.Settle(m, tuitest.Key("T"))
+	conf, ok := tuitest.Find[common.ConfirmMsg](msgs)
+	if !ok || conf.Typed != "notifications" || !strings.Contains(conf.Prompt, "all 100 parked events") {
+		t.Fatalf("retry all of 100: %+v", msgs)
 	}
 }

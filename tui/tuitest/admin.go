@@ -2,6 +2,7 @@ package tuitest
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/google/uuid"
@@ -25,6 +26,76 @@ type Admin struct {
 	subs   []common.SubStatus
 	parked []common.ParkedEvent
 	calls  []string
+	why    map[string]common.SubWhy
+}
+
+// SetWhy sets what Why answers for a subscription (by default: "up to
+// date" at lag 0, else a handler-slow line with the lag and rate).
+func (a *Admin) SetWhy(name string, w common.SubWhy) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.why == nil {
+		a.why = map[string]common.SubWhy{}
+	}
+	a.why[name] = w
+}
+
+// ReplayCount answers the subscription's Processed count (at most, when
+// it filters by type).
+func (a *Admin) ReplayCount(_ context.Context, name string) (int64, bool, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if i := a.find(name); i >= 0 {
+		return a.subs[i].Processed, len(a.subs[i].Types) > 0, nil
+	}
+	return 0, false, notFound(name)
+}
+
+// SetParked replaces the parked events.
+func (a *Admin) SetParked(p []common.ParkedEvent) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.parked = append([]common.ParkedEvent(nil), p...)
+}
+
+// Why says why a subscription is behind (see SetWhy).
+func (a *Admin) Why(_ context.Context, name string) (common.SubWhy, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	i := a.find(name)
+	if i < 0 {
+		return common.SubWhy{}, notFound(name)
+	}
+	if w, ok := a.why[name]; ok {
+		return w, nil
+	}
+	s := a.subs[i]
+	if s.Lag == 0 {
+		return common.SubWhy{Reason: "up-to-date", Line: "up to date"}, nil
+	}
+	return common.SubWhy{Reason: "slow", Line: fmt.Sprintf("behind 2.0s (%d events): handler slow, catching up at %.0f/s", s.Lag, s.Rate)}, nil
+}
+
+// Deliveries: every subscription takes every event; a parked event is
+// parked for notifications, an event after a checkpoint pending, the rest
+// handled.
+func (a *Admin) Deliveries(_ context.Context, e store.Event) ([]common.Delivery, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []common.Delivery
+	for _, s := range a.subs {
+		d := common.Delivery{Subscription: s.Name, State: "handled", SubState: s.State}
+		if e.Checkpoint.Compare(s.Checkpoint) > 0 {
+			d.State = "pending"
+		}
+		for _, p := range a.parked {
+			if p.Event.EventID == e.EventID && s.Name == "notifications" {
+				d = common.Delivery{Subscription: s.Name, State: "parked", SubState: s.State, Attempts: p.Attempts, LastError: p.LastError, ParkedAt: p.ParkedAt}
+			}
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 // NewAdmin holds subs with parked events parked.
