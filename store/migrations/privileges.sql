@@ -119,7 +119,7 @@ INSERT INTO eventscope.privileges (kind, name, role, grants, runs_as, why) VALUE
 -- its parked events; the rest is administration (and the guard trigger)
 ('table', 'subscriptions',     'reader', 'SELECT', NULL, 'subscriptions list, monitoring'),
 ('table', 'subscriptions',     'writer',
- 'INSERT, UPDATE (categories, types, checkpoint_tx, checkpoint_pos, stopped, applied_control_version, lease_epoch, holder_host, holder_pid, holder_instance, heartbeat, state, rate, processed, failures, last_error, last_error_at, holder_backend, lease_key)',
+ 'INSERT, UPDATE (categories, types, checkpoint_tx, checkpoint_pos, stopped, applied_control_version, lease_epoch, holder_host, holder_pid, holder_instance, heartbeat, state, rate, processed, failures, last_error, last_error_at, holder_backend, lease_key, retry_event, retry_stream, retry_version, retry_attempt, retry_attempts, retry_next_at, handler_p99_us, handler_calls)',
  NULL, 'a subscriber registers, leases, checkpoints and reports'),
 ('table', 'subscriptions',     'admin',  'UPDATE, DELETE', NULL, 'pause, resume, reset, delete'),
 ('table', 'parked_events',     'reader', 'SELECT', NULL, 'parked events list'),
@@ -135,6 +135,8 @@ DO $apply$
 DECLARE
     o record;
     f record;
+    g text;
+    cols text;
     want_config text[] := ARRAY['search_path=pg_catalog, eventscope, pg_temp'];
 BEGIN
     REVOKE ALL ON SCHEMA eventscope FROM PUBLIC;
@@ -148,7 +150,23 @@ BEGIN
         IF to_regclass(format('eventscope.%I', o.name)) IS NULL THEN
             CONTINUE; -- listed ahead of the migration that creates it
         END IF;
-        EXECUTE format('GRANT %s ON %s eventscope.%I TO %I', o.grants,
+        -- A column list names only the columns that exist by now: this
+        -- runs inside migration 011 and every later one, so columns a later
+        -- migration adds are granted when they appear.
+        g := o.grants;
+        IF g ~ '\(' THEN
+            SELECT string_agg(quote_ident(x.c), ', ') INTO cols
+              FROM unnest(string_to_array(substring(g from '\((.*)\)'), ',')) AS t(c0),
+                   LATERAL (SELECT btrim(t.c0) AS c) x
+             WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                            WHERE a.attrelid = format('eventscope.%I', o.name)::regclass
+                              AND a.attname = x.c AND NOT a.attisdropped);
+            IF cols IS NULL THEN
+                CONTINUE;
+            END IF;
+            g := substring(g from '^([^(]*)\(') || '(' || cols || ')';
+        END IF;
+        EXECUTE format('GRANT %s ON %s eventscope.%I TO %I', g,
                        CASE o.kind WHEN 'sequence' THEN 'SEQUENCE' ELSE 'TABLE' END, o.name, 'eventscope_' || o.role);
     END LOOP;
 
