@@ -33,14 +33,15 @@
 -- by the schema's owner (through append_batch and append_multi).
 CREATE FUNCTION eventscope.append_set(appends jsonb, busy int[])
 RETURNS TABLE (r_ord int, r_version bigint, r_code text, r_message text, r_detail text)
-LANGUAGE plpgsql SET search_path = pg_catalog, eventscope, pg_temp AS $fn$
+LANGUAGE plpgsql SET search_path = pg_catalog, eventscope, pg_temp SET enable_seqscan = off AS $fn$
 DECLARE
     plain boolean;
+    sids  text[];
     vers  bigint[];
 BEGIN
     -- Plain? The checks of append's fast path, for every append and event.
     -- (CASE, not AND: the later tests are only safe once the earlier hold.)
-    SELECT count(*) = count(DISTINCT x.sid) AND bool_and(x.ok) INTO plain
+    SELECT count(*) = count(DISTINCT x.sid) AND bool_and(x.ok), array_agg(x.sid) INTO plain, sids
       FROM (SELECT a.v->>'stream_id' AS sid,
                    CASE WHEN (a.v->>'stream_id') = '' OR octet_length(a.v->>'stream_id') > 200
                              OR (a.v->>'stream_id') ~ eventscope.stream_id_refused_chars() THEN false
@@ -59,7 +60,10 @@ BEGIN
     END IF;
 
     -- Reserve every version and insert every event: one statement. The
-    -- streams UPDATE gives the transaction its id (after the locks).
+    -- streams UPDATE gives the transaction its id (after the locks). The
+    -- streams rows are found through their key (= ANY, and no sequential
+    -- scans in this function): profiled, a cached plan that hash-joined a
+    -- sequential scan of the streams table took a third of the batch.
     WITH it AS (
         SELECT a.ord::int AS ord, a.v->>'stream_id' AS sid, (a.v->>'expected_version')::bigint AS exp,
                a.v->'events' AS evs, jsonb_array_length(a.v->'events') AS n,
@@ -70,7 +74,7 @@ BEGIN
            SET version = s.version + it.n, event_count = s.event_count + it.n,
                updated_at = greatest(clock_timestamp(), s.updated_at), last_tx = pg_current_xact_id()
           FROM it
-         WHERE s.stream_id = it.sid AND NOT it.held AND it.exp IS DISTINCT FROM -1
+         WHERE s.stream_id = ANY (sids) AND s.stream_id = it.sid AND NOT it.held AND it.exp IS DISTINCT FROM -1
            AND s.closed_at IS NULL
            AND (it.exp IS NULL OR it.exp = -2 OR s.version = it.exp)
            AND s.last_tx <= pg_current_xact_id()
