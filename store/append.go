@@ -48,26 +48,24 @@ func (s *Store) Append(ctx context.Context, stream string, expected ExpectedVers
 	return v, nil
 }
 
-// AppendTx appends within the caller's transaction; the events become visible
-// (and subscribers are woken) when the caller commits. It NOTIFYs inside the
-// transaction unless the Store has wake-ups off.
+// AppendTx appends within the caller's transaction; the events become
+// visible when the caller commits. It sends no NOTIFY inside the
+// transaction (NOTIFY would serialise commits on the notify queue's lock
+// and forbid PREPARE TRANSACTION): subscribers are woken by the database's
+// commit watcher (CommitWatch), which notices the commit by itself. The
+// Store also kicks its post-statement wake-up, so the watcher checks at its
+// fastest pace while the caller's transaction is likely to commit.
 func (s *Store) AppendTx(ctx context.Context, tx pgx.Tx, stream string, expected ExpectedVersion, events ...NewEvent) (int64, error) {
 	payload, err := s.encode(stream, expected, events)
 	if err != nil {
 		return 0, err
 	}
 	var v int64
-	q := appendSQL
-	if !s.opts.NoNotify && !s.opts.NotifyInTx {
-		q = `SELECT eventscope.append($1, $2, $3), pg_notify('` + NotifyChannel + `', eventscope.category($1))`
-	}
-	var ignored any
-	dest := []any{&v}
-	if q != appendSQL {
-		dest = append(dest, &ignored)
-	}
-	if err := tx.QueryRow(ctx, q, stream, expected.sqlArg(), payload).Scan(dest...); err != nil {
+	if err := tx.QueryRow(ctx, appendSQL, stream, expected.sqlArg(), payload).Scan(&v); err != nil {
 		return 0, translateAppend(stream, expected, err)
+	}
+	if s.wake != nil {
+		s.wake.kick(Category(stream))
 	}
 	return v, nil
 }

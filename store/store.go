@@ -307,8 +307,9 @@ func (s *Store) Close() {
 }
 
 // Wake sends a wake-up for categories (coalesced, after the fact). Appends
-// made through this Store do it themselves; call it after committing a
-// transaction that appended with AppendTx when NotifyInTx is off.
+// made through this Store do it themselves. A transaction that appended
+// with AppendTx needs no call: the database's commit watcher notices its
+// commit; calling Wake after the commit only saves the watcher's next check.
 func (s *Store) Wake(categories ...string) {
 	if s.wake != nil {
 		s.wake.kick(categories...)

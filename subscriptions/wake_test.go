@@ -2,6 +2,7 @@ package subscriptions
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"eventscope/internal/pgserver"
 	"eventscope/internal/testdb"
+	"eventscope/store"
 )
 
 // sqlConn is a plain SQL client of the store, as another language's would
@@ -182,5 +184,37 @@ func TestPrepareTransactionAfterAppend(t *testing.T) {
 	waitFor(t, "the prepared transaction's events", 30*time.Second, func() bool { return rec.count() >= 3 })
 	if rec.count() != 3 {
 		t.Fatalf("delivered %d, want 3", rec.count())
+	}
+
+	// The Go client's AppendTx sends no NOTIFY in the transaction either:
+	// its transaction can be prepared, and its events, once committed (as
+	// prepared or plainly), are delivered by the watcher's wake-up.
+	goTx := func() pgx.Tx {
+		t.Helper()
+		tx, err := bd.st.Pool().Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = tx.Rollback(ctx) })
+		if _, err := bd.st.AppendTx(ctx, tx, "order-3", store.Any, store.NewEvent{Type: "Placed", Data: json.RawMessage(`{"total":3}`)}); err != nil {
+			t.Fatal(err)
+		}
+		return tx
+	}
+	tx := goTx()
+	if _, err := tx.Exec(ctx, `PREPARE TRANSACTION 'es-2'`); err != nil {
+		t.Fatalf("PREPARE TRANSACTION after AppendTx: %v", err)
+	}
+	if _, err := sql.Exec(ctx, `COMMIT PREPARED 'es-2'`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the prepared AppendTx's event", 30*time.Second, func() bool { return rec.count() >= 4 })
+	tx = goTx()
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the committed AppendTx's event", 30*time.Second, func() bool { return rec.count() >= 5 })
+	if rec.count() != 5 {
+		t.Fatalf("delivered %d, want 5", rec.count())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"text/tabwriter"
 	"time"
 
@@ -34,6 +35,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 		clients  int
 		events   int
 		asJSON   bool
+		only     string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench (append|read|filter|all)",
@@ -62,6 +64,14 @@ of --events events, indexed and as the store read before them.`,
 			if repeat < 1 || clients < 1 || duration <= 0 || events < 1000 {
 				return Usagef("bench: --repeat and --clients must be >= 1, --duration > 0, --events >= 1000")
 			}
+			var onlyRe *regexp.Regexp
+			if only != "" {
+				re, err := regexp.Compile(only)
+				if err != nil {
+					return Usagef("bench: --only: %v", err)
+				}
+				onlyRe = re
+			}
 			ctx := cmd.Context()
 			url, err := g.resolveURL(ctx)
 			if err != nil {
@@ -80,7 +90,7 @@ of --events events, indexed and as the store read before them.`,
 			var rows []benchRow
 			if what == "append" || what == "all" {
 				note := func(format string, a ...any) { fmt.Fprintf(g.errw, format+"\n", a...) }
-				r, err := benchAppend(ctx, env, duration, repeat, clients, progress, note)
+				r, err := benchAppend(ctx, env, duration, repeat, clients, onlyRe, progress, note)
 				if err != nil {
 					return err
 				}
@@ -109,6 +119,7 @@ of --events events, indexed and as the store read before them.`,
 	f.IntVar(&clients, "clients", 16, "concurrent writers")
 	f.IntVar(&events, "events", 200000, "events loaded for the read workloads")
 	f.BoolVar(&asJSON, "json", false, "print the rows as JSON")
+	f.StringVar(&only, "only", "", "run only the append rows whose workload name matches this regular expression")
 	return cmd
 }
 
@@ -130,7 +141,7 @@ func pgbenchSide(name string, c bench.PgbenchConfig) benchSide {
 	}}
 }
 
-func benchAppend(ctx context.Context, env *bench.Env, d time.Duration, repeat, clients int, progress func(string, ...any), note func(string, ...any)) ([]benchRow, error) {
+func benchAppend(ctx context.Context, env *bench.Env, d time.Duration, repeat, clients int, only *regexp.Regexp, progress func(string, ...any), note func(string, ...any)) ([]benchRow, error) {
 	type pair struct {
 		name, target string
 		ours, raw    benchSide
@@ -191,6 +202,9 @@ func benchAppend(ctx context.Context, env *bench.Env, d time.Duration, repeat, c
 	var rows []benchRow
 	for _, p := range pairs {
 		if p.pgbench && pgErr != nil {
+			continue
+		}
+		if only != nil && !only.MatchString(p.name) {
 			continue
 		}
 		var ours, raw []bench.Result
