@@ -282,7 +282,7 @@ func TestPrivilegesListEverything(t *testing.T) {
 	}
 	if bad := q(`SELECT p.oid::regprocedure::text FROM pg_proc p JOIN eventscope.privileges l ON l.kind = 'function' AND l.name = p.proname
 		WHERE p.pronamespace = 'eventscope'::regnamespace AND l.runs_as = 'definer'
-		  AND NOT (p.prosecdef AND p.proconfig = ARRAY['search_path=pg_catalog, eventscope, pg_temp'])`); len(bad) > 0 {
+		  AND NOT (p.prosecdef AND p.proconfig = ARRAY['search_path=pg_catalog, eventscope, pg_temp'] || l.config)`); len(bad) > 0 {
 		t.Errorf("definer functions without SECURITY DEFINER and the fixed search_path: %v", bad)
 	}
 	if bad := q(`SELECT p.oid::regprocedure::text FROM pg_proc p JOIN eventscope.privileges l ON l.kind = 'function' AND l.name = p.proname

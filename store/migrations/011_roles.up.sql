@@ -45,6 +45,9 @@ CREATE TABLE eventscope.privileges (
     -- Functions only: how the function runs, 'definer' (SECURITY DEFINER,
     -- search_path pg_catalog, eventscope, pg_temp) or 'invoker'.
     runs_as  text CHECK (runs_as IN ('definer', 'invoker')),
+    -- Definer functions only: planner settings the function keeps beside
+    -- its search_path, as 'name=value' (e.g. 'enable_seqscan=off').
+    config   text[] NOT NULL DEFAULT '{}',
     why      text NOT NULL,
     PRIMARY KEY (kind, name, role),
     CHECK ((kind = 'function') = (runs_as IS NOT NULL))

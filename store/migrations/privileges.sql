@@ -128,6 +128,9 @@ INSERT INTO eventscope.privileges (kind, name, role, grants, runs_as, why) VALUE
 ('table', 'subscription_members', 'writer', 'INSERT, UPDATE, DELETE', NULL, 'a group member records itself, its heartbeat and its leaving'),
 ('table', 'subscription_members', 'admin', 'DELETE', NULL, 'subs delete removes a group''s members'),
 ('sequence', 'subscription_lease_seq', 'writer', 'USAGE', NULL, 'a subscriber takes a lease epoch');
+INSERT INTO eventscope.privileges (kind, name, role, grants, runs_as, why, config) VALUES
+('function', 'append_set',      'owner',  'EXECUTE', 'definer', 'the set-based plain batch, called only inside append_batch and append_multi; its streams lookups must use the key (migration 013)',
+ ARRAY['enable_seqscan=off']);
 
 -- 2. Apply it: revoke everything from PUBLIC and the three roles, then
 -- grant what the list says and set how each function runs.
@@ -137,6 +140,7 @@ DECLARE
     f record;
     g text;
     cols text;
+    kv text;
     want_config text[] := ARRAY['search_path=pg_catalog, eventscope, pg_temp'];
 BEGIN
     REVOKE ALL ON SCHEMA eventscope FROM PUBLIC;
@@ -170,16 +174,19 @@ BEGIN
                        CASE o.kind WHEN 'sequence' THEN 'SEQUENCE' ELSE 'TABLE' END, o.name, 'eventscope_' || o.role);
     END LOOP;
 
-    FOR f IN SELECT pr.oid::regprocedure AS sig, pr.prosecdef, pr.proconfig, l.role, l.runs_as
+    FOR f IN SELECT pr.oid::regprocedure AS sig, pr.prosecdef, pr.proconfig, l.role, l.runs_as, l.config
                FROM pg_catalog.pg_proc pr
                JOIN eventscope.privileges l ON l.kind = 'function' AND l.name = pr.proname
               WHERE pr.pronamespace = 'eventscope'::regnamespace LOOP
         -- Only what differs is altered: ALTER FUNCTION invalidates every
         -- session's cached plans of the function.
-        IF f.runs_as = 'definer' AND (NOT f.prosecdef OR f.proconfig IS DISTINCT FROM want_config) THEN
+        IF f.runs_as = 'definer' AND (NOT f.prosecdef OR f.proconfig IS DISTINCT FROM want_config || f.config) THEN
             EXECUTE format('ALTER FUNCTION %s SECURITY DEFINER', f.sig);
             EXECUTE format('ALTER FUNCTION %s RESET ALL', f.sig);
             EXECUTE format('ALTER FUNCTION %s SET search_path = pg_catalog, eventscope, pg_temp', f.sig);
+            FOREACH kv IN ARRAY f.config LOOP
+                EXECUTE format('ALTER FUNCTION %s SET %I = %L', f.sig, split_part(kv, '=', 1), substr(kv, strpos(kv, '=') + 1));
+            END LOOP;
         ELSIF f.runs_as = 'invoker' AND (f.prosecdef OR f.proconfig IS NOT NULL) THEN
             -- (a SET clause would keep the planner from inlining it too)
             EXECUTE format('ALTER FUNCTION %s SECURITY INVOKER', f.sig);
