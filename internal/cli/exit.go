@@ -12,6 +12,7 @@ import (
 
 	"eventscope/internal/textsafe"
 	"eventscope/store"
+	"eventscope/subscriptions"
 )
 
 // Exit codes. Other tools depend on these numbers.
@@ -25,6 +26,10 @@ const (
 	// ExitPermission: the connected role lacks the privilege (SQLSTATE
 	// 42501); the message names the group role that grants it.
 	ExitPermission = 6
+	// ExitBusy: a lock another session holds was not granted in time (an
+	// append's stream lock, ES423, or a subscription's row for an admin
+	// operation); nothing changed, and the same command may be retried.
+	ExitBusy = 7
 )
 
 // UsageError marks bad input or usage (exit code 2). Its message names what was wrong.
@@ -51,6 +56,8 @@ func exitCode(err error) int {
 		return ExitClosed
 	case isPermission(err):
 		return ExitPermission
+	case errors.Is(err, store.ErrStreamBusy), errors.Is(err, subscriptions.ErrLockTimeout):
+		return ExitBusy
 	case errors.Is(err, context.Canceled):
 		return ExitFailure
 	}

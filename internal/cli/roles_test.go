@@ -12,6 +12,7 @@ import (
 
 	"eventscope/internal/testdb"
 	"eventscope/store"
+	"eventscope/subscriptions"
 )
 
 // TestRolesCLI: the domain worker runs as a writer end to end (its
@@ -157,6 +158,20 @@ func TestPermissionExitCode(t *testing.T) {
 		}
 		if err != nil || c.CommandPath() != "eventscope "+path {
 			t.Errorf("commandRoles names %q, which is not a command (%v)", path, err)
+		}
+	}
+}
+
+// TestBusyExitCode: a lock not granted in time (an append's stream lock,
+// ES423; a subscription's row for an admin operation) exits 7, whatever
+// wraps it.
+func TestBusyExitCode(t *testing.T) {
+	for _, err := range []error{
+		&store.StreamBusyError{Stream: "order-1"},
+		fmt.Errorf("subs pause: %w", &subscriptions.LockTimeoutError{What: `relation "subscriptions"`, Waited: time.Second}),
+	} {
+		if got := exitCode(err); got != ExitBusy {
+			t.Errorf("exitCode(%v) = %d, want %d", err, got, ExitBusy)
 		}
 	}
 }
