@@ -254,20 +254,20 @@ func traceSQL(start string, limitParam int) string {
 		       e.metadata ? 'correlationId' AS has_corr
 		  FROM eventscope.events e WHERE %[1]s),
 	t AS (
-		SELECT %[2]s, octet_length(e.data::text) + octet_length(e.metadata::text) AS bytes
+		SELECT %[2]s, %[6]s AS bytes
 		  FROM s, eventscope.events e
 		 WHERE e.metadata ? 'correlationId' AND e.metadata->>'correlationId' = s.corr
 		UNION
-		SELECT %[2]s, octet_length(e.data::text) + octet_length(e.metadata::text)
+		SELECT %[2]s, %[6]s
 		  FROM s, eventscope.events e
 		 WHERE NOT s.has_corr AND e.event_id = s.event_id
 		UNION
-		SELECT %[2]s, octet_length(e.data::text) + octet_length(e.metadata::text)
+		SELECT %[2]s, %[6]s
 		  FROM s, eventscope.events e
 		 WHERE e.event_id = %[3]s
 		UNION
 		SELECT c.* FROM t, LATERAL (
-			SELECT %[2]s, octet_length(e.data::text) + octet_length(e.metadata::text)
+			SELECT %[2]s, %[6]s
 			  FROM eventscope.events e
 			 WHERE e.metadata ? 'causationId' AND NOT e.metadata ? 'correlationId'
 			   AND e.metadata->>'causationId' = t.event_id::text
@@ -276,7 +276,7 @@ func traceSQL(start string, limitParam int) string {
 	SELECT d.*, coalesce(d.metadata->>'causationId' IN (SELECT event_id::text FROM t), false)
 	            OR EXISTS (SELECT 1 FROM eventscope.events c WHERE c.event_id = %[5]s), s.event_id, s.corr
 	  FROM (SELECT * FROM t LIMIT $%[4]d) d, s
-	 ORDER BY d.tx_id, d.position`, start, eventColumns, uuidOrNull("s.corr"), limitParam, uuidOrNull("d.metadata->>'causationId'"))
+	 ORDER BY d.tx_id, d.position`, start, eventColumns, uuidOrNull("s.corr"), limitParam, uuidOrNull("d.metadata->>'causationId'"), storedSize)
 }
 
 // uuidOrNull is SQL that casts the text expression x to uuid, or gives NULL
