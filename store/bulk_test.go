@@ -226,3 +226,27 @@ func contains(s, sub string) bool {
 	}
 	return false
 }
+
+// TestBulkLoadAnalyzes: a large load leaves the planner statistics of the
+// log fresh, so the first reads after a seed use the indexes.
+func TestBulkLoadAnalyzes(t *testing.T) {
+	t.Parallel()
+	st, ctx := setup(t)
+	base := time.Now().Add(-time.Hour).Truncate(time.Microsecond)
+	b := st.NewBulkLoader(ctx, store.BulkOptions{})
+	for i := range 10_000 {
+		if _, err := b.Add(bulkEvent(fmt.Sprintf("an-%d", i%100), i/100, base.Add(time.Duration(i)*time.Millisecond))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var tuples float64
+	if err := st.Pool().QueryRow(ctx, `SELECT reltuples FROM pg_class WHERE oid = 'eventscope.events'::regclass`).Scan(&tuples); err != nil {
+		t.Fatal(err)
+	}
+	if tuples < 9_000 {
+		t.Fatalf("after a load of 10,000 events the planner counts %v rows", tuples)
+	}
+}
