@@ -76,6 +76,11 @@ type Model struct {
 	delivBusy bool
 	personal  *store.Personal
 	act       *action.Actions
+
+	// refs: the values of the data that name a stream (enter follows the
+	// selected one).
+	refs   []dataRef
+	refSel int
 }
 
 // WithActions lets the view forget the event's subject (F).
@@ -98,6 +103,7 @@ func (m *Model) set(e store.Event) {
 	m.correlation = lookup(e.Metadata, CorrelationKeys)
 	m.causation = lookup(e.Metadata, CausationKeys)
 	m.personal, _ = e.Personal()
+	m.refSel = 0
 	m.render()
 }
 
@@ -232,7 +238,21 @@ func (m *Model) render() {
 	lines = append(lines, "")
 	lines = append(lines, m.deliveryLines()...)
 	lines = append(lines, "", st.Section.Render("Data"))
+	first := len(lines)
 	lines = append(lines, common.PrettyJSON(e.Data, st)...)
+	m.refs = dataRefs(e.Data, first)
+	m.refSel = min(m.refSel, max(len(m.refs)-1, 0))
+	for i, r := range m.refs {
+		if i == m.refSel {
+			l := lines[r.line]
+			if strings.HasPrefix(l, " ") {
+				l = st.Accent.Render("▸") + l[1:]
+			}
+			lines[r.line] = l + st.Accent.Render("  ↵ ") + st.Faint.Render(textsafe.Line(strings.Join(r.streams, " or ")))
+		} else {
+			lines[r.line] += st.Faint.Render("  →")
+		}
+	}
 	lines = append(lines, "", st.Section.Render("Metadata"))
 	if len(strings.TrimSpace(string(e.Metadata))) == 0 || string(e.Metadata) == "{}" {
 		lines = append(lines, st.Faint.Render("(none)"))
@@ -278,6 +298,21 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			m.offset = 0
 		case key.Matches(msg, k.Bottom):
 			m.offset = m.maxOffset()
+		case key.Matches(msg, k.Open):
+			if len(m.refs) == 0 {
+				return common.Status(common.Info, "no value of this event's data names a stream (a key such as orderId or customer_id)")
+			}
+			return m.follow(m.refs[m.refSel])
+		case key.Matches(msg, k.NextMatch):
+			if len(m.refs) == 0 {
+				return common.Status(common.Info, "no value of this event's data names a stream")
+			}
+			m.selectRef(m.refSel + 1)
+		case key.Matches(msg, k.PrevMatch):
+			if len(m.refs) == 0 {
+				return common.Status(common.Info, "no value of this event's data names a stream")
+			}
+			m.selectRef(m.refSel - 1)
 		case key.Matches(msg, k.Causation):
 			if m.causation == "" {
 				return common.Status(common.Info, "this event has no causation id in its metadata")
@@ -308,6 +343,17 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		if msg.Op == "forget" && msg.Err == nil && m.personal != nil && msg.Name == m.personal.Subject {
 			return m.neighbour(store.ReadStreamOptions{From: m.ev.Version, Limit: 1}) // read it again: now erased
 		}
+	case refMsg:
+		if msg.id != m.id {
+			return nil
+		}
+		if msg.err != nil {
+			return common.ErrCmd("follow "+textsafe.Line(msg.ref.key), msg.err)
+		}
+		if msg.stream == "" {
+			return common.Status(common.Failure, "no stream %s exists (named by %s %q)", textsafe.Line(strings.Join(msg.ref.streams, " nor ")), textsafe.Line(msg.ref.key), textsafe.Line(msg.ref.value))
+		}
+		return common.Navigate(common.OpenStreamMsg{Stream: msg.stream, Version: -1})
 	case deliveriesMsg:
 		if msg.id != m.id || msg.seq != m.delivSeq {
 			return nil
@@ -374,13 +420,29 @@ func (m *Model) View() string {
 	return common.FitLines(strings.Join(m.lines[m.offset:end], "\n"), m.c.Width, m.c.Height)
 }
 
+// refKeys are enter, n and N as the event view uses them.
+func (m *Model) refKeys() []key.Binding {
+	k := m.c.Keys
+	open, next, prev := k.Open, k.NextMatch, k.PrevMatch
+	open.SetHelp("enter", "follow reference")
+	next.SetHelp("n", "next reference")
+	prev.SetHelp("N", "previous reference")
+	return []key.Binding{open, next, prev}
+}
+
 // ShortHelp is the footer help.
 func (m *Model) ShortHelp() []key.Binding {
 	k := m.c.Keys
-	if m.personal != nil && !m.personal.Erased {
-		return []key.Binding{k.Up, k.Down, k.Causation, k.Correlation, k.Trace, k.OpenStream, k.TimeTravel, k.PrevEvent, k.NextEvent, k.Forget, k.Copy, k.Back}
+	var out []key.Binding
+	out = append(out, k.Up, k.Down)
+	if len(m.refs) > 0 {
+		out = append(out, m.refKeys()[0])
 	}
-	return []key.Binding{k.Up, k.Down, k.Causation, k.Correlation, k.Trace, k.OpenStream, k.TimeTravel, k.PrevEvent, k.NextEvent, k.Copy, k.Back}
+	out = append(out, k.Causation, k.Correlation, k.Trace, k.OpenStream, k.TimeTravel, k.PrevEvent, k.NextEvent)
+	if m.personal != nil && !m.personal.Erased {
+		out = append(out, k.Forget)
+	}
+	return append(out, k.Copy, k.Back)
 }
 
 // FullHelp is the full help.
@@ -388,6 +450,7 @@ func (m *Model) FullHelp() [][]key.Binding {
 	k := m.c.Keys
 	return [][]key.Binding{
 		k.Moves(),
+		m.refKeys(),
 		{k.Causation, k.Correlation, k.Trace, k.OpenStream, k.TimeTravel, k.PrevEvent, k.NextEvent, k.Forget, k.Copy, k.Back},
 	}
 }

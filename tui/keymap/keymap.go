@@ -30,6 +30,9 @@ type KeyMap struct {
 	// Query: the next page.
 	More key.Binding
 
+	// Matches (a stream's search) and references (an event's data).
+	NextMatch, PrevMatch key.Binding
+
 	// Subscriptions.
 	PauseResume, Reset, Retry, RetryAll, Skip key.Binding
 
@@ -84,6 +87,9 @@ func Default() *KeyMap {
 
 		Trace: b([]string{"T"}, "T", "trace"),
 		More:  b([]string{"n"}, "n", "more results"),
+
+		NextMatch: b([]string{"n"}, "n", "next match"),
+		PrevMatch: b([]string{"N"}, "N", "previous match"),
 
 		Follow:     b([]string{"f"}, "f", "follow"),
 		TailFilter: b([]string{"/"}, "/", "filter (query, words)"),
