@@ -16,11 +16,13 @@ import (
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
 	"eventscope/internal/textsafe"
 	"eventscope/store"
 	"eventscope/tui/action"
 	"eventscope/tui/common"
+	"eventscope/tui/table"
 )
 
 // Source is what the view reads: the neighbouring events of the stream,
@@ -81,6 +83,35 @@ type Model struct {
 	// selected one).
 	refs   []dataRef
 	refSel int
+
+	// wrap (w) folds long lines; xoff (←/→) scrolls them sideways.
+	wrap bool
+	xoff int
+}
+
+// display is the lines as shown (folded when wrapping, shifted when
+// scrolled sideways), and where each of m.lines starts among them.
+func (m *Model) display() ([]string, []int) {
+	w := max(m.c.Width, 1)
+	start := make([]int, len(m.lines))
+	out := make([]string, 0, len(m.lines))
+	for i, l := range m.lines {
+		start[i] = len(out)
+		switch {
+		case m.wrap:
+			out = append(out, strings.Split(ansi.Hardwrap(l, w, true), "\n")...)
+		case m.xoff > 0:
+			lw := ansi.StringWidth(l)
+			if lw <= m.xoff {
+				out = append(out, "")
+				continue
+			}
+			out = append(out, "…"+ansi.Cut(l, m.xoff+1, lw))
+		default:
+			out = append(out, l)
+		}
+	}
+	return out, start
 }
 
 // WithActions lets the view forget the event's subject (F).
@@ -271,7 +302,10 @@ func (m *Model) CopyText() (string, string, bool) {
 	return string(b), "event", true
 }
 
-func (m *Model) maxOffset() int { return max(len(m.lines)-m.c.Height, 0) }
+func (m *Model) maxOffset() int {
+	d, _ := m.display()
+	return max(len(d)-m.c.Height, 0)
+}
 
 // Update handles keys and results.
 func (m *Model) Update(msg tea.Msg) tea.Cmd {
@@ -294,6 +328,19 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			m.offset = max(m.offset-m.c.Height, 0)
 		case key.Matches(msg, k.PageDown):
 			m.offset = min(m.offset+m.c.Height, m.maxOffset())
+		case key.Matches(msg, k.Wrap):
+			m.wrap, m.xoff = !m.wrap, 0
+			m.offset = min(m.offset, m.maxOffset())
+			if m.wrap {
+				return common.Status(common.Info, "wrapping long lines (w cuts them again)")
+			}
+		case key.Matches(msg, k.ScrollRight):
+			if m.wrap {
+				return common.Status(common.Info, "lines are wrapped: nothing to scroll (w cuts them)")
+			}
+			m.xoff = min(m.xoff+table.ScrollStep, m.longest())
+		case key.Matches(msg, k.ScrollLeft):
+			m.xoff = max(m.xoff-table.ScrollStep, 0)
 		case key.Matches(msg, k.Top):
 			m.offset = 0
 		case key.Matches(msg, k.Bottom):
@@ -414,10 +461,22 @@ func (m *Model) neighbour(o store.ReadStreamOptions) tea.Cmd {
 	}
 }
 
+// longest is the width of the longest line less the screen's (how far →
+// can scroll).
+func (m *Model) longest() int {
+	w := 0
+	for _, l := range m.lines {
+		w = max(w, ansi.StringWidth(l))
+	}
+	return max(w-m.c.Width+1, 0)
+}
+
 // View renders the visible lines.
 func (m *Model) View() string {
-	end := min(m.offset+m.c.Height, len(m.lines))
-	return common.FitLines(strings.Join(m.lines[m.offset:end], "\n"), m.c.Width, m.c.Height)
+	d, _ := m.display()
+	off := min(m.offset, max(len(d)-1, 0))
+	end := min(off+m.c.Height, len(d))
+	return common.FitLines(strings.Join(d[off:end], "\n"), m.c.Width, m.c.Height)
 }
 
 // refKeys are enter, n and N as the event view uses them.

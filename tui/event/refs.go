@@ -150,7 +150,8 @@ func (m *Model) selectRef(i int) {
 	}
 	m.refSel = (i + len(m.refs)) % len(m.refs)
 	m.render()
-	l := m.refs[m.refSel].line
+	_, start := m.display()
+	l := start[m.refs[m.refSel].line]
 	if l < m.offset || l >= m.offset+m.c.Height {
 		m.offset = min(max(l-m.c.Height/2, 0), m.maxOffset())
 	}

@@ -88,3 +88,29 @@ func TestFollowReference(t *testing.T) {
 		t.Fatalf("enter without references: %+v", msgs)
 	}
 }
+
+// TestWrapAndScrollSideways (issue 14, item 5): a long data line is cut
+// with …; → scrolls it sideways; w wraps it whole.
+func TestWrapAndScrollSideways(t *testing.T) {
+	t.Parallel()
+	e := ev(0, `{}`)
+	e.Data = json.RawMessage(`{"note":"` + strings.Repeat("abcdefghij", 12) + `END"}`)
+	m := New(context.Background(), tuitest.Common(60, 40), streamsRead{}, e)
+	m.SetSize(60, 40)
+	tuitest.Settle(m, m.Init())
+	v := tuitest.Plain(m.View())
+	if !strings.Contains(v, `"note": "abcdefghij`) || !strings.Contains(v, "…\n") || strings.Contains(v, "END") {
+		t.Fatalf("long line not cut with …:\n%s", v)
+	}
+	for range 10 {
+		tuitest.Settle(m, tuitest.Key("right"))
+	}
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, `END"`) {
+		t.Fatalf("→ did not scroll to the end of the line:\n%s", v)
+	}
+	tuitest.Settle(m, tuitest.Key("w"))
+	v = tuitest.Plain(m.View())
+	if !strings.Contains(v, `"note": "abcdefghij`) || !strings.Contains(v, `END"`) {
+		t.Fatalf("w did not wrap the line:\n%s", v)
+	}
+}
