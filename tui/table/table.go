@@ -51,13 +51,13 @@ type Model struct {
 	// vwidths: the layout of the table as wide as the screen plus xoff
 	// (→ reveals its right part, the flexible columns grown).
 	vwidths []int
-	rows   Rows
-	cursor int
-	offset int
-	width  int
-	height int // including the header line
-	noHead bool
-	Empty  string // shown when there are no rows
+	rows    Rows
+	cursor  int
+	offset  int
+	width   int
+	height  int // including the header line
+	noHead  bool
+	Empty   string // shown when there are no rows
 
 	// xoff scrolls the flexible columns sideways (→/←), in cells; wrap
 	// (w) shows the selected row's cut cells in full on extra lines.
