@@ -85,8 +85,14 @@ func TestFormat(t *testing.T) {
 	if got := Preview([]byte(`{"a":"0123456789"}`), 10); got != `{"a":"012…` {
 		t.Errorf("Preview cut = %q", got)
 	}
-	if got := FitLines("a\nbbbb\nc", 2, 2); got != "a\nbb" {
-		t.Errorf("FitLines = %q", got)
+	if got := FitLines("a\nbbbb\nc", 2, 2); got != "a\nb…" {
+		t.Errorf("FitLines = %q, want the cut line to end in …", got)
+	}
+	if got := FitLines("a    ", 2, 1); got != "a " {
+		t.Errorf("FitLines of padding = %q, want no … (only spaces were cut)", got)
+	}
+	if got := TruncateMiddle("customer-000000000042", 12); got != "custo…000042" {
+		t.Errorf("TruncateMiddle = %q", got)
 	}
 }
 

@@ -115,6 +115,21 @@ func Truncate(s string, n int) string {
 	return ansi.Truncate(s, n, "…")
 }
 
+// TruncateMiddle cuts s to n cells in its middle ("customer-00…0042"),
+// keeping the distinguishing end of a long id.
+func TruncateMiddle(s string, n int) string {
+	w := ansi.StringWidth(s)
+	if w <= n {
+		return s
+	}
+	if n < 5 {
+		return Truncate(s, n)
+	}
+	head := ansi.Truncate(s, (n-1)/2, "")
+	tail := ansi.TruncateLeft(s, w-(n-1-ansi.StringWidth(head)), "")
+	return head + "…" + tail
+}
+
 // PadRight pads s with spaces to n cells (cutting it when longer).
 func PadRight(s string, n int) string {
 	w := ansi.StringWidth(s)
@@ -133,7 +148,8 @@ func PadLeft(s string, n int) string {
 	return strings.Repeat(" ", n-w) + s
 }
 
-// FitLines cuts or pads text to exactly h lines, each cut to w cells.
+// FitLines cuts or pads text to exactly h lines, each cut to w cells
+// (ending in "…" where cut).
 func FitLines(s string, w, h int) string {
 	lines := strings.Split(s, "\n")
 	if len(lines) > h {
@@ -141,7 +157,11 @@ func FitLines(s string, w, h int) string {
 	}
 	for i, l := range lines {
 		if ansi.StringWidth(l) > w {
-			lines[i] = ansi.Truncate(l, w, "")
+			tail := "…"
+			if ansi.StringWidth(strings.TrimRight(ansi.Strip(l), " ")) <= w {
+				tail = "" // only padding is cut
+			}
+			lines[i] = ansi.Truncate(l, w, tail)
 		}
 	}
 	for len(lines) < h {

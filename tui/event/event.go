@@ -16,11 +16,13 @@ import (
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
 	"eventscope/internal/textsafe"
 	"eventscope/store"
 	"eventscope/tui/action"
 	"eventscope/tui/common"
+	"eventscope/tui/table"
 )
 
 // Source is what the view reads: the neighbouring events of the stream,
@@ -76,6 +78,40 @@ type Model struct {
 	delivBusy bool
 	personal  *store.Personal
 	act       *action.Actions
+
+	// refs: the values of the data that name a stream (enter follows the
+	// selected one).
+	refs   []dataRef
+	refSel int
+
+	// wrap (w) folds long lines; xoff (←/→) scrolls them sideways.
+	wrap bool
+	xoff int
+}
+
+// display is the lines as shown (folded when wrapping, shifted when
+// scrolled sideways), and where each of m.lines starts among them.
+func (m *Model) display() ([]string, []int) {
+	w := max(m.c.Width, 1)
+	start := make([]int, len(m.lines))
+	out := make([]string, 0, len(m.lines))
+	for i, l := range m.lines {
+		start[i] = len(out)
+		switch {
+		case m.wrap:
+			out = append(out, strings.Split(ansi.Hardwrap(l, w, true), "\n")...)
+		case m.xoff > 0:
+			lw := ansi.StringWidth(l)
+			if lw <= m.xoff {
+				out = append(out, "")
+				continue
+			}
+			out = append(out, "…"+ansi.Cut(l, m.xoff+1, lw))
+		default:
+			out = append(out, l)
+		}
+	}
+	return out, start
 }
 
 // WithActions lets the view forget the event's subject (F).
@@ -98,6 +134,7 @@ func (m *Model) set(e store.Event) {
 	m.correlation = lookup(e.Metadata, CorrelationKeys)
 	m.causation = lookup(e.Metadata, CausationKeys)
 	m.personal, _ = e.Personal()
+	m.refSel = 0
 	m.render()
 }
 
@@ -232,7 +269,21 @@ func (m *Model) render() {
 	lines = append(lines, "")
 	lines = append(lines, m.deliveryLines()...)
 	lines = append(lines, "", st.Section.Render("Data"))
+	first := len(lines)
 	lines = append(lines, common.PrettyJSON(e.Data, st)...)
+	m.refs = dataRefs(e.Data, first)
+	m.refSel = min(m.refSel, max(len(m.refs)-1, 0))
+	for i, r := range m.refs {
+		if i == m.refSel {
+			l := lines[r.line]
+			if strings.HasPrefix(l, " ") {
+				l = st.Accent.Render("▸") + l[1:]
+			}
+			lines[r.line] = l + st.Accent.Render("  ↵ ") + st.Faint.Render(textsafe.Line(strings.Join(r.streams, " or ")))
+		} else {
+			lines[r.line] += st.Faint.Render("  →")
+		}
+	}
 	lines = append(lines, "", st.Section.Render("Metadata"))
 	if len(strings.TrimSpace(string(e.Metadata))) == 0 || string(e.Metadata) == "{}" {
 		lines = append(lines, st.Faint.Render("(none)"))
@@ -251,7 +302,10 @@ func (m *Model) CopyText() (string, string, bool) {
 	return string(b), "event", true
 }
 
-func (m *Model) maxOffset() int { return max(len(m.lines)-m.c.Height, 0) }
+func (m *Model) maxOffset() int {
+	d, _ := m.display()
+	return max(len(d)-m.c.Height, 0)
+}
 
 // Update handles keys and results.
 func (m *Model) Update(msg tea.Msg) tea.Cmd {
@@ -274,10 +328,38 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			m.offset = max(m.offset-m.c.Height, 0)
 		case key.Matches(msg, k.PageDown):
 			m.offset = min(m.offset+m.c.Height, m.maxOffset())
+		case key.Matches(msg, k.Wrap):
+			m.wrap, m.xoff = !m.wrap, 0
+			m.offset = min(m.offset, m.maxOffset())
+			if m.wrap {
+				return common.Status(common.Info, "wrapping long lines (w cuts them again)")
+			}
+		case key.Matches(msg, k.ScrollRight):
+			if m.wrap {
+				return common.Status(common.Info, "lines are wrapped: nothing to scroll (w cuts them)")
+			}
+			m.xoff = min(m.xoff+table.ScrollStep, m.longest())
+		case key.Matches(msg, k.ScrollLeft):
+			m.xoff = max(m.xoff-table.ScrollStep, 0)
 		case key.Matches(msg, k.Top):
 			m.offset = 0
 		case key.Matches(msg, k.Bottom):
 			m.offset = m.maxOffset()
+		case key.Matches(msg, k.Open):
+			if len(m.refs) == 0 {
+				return common.Status(common.Info, "no value of this event's data names a stream (a key such as orderId or customer_id)")
+			}
+			return m.follow(m.refs[m.refSel])
+		case key.Matches(msg, k.NextMatch):
+			if len(m.refs) == 0 {
+				return common.Status(common.Info, "no value of this event's data names a stream")
+			}
+			m.selectRef(m.refSel + 1)
+		case key.Matches(msg, k.PrevMatch):
+			if len(m.refs) == 0 {
+				return common.Status(common.Info, "no value of this event's data names a stream")
+			}
+			m.selectRef(m.refSel - 1)
 		case key.Matches(msg, k.Causation):
 			if m.causation == "" {
 				return common.Status(common.Info, "this event has no causation id in its metadata")
@@ -308,6 +390,17 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		if msg.Op == "forget" && msg.Err == nil && m.personal != nil && msg.Name == m.personal.Subject {
 			return m.neighbour(store.ReadStreamOptions{From: m.ev.Version, Limit: 1}) // read it again: now erased
 		}
+	case refMsg:
+		if msg.id != m.id {
+			return nil
+		}
+		if msg.err != nil {
+			return common.ErrCmd("follow "+textsafe.Line(msg.ref.key), msg.err)
+		}
+		if msg.stream == "" {
+			return common.Status(common.Failure, "no stream %s exists (named by %s %q)", textsafe.Line(strings.Join(msg.ref.streams, " nor ")), textsafe.Line(msg.ref.key), textsafe.Line(msg.ref.value))
+		}
+		return common.Navigate(common.OpenStreamMsg{Stream: msg.stream, Version: -1})
 	case deliveriesMsg:
 		if msg.id != m.id || msg.seq != m.delivSeq {
 			return nil
@@ -368,19 +461,47 @@ func (m *Model) neighbour(o store.ReadStreamOptions) tea.Cmd {
 	}
 }
 
+// longest is the width of the longest line less the screen's (how far →
+// can scroll).
+func (m *Model) longest() int {
+	w := 0
+	for _, l := range m.lines {
+		w = max(w, ansi.StringWidth(l))
+	}
+	return max(w-m.c.Width+1, 0)
+}
+
 // View renders the visible lines.
 func (m *Model) View() string {
-	end := min(m.offset+m.c.Height, len(m.lines))
-	return common.FitLines(strings.Join(m.lines[m.offset:end], "\n"), m.c.Width, m.c.Height)
+	d, _ := m.display()
+	off := min(m.offset, max(len(d)-1, 0))
+	end := min(off+m.c.Height, len(d))
+	return common.FitLines(strings.Join(d[off:end], "\n"), m.c.Width, m.c.Height)
+}
+
+// refKeys are enter, n and N as the event view uses them.
+func (m *Model) refKeys() []key.Binding {
+	k := m.c.Keys
+	open, next, prev := k.Open, k.NextMatch, k.PrevMatch
+	open.SetHelp("enter", "follow reference")
+	next.SetHelp("n", "next reference")
+	prev.SetHelp("N", "previous reference")
+	return []key.Binding{open, next, prev}
 }
 
 // ShortHelp is the footer help.
 func (m *Model) ShortHelp() []key.Binding {
 	k := m.c.Keys
-	if m.personal != nil && !m.personal.Erased {
-		return []key.Binding{k.Up, k.Down, k.Causation, k.Correlation, k.Trace, k.OpenStream, k.TimeTravel, k.PrevEvent, k.NextEvent, k.Forget, k.Copy, k.Back}
+	var out []key.Binding
+	out = append(out, k.Up, k.Down)
+	if len(m.refs) > 0 {
+		out = append(out, m.refKeys()[0])
 	}
-	return []key.Binding{k.Up, k.Down, k.Causation, k.Correlation, k.Trace, k.OpenStream, k.TimeTravel, k.PrevEvent, k.NextEvent, k.Copy, k.Back}
+	out = append(out, k.Causation, k.Correlation, k.Trace, k.OpenStream, k.TimeTravel, k.PrevEvent, k.NextEvent)
+	if m.personal != nil && !m.personal.Erased {
+		out = append(out, k.Forget)
+	}
+	return append(out, k.Copy, k.Back)
 }
 
 // FullHelp is the full help.
@@ -388,6 +509,7 @@ func (m *Model) FullHelp() [][]key.Binding {
 	k := m.c.Keys
 	return [][]key.Binding{
 		k.Moves(),
+		m.refKeys(),
 		{k.Causation, k.Correlation, k.Trace, k.OpenStream, k.TimeTravel, k.PrevEvent, k.NextEvent, k.Forget, k.Copy, k.Back},
 	}
 }

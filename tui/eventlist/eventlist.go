@@ -44,7 +44,7 @@ var specs = map[Column]table.Column{
 	Clock:      {Title: "recorded", Width: 12},
 	Recorded:   {Title: "recorded", Width: 23},
 	Checkpoint: {Title: "checkpoint", Width: 14, Right: true},
-	Stream:     {Title: "stream", Width: 18, Flex: 1},
+	Stream:     {Title: "stream", Width: 18, Flex: 1, Mid: true},
 	Version:    {Title: "ver", Width: 6, Right: true},
 	Type:       {Title: "type", Width: 20},
 	Size:       {Title: "size", Width: 8, Right: true},

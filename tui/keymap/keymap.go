@@ -30,6 +30,12 @@ type KeyMap struct {
 	// Query: the next page.
 	More key.Binding
 
+	// Matches (a stream's search) and references (an event's data).
+	NextMatch, PrevMatch key.Binding
+
+	// Long content: wrap, and scroll sideways (the event, tables, the tail).
+	Wrap, ScrollLeft, ScrollRight key.Binding
+
 	// Subscriptions.
 	PauseResume, Reset, Retry, RetryAll, Skip key.Binding
 
@@ -85,6 +91,13 @@ func Default() *KeyMap {
 		Trace: b([]string{"T"}, "T", "trace"),
 		More:  b([]string{"n"}, "n", "more results"),
 
+		NextMatch: b([]string{"n"}, "n", "next match"),
+		PrevMatch: b([]string{"N"}, "N", "previous match"),
+
+		Wrap:        b([]string{"w"}, "w", "wrap"),
+		ScrollLeft:  b([]string{"left"}, "←", "scroll left"),
+		ScrollRight: b([]string{"right"}, "→", "scroll right"),
+
 		Follow:     b([]string{"f"}, "f", "follow"),
 		TailFilter: b([]string{"/"}, "/", "filter (query, words)"),
 
@@ -113,5 +126,5 @@ func (k *KeyMap) SetTabs(n int) {
 
 // Moves are the list movement keys every list's full help starts with.
 func (k *KeyMap) Moves() []key.Binding {
-	return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}
+	return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Wrap, k.ScrollLeft, k.ScrollRight}
 }

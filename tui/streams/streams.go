@@ -121,7 +121,7 @@ type Model struct {
 func New(ctx context.Context, c common.Common, src Source) *Model {
 	m := &Model{c: c, ctx: ctx, src: src, id: common.NewID(), totalCat: map[string]int64{}}
 	m.tbl = table.New(c.Styles, c.Keys, []table.Column{
-		{Title: "stream", Width: 24, Flex: 3},
+		{Title: "stream", Width: 24, Flex: 3, Mid: true},
 		{Title: "category", Width: 12, Flex: 1},
 		{Title: "version", Width: 8, Right: true},
 		{Title: "last update", Width: 23},

@@ -88,7 +88,7 @@ func New(ctx context.Context, c common.Common, src Source, act *action.Actions, 
 	m := &Model{c: c, ctx: ctx, src: src, act: act, hist: hist, id: common.NewID(), name: name, headH: headLines}
 	m.tbl = table.New(c.Styles, c.Keys, []table.Column{
 		{Title: "parked", Width: 23},
-		{Title: "stream", Width: 16, Flex: 1},
+		{Title: "stream", Width: 16, Flex: 1, Mid: true},
 		{Title: "ver", Width: 6, Right: true},
 		{Title: "type", Width: 18},
 		{Title: "tries", Width: 5, Right: true},

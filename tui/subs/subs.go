@@ -54,6 +54,7 @@ type Model struct {
 	focused bool
 	filter  string
 	reset   *resetmenu.Model
+	colIDs  []int // the columns shown (setColumns)
 }
 
 type row struct {
@@ -64,18 +65,8 @@ type row struct {
 // New makes the view. hist is shared with the detail view.
 func New(ctx context.Context, c common.Common, src Source, act *action.Actions, hist *common.SubHistory) *Model {
 	m := &Model{c: c, ctx: ctx, src: src, act: act, hist: hist, id: common.NewID()}
-	m.tbl = table.New(c.Styles, c.Keys, []table.Column{
-		{Title: "name", Width: 16, Flex: 1},
-		{Title: "state", Width: 11},
-		{Title: "checkpoint", Width: 14, Right: true},
-		{Title: "lag", Width: 9, Right: true},
-		{Title: "lag trend", Width: 12},
-		{Title: "rate", Width: 8, Right: true},
-		{Title: "parked", Width: 6, Right: true},
-		{Title: "holder", Width: 16},
-		{Title: "beat", Width: 8, Right: true},
-		{Title: "last error", Width: 12, Flex: 2},
-	})
+	m.tbl = table.New(c.Styles, c.Keys, nil)
+	m.setColumns(c.Width)
 	m.tbl.Empty = "no subscriptions yet (start a worker: eventscope worker)"
 	m.tbl.SetRows(rows{m})
 	m.input = common.NewInput(c.Styles, "fuzzy filter by name")
@@ -87,7 +78,60 @@ func New(ctx context.Context, c common.Common, src Source, act *action.Actions, 
 func (m *Model) Title() string { return "Subscriptions" }
 
 // SetSize sets the area: a status line and a filter line above the table.
-func (m *Model) SetSize(w, h int) { m.c.SetSize(w, h); m.tbl.SetSize(w, h-2) }
+func (m *Model) SetSize(w, h int) { m.c.SetSize(w, h); m.setColumns(w); m.tbl.SetSize(w, h-2) }
+
+// The table's columns, by the width they need: narrower terminals drop
+// the lag trend, the heartbeat and the checkpoint and narrow the rest, so
+// parked, holder and the last error stay on 80 columns.
+const (
+	colName = iota
+	colState
+	colCheckpoint
+	colLag
+	colTrend
+	colRate
+	colParked
+	colHolder
+	colBeat
+	colError
+)
+
+func (m *Model) setColumns(w int) {
+	all := map[int]table.Column{
+		colName:       {Title: "name", Width: 16, Flex: 1, Mid: true},
+		colState:      {Title: "state", Width: 11},
+		colCheckpoint: {Title: "checkpoint", Width: 14, Right: true},
+		colLag:        {Title: "lag", Width: 9, Right: true},
+		colTrend:      {Title: "lag trend", Width: 12},
+		colRate:       {Title: "rate", Width: 8, Right: true},
+		colParked:     {Title: "parked", Width: 6, Right: true},
+		colHolder:     {Title: "holder", Width: 16},
+		colBeat:       {Title: "beat", Width: 8, Right: true},
+		colError:      {Title: "last error", Width: 12, Flex: 2},
+	}
+	ids := []int{colName, colState, colCheckpoint, colLag, colTrend, colRate, colParked, colHolder, colBeat, colError}
+	switch {
+	case w >= 124:
+	case w >= 102:
+		ids = []int{colName, colState, colCheckpoint, colLag, colRate, colParked, colHolder, colError}
+	default:
+		ids = []int{colName, colState, colLag, colRate, colParked, colHolder, colError}
+		for id, width := range map[int]int{colName: 12, colState: 9, colLag: 7, colRate: 7, colHolder: 10, colError: 12} {
+			c := all[id]
+			c.Width = width
+			all[id] = c
+		}
+	}
+	if len(ids) == len(m.colIDs) {
+		return
+	}
+	m.colIDs = ids
+	cols := make([]table.Column, len(ids))
+	for i, id := range ids {
+		cols[i] = all[id]
+	}
+	m.tbl.SetColumns(cols)
+}
 
 // Init loads the list once; the monitor keeps it fresh.
 func (m *Model) Init() tea.Cmd { return m.list() }
@@ -302,18 +346,23 @@ func (r rows) Cells(i int) []table.Cell {
 	if errText != "" && !s.LastErrorAt.IsZero() {
 		errText = common.Ago(m.c.Now(), s.LastErrorAt) + ": " + errText
 	}
-	return []table.Cell{
-		{Text: s.Name, Match: m.rows[i].match},
-		{Text: s.State, Style: &state},
-		{Text: s.Checkpoint.String(), Style: &st.Faint},
-		{Text: common.Count(s.Lag), Style: &lagStyle},
-		{Text: common.Sparkline(m.hist.Lag(s.Name), 12), Style: &st.Spark},
-		{Text: common.Rate(s.Rate)},
-		{Text: common.Count(s.Parked), Style: &parkStyle},
-		{Text: holder, Style: &st.Faint},
-		{Text: beat, Style: &st.Faint},
-		{Text: errText, Style: &st.Error},
+	all := [...]table.Cell{
+		colName:       {Text: s.Name, Match: m.rows[i].match},
+		colState:      {Text: s.State, Style: &state},
+		colCheckpoint: {Text: s.Checkpoint.String(), Style: &st.Faint},
+		colLag:        {Text: common.Count(s.Lag), Style: &lagStyle},
+		colTrend:      {Text: common.Sparkline(m.hist.Lag(s.Name), 12), Style: &st.Spark},
+		colRate:       {Text: common.Rate(s.Rate)},
+		colParked:     {Text: common.Count(s.Parked), Style: &parkStyle},
+		colHolder:     {Text: holder, Style: &st.Faint},
+		colBeat:       {Text: beat, Style: &st.Faint},
+		colError:      {Text: errText, Style: &st.Error},
 	}
+	out := make([]table.Cell, len(m.colIDs))
+	for j, id := range m.colIDs {
+		out[j] = all[id]
+	}
+	return out
 }
 
 func firstLine(s string) string {

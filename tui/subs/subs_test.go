@@ -176,3 +176,27 @@ func TestGroupRow(t *testing.T) {
 	}
 	_ = f
 }
+
+// TestNarrowKeepsParkedHolderError (issue 14, item 5): on 80 columns the
+// table keeps parked, holder and the last error (it drops the trend, the
+// heartbeat and the checkpoint instead).
+func TestNarrowKeepsParkedHolderError(t *testing.T) {
+	t.Parallel()
+	m, _ := setup(t, false)
+	m.SetSize(80, 20)
+	v := tuitest.Plain(m.View())
+	for _, want := range []string{"parked", "holder", "last error", "vm:42", "mailbox", "notifications", "order-summary"} {
+		if !strings.Contains(v, want) {
+			t.Fatalf("80 columns lack %q:\n%s", want, v)
+		}
+	}
+	for _, l := range strings.Split(v, "\n") {
+		if w := len([]rune(l)); w > 80 {
+			t.Fatalf("line of %d cells: %q", w, l)
+		}
+	}
+	m.SetSize(150, 20)
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, "lag trend") || !strings.Contains(v, "beat") {
+		t.Fatalf("150 columns lack the trend or beat:\n%s", v)
+	}
+}

@@ -24,6 +24,8 @@ type Column struct {
 	Width int
 	Flex  int
 	Right bool
+	// Mid cuts long text in the middle (ids: their end tells them apart).
+	Mid bool
 }
 
 // Cell is one cell: plain text, an optional style, and byte offsets of
@@ -46,14 +48,34 @@ type Model struct {
 	keys   *keymap.KeyMap
 	cols   []Column
 	widths []int
-	rows   Rows
-	cursor int
-	offset int
-	width  int
-	height int // including the header line
-	noHead bool
-	Empty  string // shown when there are no rows
+	// vwidths: the layout of the table as wide as the screen plus xoff
+	// (→ reveals its right part, the flexible columns grown).
+	vwidths []int
+	rows    Rows
+	cursor  int
+	offset  int
+	width   int
+	height  int // including the header line
+	noHead  bool
+	Empty   string // shown when there are no rows
+
+	// xoff scrolls the flexible columns sideways (→/←), in cells; wrap
+	// (w) shows the selected row's cut cells in full on extra lines.
+	xoff int
+	wrap bool
 }
+
+// ScrollStep is how far ←/→ scroll, in cells.
+const ScrollStep = 8
+
+// maxXOff bounds sideways scrolling.
+const maxXOff = 4096
+
+// Wrapped reports whether the selected row is shown in full.
+func (m *Model) Wrapped() bool { return m.wrap }
+
+// XOffset is how far the flexible columns are scrolled sideways.
+func (m *Model) XOffset() int { return m.xoff }
 
 // New makes a table.
 func New(st *styles.Styles, keys *keymap.KeyMap, cols []Column) Model {
@@ -99,6 +121,7 @@ func (m *Model) VisibleRows() int {
 	if !m.noHead {
 		h--
 	}
+	h -= len(m.wrapLines())
 	if h < 1 {
 		return 1
 	}
@@ -135,11 +158,21 @@ func (m *Model) clamp() {
 }
 
 func (m *Model) layout() {
-	m.widths = make([]int, len(m.cols))
-	avail := m.width - 2 // selection marker
+	m.widths = m.widthsFor(m.width)
+	m.vwidths = m.widths
+	if m.xoff > 0 {
+		m.vwidths = m.widthsFor(m.width + m.xoff)
+	}
+}
+
+// widthsFor lays the columns out in width cells: the fixed ones at their
+// width, the flexible ones sharing what is left.
+func (m *Model) widthsFor(width int) []int {
+	widths := make([]int, len(m.cols))
+	avail := width - 2 // selection marker
 	fixed, flex := 0, 0
 	for i, c := range m.cols {
-		m.widths[i] = c.Width
+		widths[i] = c.Width
 		fixed += c.Width
 		flex += c.Flex
 		if i > 0 {
@@ -153,13 +186,14 @@ func (m *Model) layout() {
 		for i, c := range m.cols {
 			if c.Flex > 0 {
 				add := extra * c.Flex / flex
-				m.widths[i] += add
+				widths[i] += add
 				given += add
 				last = i
 			}
 		}
-		m.widths[last] += extra - given
+		widths[last] += extra - given
 	}
+	return widths
 }
 
 // Update handles list keys. It reports whether the cursor moved.
@@ -180,6 +214,15 @@ func (m *Model) Update(msg tea.Msg) bool {
 			m.cursor = 0
 		case key.Matches(msg, m.keys.Bottom):
 			m.cursor = m.Len() - 1
+		case key.Matches(msg, m.keys.Wrap):
+			m.wrap, m.xoff = !m.wrap, 0
+			m.layout()
+		case key.Matches(msg, m.keys.ScrollRight):
+			m.wrap, m.xoff = false, min(m.xoff+ScrollStep, maxXOff)
+			m.layout()
+		case key.Matches(msg, m.keys.ScrollLeft):
+			m.xoff = max(m.xoff-ScrollStep, 0)
+			m.layout()
 		default:
 			return false
 		}
@@ -229,14 +272,16 @@ func (m *Model) View() string {
 	var b strings.Builder
 	lines := 0
 	if !m.noHead {
-		b.WriteString("  ")
+		var hb strings.Builder
+		hb.WriteString("  ")
 		for i, c := range m.cols {
 			if i > 0 {
-				b.WriteByte(' ')
+				hb.WriteByte(' ')
 			}
-			t := fit(c.Title, m.widths[i], c.Right)
-			b.WriteString(m.st.TableHeader.Render(t))
+			t := fit(c.Title, m.vwidths[i], c.Right)
+			hb.WriteString(m.st.TableHeader.Render(t))
 		}
+		b.WriteString(m.window(hb.String()))
 		lines++
 	}
 	n := m.Len()
@@ -254,6 +299,12 @@ func (m *Model) View() string {
 		}
 		b.WriteString(m.renderRow(r, r == m.cursor))
 		lines++
+		if r == m.cursor {
+			for _, l := range m.wrapLines() {
+				b.WriteString("\n" + l)
+				lines++
+			}
+		}
 	}
 	for ; lines < m.height; lines++ {
 		b.WriteByte('\n')
@@ -280,9 +331,92 @@ func (m *Model) renderRow(r int, selected bool) string {
 		if i < len(cells) {
 			cell = cells[i]
 		}
-		b.WriteString(m.renderCell(cell, m.widths[i], c.Right, selected))
+		if c.Mid {
+			cell = middle(cell, m.vwidths[i])
+		}
+		b.WriteString(m.renderCell(cell, m.vwidths[i], c.Right, selected))
 	}
-	return b.String()
+	return m.window(b.String())
+}
+
+// window cuts a line laid out xoff cells wider than the screen to the
+// part → scrolled to, keeping the selection marker and marking the cut
+// with "…".
+func (m *Model) window(line string) string {
+	if m.xoff <= 0 {
+		return line
+	}
+	w := ansi.StringWidth(line)
+	return ansi.Cut(line, 0, 2) + m.st.Faint.Render("…") + ansi.Cut(line, 2+m.xoff+1, min(w, m.width+m.xoff))
+}
+
+// middle cuts c's text in its middle to w cells ("customer-00…0042"), so
+// the distinguishing end of a long id stays visible.
+func middle(c Cell, w int) Cell {
+	text := sanitize(c.Text)
+	if ansi.StringWidth(text) <= w || w < 5 {
+		return c
+	}
+	head := ansi.Truncate(text, (w-1)/2, "")
+	tw := w - 1 - ansi.StringWidth(head)
+	tail := ansi.TruncateLeft(text, ansi.StringWidth(text)-tw, "")
+	from := len(text) - len(tail)
+	var idx []int
+	for _, i := range c.Match {
+		switch {
+		case i < len(head):
+			idx = append(idx, i)
+		case i >= from:
+			idx = append(idx, i-from+len(head)+len("…"))
+		}
+	}
+	return Cell{Text: head + "…" + tail, Style: c.Style, Match: idx}
+}
+
+// maxWrap bounds the extra lines of the selected row when wrapped.
+func (m *Model) maxWrap() int { return max((m.height-1)/2, 1) }
+
+// wrapLines are the selected row's cut cells in full (w), each under its
+// column, one line per piece: empty unless wrapping and something is cut.
+func (m *Model) wrapLines() []string {
+	if !m.wrap || m.rows == nil || m.cursor < 0 || m.cursor >= m.Len() || len(m.widths) != len(m.cols) {
+		return nil
+	}
+	cells := m.rows.Cells(m.cursor)
+	var out []string
+	x := 2
+	for i, c := range m.cols {
+		if i > 0 {
+			x++
+		}
+		w := m.widths[i]
+		if i < len(cells) && w > 0 {
+			text := sanitize(cells[i].Text)
+			// what the row shows of it: w-1 cells and "…", fewer when
+			// the columns are wider than the screen
+			start := max(min(w, m.width-x)-1, 0)
+			if tw := ansi.StringWidth(text); c.Mid && tw > w && len(out) < m.maxWrap() {
+				// a middle-cut id: the whole of it, from its column
+				out = append(out, strings.Repeat(" ", x)+m.st.Faint.Render(ansi.Truncate(text, max(m.width-x, 1), "…")))
+			} else if (tw > start+1 || start < w-1) && tw > start && !c.Mid {
+				// under its column, or from the left when the column is narrow
+				indent := x
+				if m.width-x < 30 {
+					indent = 4
+				}
+				room := max(m.width-indent, 10)
+				for from := start; from < tw && len(out) < m.maxWrap(); from += room {
+					piece := ansi.Cut(text, from, min(from+room, tw))
+					out = append(out, strings.Repeat(" ", indent)+m.st.Faint.Render(piece))
+				}
+			}
+		}
+		x += w
+	}
+	if len(out) == m.maxWrap() {
+		out[len(out)-1] = ansi.Truncate(out[len(out)-1], max(m.width-1, 1), "") + "…"
+	}
+	return out
 }
 
 func (m *Model) renderCell(c Cell, w int, right, selected bool) string {

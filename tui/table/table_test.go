@@ -102,3 +102,52 @@ type rowsFunc func(int) []Cell
 
 func (f rowsFunc) Len() int           { return 1 }
 func (f rowsFunc) Cells(i int) []Cell { return f(i) }
+
+type long int
+
+func (n long) Len() int { return int(n) }
+func (n long) Cells(i int) []Cell {
+	return []Cell{{Text: fmt.Sprintf("customer-0000000000%02d", i)}, {Text: "the start of a long error message that goes on and ends here"}}
+}
+
+// TestLongContent (issue 14, item 5): ids are cut in the middle so their
+// end stays; cut text ends in …; → and ← scroll the flexible columns
+// sideways; w shows the selected row's cut cells in full.
+func TestLongContent(t *testing.T) {
+	t.Parallel()
+	c := tuitest.Common(40, 10)
+	m := New(c.Styles, c.Keys, []Column{{Title: "id", Width: 12, Mid: true}, {Title: "error", Width: 10, Flex: 1}})
+	m.SetSize(40, 10)
+	m.SetRows(long(3))
+	v := tuitest.Plain(m.View())
+	if !strings.Contains(v, "custo…000000") || !strings.Contains(v, "custo…000001") {
+		t.Fatalf("ids not cut in the middle:\n%s", v)
+	}
+	if !strings.Contains(v, "the start of a long erro…") {
+		t.Fatalf("cut text does not end in …:\n%s", v)
+	}
+	m.Update(tuitest.Key("right"))
+	m.Update(tuitest.Key("right"))
+	v = tuitest.Plain(m.View())
+	if !strings.Contains(v, "▶ …start of a long error message that g…") || m.XOffset() != 2*ScrollStep {
+		t.Fatalf("→ did not scroll the error sideways:\n%s", v)
+	}
+	m.Update(tuitest.Key("left"))
+	m.Update(tuitest.Key("left"))
+	m.Update(tuitest.Key("left"))
+	if m.XOffset() != 0 {
+		t.Fatalf("← stopped at %d", m.XOffset())
+	}
+	m.Update(tuitest.Key("w"))
+	v = tuitest.Plain(m.View())
+	if !m.Wrapped() || !strings.Contains(v, "  customer-000000000000\n") || !strings.Contains(v, "    r message that goes on and ends here\n") {
+		t.Fatalf("w did not show the selected row in full:\n%s", v)
+	}
+	if strings.Count(v, "custo…") != 3 {
+		t.Fatalf("wrapping hid the other rows:\n%s", v)
+	}
+	m.Update(tuitest.Key("w"))
+	if m.Wrapped() || len(m.wrapLines()) != 0 {
+		t.Fatal("w again did not cut the row again")
+	}
+}

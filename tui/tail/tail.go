@@ -377,6 +377,9 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		m.tbl.Model.Update(msg)
 		m.afterMove()
 		return nil
+	case key.Matches(msg, k.Wrap), key.Matches(msg, k.ScrollLeft), key.Matches(msg, k.ScrollRight):
+		m.tbl.Model.Update(msg)
+		return nil
 	}
 	return nil
 }

@@ -455,18 +455,29 @@ func (m *Model) View() string {
 		leftW = w
 	}
 	stateTitle := st.Section.Render(fmt.Sprintf("State after v%d", s.Version))
+	// Narrower than 100 columns the event pane goes under the state
+	// (stacked) instead of beside it.
+	stateH, evH := paneH, 0
+	var evLines []string
+	if w < 100 {
+		evLines = m.eventLines()
+		evH = min(len(evLines)+1, paneH/2)
+		stateH = paneH - evH
+	}
 	lines := m.lines
-	maxScroll := max(len(lines)-(paneH-1), 0)
+	maxScroll := max(len(lines)-(stateH-1), 0)
 	if m.scroll > maxScroll {
 		m.scroll = maxScroll
 	}
 	lines = lines[m.scroll:]
-	left := common.FitLines(stateTitle+"\n"+strings.Join(lines, "\n"), leftW-1, paneH)
+	left := common.FitLines(stateTitle+"\n"+strings.Join(lines, "\n"), leftW-1, stateH)
 	body := left
 	if w >= 100 {
 		right := common.FitLines(strings.Join(m.eventLines(), "\n"), w-leftW-2, paneH)
 		sep := strings.TrimRight(strings.Repeat(st.Faint.Render("│")+"\n", paneH), "\n")
 		body = lipgloss.JoinHorizontal(lipgloss.Top, common.PadLines(left, leftW-1), " ", sep, " ", right)
+	} else if evH > 1 {
+		body += "\n" + st.Faint.Render(strings.Repeat("─", w)) + "\n" + common.FitLines(strings.Join(evLines, "\n"), w, evH-1)
 	}
 	out := strings.Join(top, "\n") + "\n" + body + "\n" + strings.Join(changes[:changesH], "\n")
 	return common.FitLines(out, w, h)

@@ -287,3 +287,20 @@ func FuzzParseTarget(f *testing.F) {
 		}
 	})
 }
+
+// TestNarrowStacksEventPane (issue 14, item 5): under 100 columns the
+// event pane is stacked under the state instead of dropped.
+func TestNarrowStacksEventPane(t *testing.T) {
+	t.Parallel()
+	m, _ := setup(t, 2)
+	m.SetSize(80, 40)
+	v := tuitest.Plain(m.View())
+	for _, want := range []string{"State after v2", `"count": 2,`, "Event v2  Counted", "Changes since v1"} {
+		if !strings.Contains(v, want) {
+			t.Fatalf("80 columns lack %q:\n%s", want, v)
+		}
+	}
+	if strings.Index(v, "Event v2") < strings.Index(v, "State after v2") {
+		t.Fatalf("event pane not under the state:\n%s", v)
+	}
+}

@@ -62,7 +62,7 @@ func New(ctx context.Context, c common.Common, src Source, arg string) *Model {
 	m := &Model{c: c, ctx: ctx, src: src, id: common.NewID(), arg: arg, loading: true}
 	m.tbl = table.New(c.Styles, c.Keys, []table.Column{
 		{Title: "step", Width: 30, Flex: 4},
-		{Title: "stream@version", Width: 18, Flex: 1},
+		{Title: "stream@version", Width: 18, Flex: 1, Mid: true},
 		{Title: "recorded", Width: 12},
 		{Title: "after", Width: 17, Right: true},
 		{Title: "by", Width: 18},
