@@ -100,12 +100,11 @@ type Model struct {
 	hdr  *header.Model
 	help help.Model
 
-	views   views
-	tabs    [][]common.Page // one stack per tab, in registry order
-	inited  []bool
-	tab     int
-	prevTab int
-	w, h    int
+	views  views
+	tabs   [][]common.Page // one stack per tab, in registry order
+	inited []bool
+	tab    int
+	w, h   int
 
 	status   common.StatusMsg
 	statusID int64
@@ -123,7 +122,7 @@ type clearStatusMsg struct{ id int64 }
 // New builds the root model.
 func New(ctx context.Context, c common.Common, d Deps) *Model {
 	c.ReadOnly = c.ReadOnly || d.ReadOnly
-	m := &Model{ctx: ctx, c: c, d: d, hist: common.NewSubHistory(60), prevTab: -1}
+	m := &Model{ctx: ctx, c: c, d: d, hist: common.NewSubHistory(60)}
 	m.act = action.New(ctx, d.Admin, d.ReadOnly)
 	m.act.SetReason(d.ReadOnlyReason)
 	if d.Forget != nil {
@@ -472,21 +471,16 @@ func (m *Model) switchTab(t int) tea.Cmd {
 	if t < 0 || t >= len(m.tabs) {
 		return nil
 	}
-	if t != m.tab {
-		m.prevTab = m.tab
-	}
 	m.tab = t
 	return m.ensureInit(t)
 }
 
+// back pops the current page; at a tab's root it does nothing (esc
+// never leaves the tab: tabs are switched with their keys).
 func (m *Model) back() tea.Cmd {
 	s := m.tabs[m.tab]
 	if len(s) > 1 {
 		m.tabs[m.tab] = s[:len(s)-1]
-		return nil
-	}
-	if m.prevTab >= 0 && m.prevTab != m.tab {
-		return m.switchTab(m.prevTab)
 	}
 	return nil
 }
@@ -496,10 +490,7 @@ func (m *Model) back() tea.Cmd {
 const maxDepth = 12
 
 func (m *Model) push(tab int, p common.Page) tea.Cmd {
-	if tab != m.tab {
-		m.prevTab = m.tab
-		m.tab = tab
-	}
+	m.tab = tab
 	init := m.ensureInit(tab)
 	p.SetSize(m.w, m.bodyHeight())
 	s := append(m.tabs[tab], p)
@@ -533,9 +524,6 @@ func (m *Model) open(msg tea.Msg) tea.Cmd {
 	}
 	if !v.replace {
 		return m.push(tab, p)
-	}
-	if m.tab != tab {
-		m.prevTab = m.tab
 	}
 	m.tab = tab
 	m.inited[tab] = true

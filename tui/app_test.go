@@ -319,8 +319,41 @@ func TestTimeTravelJumpAndBack(t *testing.T) {
 		t.Fatalf("digits switch views in time-travel too: tab %d", m.tab)
 	}
 	drive(m, tuitest.Key("3"), tuitest.Key("esc"))
+	if m.tab != 2 {
+		t.Fatalf("esc at a tab's root does nothing, but moved to tab %d", m.tab)
+	}
+}
+
+// TestEscAtRootStays (issue 14, item 1): esc pops pages, clears a
+// filter, and at a tab's root does nothing — it never moves to another
+// tab (Streams after clearing its filter went to Overview; Tail and
+// Time-travel sent each other back and forth).
+func TestEscAtRootStays(t *testing.T) {
+	t.Parallel()
+	m, _, _ := rootModel(t)
+	for _, k := range []string{"2", "/", "o", "esc", "/", "o", "enter", "esc", "esc", "esc"} {
+		drive(m, tuitest.Key(k)) // the filter, a stream, back, the filter cleared, the root
+	}
+	if m.tab != 1 || len(m.tabs[1]) != 1 {
+		t.Fatalf("esc after clearing the filter: tab %d depth %d, want Streams' root", m.tab, len(m.tabs[1]))
+	}
+	for _, k := range []string{"3", "o", "esc", "esc"} {
+		drive(m, tuitest.Key(k))
+	}
+	if m.tab != 2 {
+		t.Fatalf("esc in Time-travel's prompt went to tab %d", m.tab)
+	}
+	for _, k := range []string{"4", "esc", "esc"} {
+		drive(m, tuitest.Key(k))
+	}
 	if m.tab != 3 {
-		t.Fatalf("esc at a tab's root returns to the previous tab, at %d", m.tab)
+		t.Fatalf("esc in Tail went to tab %d", m.tab)
+	}
+	for _, k := range []string{"2", "enter", "esc", "esc"} {
+		drive(m, tuitest.Key(k))
+	}
+	if m.tab != 1 || len(m.tabs[1]) != 1 {
+		t.Fatalf("esc from a stream: tab %d depth %d, want Streams' root", m.tab, len(m.tabs[1]))
 	}
 }
 

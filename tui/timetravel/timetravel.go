@@ -311,7 +311,10 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		switch msg.Type {
 		case tea.KeyEsc:
 			if m.askingID {
-				return common.Navigate(common.BackMsg{})
+				// The prompt is the tab's root: esc clears what was
+				// typed and goes nowhere.
+				m.input.SetValue("")
+				return nil
 			}
 			m.focused = false
 			m.input.Blur()
