@@ -115,6 +115,18 @@ type Model struct {
 	confirm  *confirm.Model
 	subNames []string
 	quitting bool
+	jumping  bool // handling what the palette asked for (a jump)
+}
+
+// jumpMsg is what a palette command sent: a jump, not a drill-down.
+type jumpMsg struct{ msg tea.Msg }
+
+// jumped marks the palette command's message as a jump.
+func jumped(cmd tea.Cmd) tea.Cmd {
+	if cmd == nil {
+		return nil
+	}
+	return func() tea.Msg { return jumpMsg{msg: cmd()} }
 }
 
 type clearStatusMsg struct{ id int64 }
@@ -248,6 +260,10 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return m.setStatus(common.StatusMsg{Kind: common.Failure, Text: "no view is called " + msg.View})
 	case common.BackMsg:
 		return m.back()
+	case jumpMsg:
+		m.jumping = true
+		defer func() { m.jumping = false }()
+		return m.update(msg.msg)
 	case common.OpenStreamMsg, common.OpenEventMsg, common.OpenCorrelatedMsg, common.OpenTimeTravelMsg, common.OpenSubMsg, common.OpenViewMsg:
 		return m.open(msg)
 	case common.OpenEventIDMsg:
@@ -371,6 +387,7 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		cmd, done := m.palette.Update(msg)
 		if done {
 			m.palette = nil
+			return jumped(cmd)
 		}
 		return cmd
 	}
@@ -519,8 +536,17 @@ func (m *Model) open(msg tea.Msg) tea.Cmd {
 		return m.setStatus(common.StatusMsg{Kind: common.Failure, Text: fmt.Sprintf("no view opens %T", msg)})
 	}
 	tab := m.drillTab()
+	if m.jumping {
+		// A jump (a palette command) starts afresh in the view's home,
+		// or in Streams: the breadcrumbs are the tab's root and the page,
+		// not the trail of wherever the user was.
+		tab = max(m.views.tabIndex("streams"), 0)
+	}
 	if v.home != "" {
 		tab = m.views.tabIndex(v.home)
+	}
+	if m.jumping && !v.replace {
+		m.tabs[tab] = m.tabs[tab][:1]
 	}
 	if !v.replace {
 		return m.push(tab, p)
@@ -622,7 +648,20 @@ func (m *Model) crumbs() string {
 			parts[i] = st.Crumb.Render(p.Title())
 		}
 	}
-	return " " + common.Truncate(strings.Join(parts, st.CrumbSep.Render(" › ")), m.w-1)
+	return " " + cutLeft(strings.Join(parts, st.CrumbSep.Render(" › ")), m.w-1)
+}
+
+// cutLeft fits s in n cells by cutting it from the left, so its end (the
+// current page of the breadcrumbs) stays.
+func cutLeft(s string, n int) string {
+	w := ansi.StringWidth(s)
+	if w <= n {
+		return s
+	}
+	if n < 2 {
+		return common.Truncate(s, n)
+	}
+	return ansi.TruncateLeft(s, w-n+1, "…")
 }
 
 func (m *Model) statusLine() string {

@@ -557,3 +557,54 @@ func TestRunRejectsNoStore(t *testing.T) {
 		t.Fatal("Run without a store")
 	}
 }
+
+// command runs a palette command as typed.
+func command(m *Model, line string) {
+	drive(m, tuitest.Key(":"))
+	for _, r := range line {
+		drive(m, tuitest.Key(string(r)))
+	}
+	drive(m, tuitest.Key("enter"))
+}
+
+func crumbLine(m *Model) string { return strings.Split(tuitest.Plain(m.View()), "\n")[2] }
+
+// TestJumpsResetBreadcrumbs (issue 14, item 2): a palette command is a
+// jump: its page opens over its home tab's root (a stream's in Streams),
+// not on the trail of wherever the user was; at 80 columns the crumbs are
+// cut from the left so the current page stays in sight.
+func TestJumpsResetBreadcrumbs(t *testing.T) {
+	t.Parallel()
+	m, _, _ := rootModel(t)
+	drive(m, tuitest.Key("5"))
+	command(m, "stream customer-7")
+	if got := strings.TrimSpace(crumbLine(m)); got != "Streams › customer-7" {
+		t.Fatalf("5 then :stream customer-7: crumbs %q, want Streams › customer-7", got)
+	}
+	command(m, "sub nope")
+	command(m, "sub notifications")
+	if got := strings.TrimSpace(crumbLine(m)); got != "Subscriptions › notifications" {
+		t.Fatalf(":sub nope then :sub notifications: crumbs %q", got)
+	}
+	// A drill-down still pushes: enter on a stream in Streams, then its
+	// events, then the causation chain.
+	command(m, "stream order-42")
+	drive(m, tuitest.Key("enter"))
+	if got := strings.TrimSpace(crumbLine(m)); !strings.HasPrefix(got, "Streams › order-42 › ") {
+		t.Fatalf("enter on an event: crumbs %q", got)
+	}
+	drive(m, tea.WindowSizeMsg{Width: 80, Height: goldenH})
+	for range 4 {
+		drive(m, common.OpenStreamMsg{Stream: "customer-7", Version: -1})
+		drive(m, common.OpenStreamMsg{Stream: "order-42", Version: -1})
+	}
+	drive(m, common.OpenStreamMsg{Stream: "customer-7", Version: -1})
+	title := m.page().Title()
+	got := crumbLine(m)
+	if !strings.HasPrefix(got, " …") {
+		t.Fatalf("crumbs wider than 80 columns are not cut from the left: %q", got)
+	}
+	if !strings.HasSuffix(strings.TrimRight(got, " "), title) {
+		t.Fatalf("at 80 columns the current page %q is not at the end of the crumbs %q", title, got)
+	}
+}
