@@ -116,6 +116,25 @@ type Model struct {
 	subNames []string
 	quitting bool
 	jumping  bool // handling what the palette asked for (a jump)
+	// undo is what the last page that replaced a tab's stack replaced,
+	// put back when that page cannot load what it was opened on.
+	undo *replaced
+	// returnTo: the page on top of tab returnTo.tab… was opened from
+	// another tab (t on a stream opens Time-travel): esc at its root goes
+	// back there, once. Switching tabs forgets it, so esc never bounces.
+	returnTo *origin
+}
+
+type origin struct {
+	page int64
+	tab  int
+}
+
+type replaced struct {
+	tab, from int
+	id        int64
+	stack     []common.Page
+	inited    bool
 }
 
 // jumpMsg is what a palette command sent: a jump, not a drill-down.
@@ -260,6 +279,14 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return m.setStatus(common.StatusMsg{Kind: common.Failure, Text: "no view is called " + msg.View})
 	case common.BackMsg:
 		return m.back()
+	case common.OpenFailedMsg:
+		if u := m.undo; u != nil && u.id == msg.Page {
+			if s := m.tabs[u.tab]; len(s) == 1 && s[0].ID() == msg.Page {
+				m.tabs[u.tab], m.inited[u.tab], m.tab = u.stack, u.inited, u.from
+			}
+			m.undo = nil
+		}
+		return m.setStatus(common.StatusMsg{Kind: common.Failure, Text: msg.Err.Error()})
 	case jumpMsg:
 		m.jumping = true
 		defer func() { m.jumping = false }()
@@ -489,15 +516,22 @@ func (m *Model) switchTab(t int) tea.Cmd {
 		return nil
 	}
 	m.tab = t
+	m.returnTo = nil
 	return m.ensureInit(t)
 }
 
-// back pops the current page; at a tab's root it does nothing (esc
-// never leaves the tab: tabs are switched with their keys).
+// back pops the current page. At a tab's root it returns to the page it
+// was opened from in another tab, if it was just opened from one, and
+// else does nothing (tabs are switched with their keys).
 func (m *Model) back() tea.Cmd {
 	s := m.tabs[m.tab]
 	if len(s) > 1 {
 		m.tabs[m.tab] = s[:len(s)-1]
+		return nil
+	}
+	if r := m.returnTo; r != nil && r.page == s[0].ID() {
+		m.returnTo = nil
+		m.tab = r.tab
 	}
 	return nil
 }
@@ -550,6 +584,11 @@ func (m *Model) open(msg tea.Msg) tea.Cmd {
 	}
 	if !v.replace {
 		return m.push(tab, p)
+	}
+	m.undo = &replaced{tab: tab, from: m.tab, id: p.ID(), stack: m.tabs[tab], inited: m.inited[tab]}
+	m.returnTo = nil
+	if tab != m.tab && !m.jumping {
+		m.returnTo = &origin{page: p.ID(), tab: m.tab}
 	}
 	m.tab = tab
 	m.inited[tab] = true

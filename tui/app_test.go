@@ -355,6 +355,24 @@ func TestEscAtRootStays(t *testing.T) {
 	if m.tab != 1 || len(m.tabs[1]) != 1 {
 		t.Fatalf("esc from a stream: tab %d depth %d, want Streams' root", m.tab, len(m.tabs[1]))
 	}
+	// t on a stream opens Time-travel: esc returns to the stream, once;
+	// esc there pops to Streams, and back in Time-travel esc stays.
+	for _, k := range []string{"enter", "t"} {
+		drive(m, tuitest.Key(k))
+	}
+	if m.tab != 2 {
+		t.Fatalf("t on a stream: tab %d", m.tab)
+	}
+	drive(m, tuitest.Key("esc"))
+	if m.tab != 1 || len(m.tabs[1]) != 2 {
+		t.Fatalf("esc from the time-travel t opened: tab %d depth %d, want the stream", m.tab, len(m.tabs[1]))
+	}
+	for _, k := range []string{"esc", "3", "esc"} {
+		drive(m, tuitest.Key(k))
+	}
+	if m.tab != 2 {
+		t.Fatalf("esc in Time-travel, reached by its key, went to tab %d", m.tab)
+	}
 }
 
 func TestCopyWritesOSC52(t *testing.T) {
@@ -606,5 +624,51 @@ func TestJumpsResetBreadcrumbs(t *testing.T) {
 	}
 	if !strings.HasSuffix(strings.TrimRight(got, " "), title) {
 		t.Fatalf("at 80 columns the current page %q is not at the end of the crumbs %q", title, got)
+	}
+}
+
+// TestBadStateTargetLeavesYouWhereYouWere (issue 14, item 7): :state on a
+// stream that does not exist flashes the error and keeps the time-travel
+// shown before; a version past the last shows the last and says so; a
+// stream typed in the empty tab's prompt that does not exist asks again.
+func TestBadStateTargetLeavesYouWhereYouWere(t *testing.T) {
+	t.Parallel()
+	m, _, _ := rootModel(t)
+	command(m, "state order-42@1")
+	if m.tab != 2 || m.page().Title() != "time-travel order-42@1" {
+		t.Fatalf("tab %d %q", m.tab, m.page().Title())
+	}
+	drive(m, tuitest.Key("4"))
+	command(m, "state nope-1")
+	if m.tab != 3 {
+		t.Fatalf(":state nope-1 moved from Tail to tab %d", m.tab)
+	}
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, "✗ time-travel nope-1: stream nope-1 not found") {
+		t.Fatalf("no error flashed:\n%s", v)
+	}
+	drive(m, tuitest.Key("3"))
+	if m.page().Title() != "time-travel order-42@1" {
+		t.Fatalf("the time-travel shown before was replaced: %q", m.page().Title())
+	}
+	command(m, "state order-42@99999")
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, "version 2 of 2") || !strings.Contains(v, "order-42 has no version 99999: showing the last, v2") {
+		t.Fatalf("@99999 not clamped, or silently:\n%s", v)
+	}
+	drive(m, tuitest.Key("@"))
+	for _, k := range []string{"5", "0", "enter"} {
+		drive(m, tuitest.Key(k))
+	}
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, "version 2 of 2") || !strings.Contains(v, "order-42 has no version 50: showing the last, v2") {
+		t.Fatalf("@50 not clamped, or silently:\n%s", v)
+	}
+	// The empty tab's prompt: a missing stream asks again, its text kept.
+	m2, _, _ := rootModel(t)
+	drive(m2, tuitest.Key("3"))
+	for _, r := range "nope-1" {
+		drive(m2, tuitest.Key(string(r)))
+	}
+	drive(m2, tuitest.Key("enter"))
+	if v := tuitest.Plain(m2.View()); !strings.Contains(v, "Which stream? ") || !strings.Contains(v, "nope-1") || !strings.Contains(v, "stream nope-1 not found") {
+		t.Fatalf("the prompt is not asked again:\n%s", v)
 	}
 }

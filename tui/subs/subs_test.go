@@ -2,6 +2,7 @@ package subs
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -175,4 +176,19 @@ func TestGroupRow(t *testing.T) {
 		t.Fatalf("view lacks the group's members:\n%s", v)
 	}
 	_ = f
+}
+
+// TestStaleErrorClears (issue 14, item 7): a failed reload shows its
+// error; the next reload that succeeds takes it away.
+func TestStaleErrorClears(t *testing.T) {
+	t.Parallel()
+	m, f := setup(t, false)
+	tuitest.Settle(m, listMsg{id: m.id, err: fmt.Errorf("connection reset by peer")})
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, "connection reset by peer") {
+		t.Fatalf("the failure is not shown:\n%s", v)
+	}
+	tuitest.Settle(m, listMsg{id: m.id, subs: f.Subs()})
+	if v := tuitest.Plain(m.View()); strings.Contains(v, "connection reset by peer") {
+		t.Fatalf("the failure stays after a success:\n%s", v)
+	}
 }

@@ -9,6 +9,7 @@ package timetravel
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 
+	"eventscope/domain"
 	"eventscope/store"
 	"eventscope/tui/common"
 )
@@ -90,6 +92,7 @@ type Model struct {
 	input     textinput.Model
 	focused   bool
 	askingID  bool // the empty tab asks for a stream
+	prompted  bool // the stream was typed in the prompt (a failure asks again)
 	scroll    int
 	firstMark int // the first changed line of the state, -1 when none
 }
@@ -181,8 +184,47 @@ func (m *Model) put(t Transition) {
 	}
 }
 
-// goTo shows version v (-1: last), from the cache when it can.
+// failed reports a load that failed. A version past the end shows the
+// last one and says so; a stream that cannot be shown at all leaves the
+// user where they were (the prompt again, or the root puts back the page
+// this one replaced); a failure later (a refresh) keeps the state shown.
+func (m *Model) failed(err error) tea.Cmd {
+	var ve *domain.VersionError
+	if errors.As(err, &ve) && ve.Version > ve.LastVersion && ve.LastVersion >= 0 {
+		m.last = ve.LastVersion
+		return m.goTo(ve.Version)
+	}
+	e := common.ErrorMsg{Op: "time-travel " + m.stream, Err: err}
+	if m.cur == nil && (common.IsNotFound(err) || errors.Is(err, store.ErrInvalid)) {
+		if m.prompted {
+			m.askingID, m.focused, m.prompted = true, true, false
+			m.input.SetValue(m.stream)
+			m.input.CursorEnd()
+			m.input.Focus()
+			m.stream = ""
+			return common.ErrCmd(e.Op, err)
+		}
+		id := m.id
+		return func() tea.Msg { return common.OpenFailedMsg{Page: id, Err: e} }
+	}
+	m.err = err
+	return common.ErrCmd(e.Op, err)
+}
+
+// goTo shows version v (-1: last), from the cache when it can; a version
+// past the last shows the last and says so.
 func (m *Model) goTo(v int64) tea.Cmd {
+	var clamped tea.Cmd
+	if m.last >= 0 && v > m.last {
+		clamped = common.Status(common.Info, "%s has no version %d: showing the last, v%d", m.stream, v, m.last)
+	}
+	if cmd := m.goToIn(v); cmd != nil || clamped != nil {
+		return tea.Batch(clamped, cmd)
+	}
+	return nil
+}
+
+func (m *Model) goToIn(v int64) tea.Cmd {
 	if m.last >= 0 && (v < 0 || v > m.last) {
 		v = m.last
 	}
@@ -267,8 +309,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		if msg.err != nil {
 			if msg.seq == m.seq {
 				m.loading = false
-				m.err = msg.err
-				return common.ErrCmd("time-travel "+m.stream, msg.err)
+				return m.failed(msg.err)
 			}
 			return nil
 		}
@@ -383,7 +424,7 @@ func (m *Model) submit() tea.Cmd {
 		if err := store.ValidateStreamID(stream); err != nil {
 			return common.Status(common.Failure, "%v", err)
 		}
-		m.stream, m.askingID, m.focused = stream, false, false
+		m.stream, m.askingID, m.focused, m.prompted = stream, false, false, true
 		m.input.Blur()
 		m.input.SetValue("")
 		if at == "" {
