@@ -405,6 +405,10 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		m.scroll = max(m.scroll-1, 0)
 	case key.Matches(msg, k.Down):
 		m.scroll++
+	case key.Matches(msg, k.PageUp):
+		m.scroll = max(m.scroll-m.statePage(), 0)
+	case key.Matches(msg, k.PageDown):
+		m.scroll += m.statePage()
 	case key.Matches(msg, k.Open):
 		if m.cur != nil {
 			return common.Navigate(common.OpenEventMsg{Event: m.cur.Event})
@@ -520,6 +524,13 @@ func (m *Model) View() string {
 const topLines = 4
 
 // layout splits the height between the panes and the change list.
+// statePage is how many lines of the state pane one screen shows (the
+// step of PgUp/PgDn).
+func (m *Model) statePage() int {
+	_, paneH := m.layout(max(len(m.changes), 1) + 1)
+	return max(paneH-2, 1)
+}
+
 func (m *Model) layout(nChanges int) (changesH, paneH int) {
 	bodyH := m.c.Height - topLines
 	changesH = min(nChanges, max(bodyH/3, 3))
@@ -599,7 +610,7 @@ func (m *Model) FullHelp() [][]key.Binding {
 	k := m.c.Keys
 	return [][]key.Binding{
 		{k.StepBack, k.StepForward, k.BigBack, k.BigForward, k.First, k.Last, k.Jump},
-		{k.Up, k.Down, k.Open, k.OpenStream, k.Copy, k.Refresh, k.Back},
+		{k.Up, k.Down, k.PageUp, k.PageDown, k.Open, k.OpenStream, k.Copy, k.Refresh, k.Back},
 	}
 }
 
