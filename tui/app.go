@@ -723,14 +723,79 @@ func (m *Model) globalKeys() []key.Binding {
 	return []key.Binding{k.Tabs, k.NextTab, k.Palette, k.Help, k.Quit}
 }
 
+// helpGroups is the full help of the page shown: its keys, then the
+// root's, each key once.
+func (m *Model) helpGroups() [][]key.Binding {
+	groups := append(m.page().FullHelp(), m.rootKeys())
+	if !m.escDoes() {
+		for i, g := range groups {
+			var keep []key.Binding
+			for _, b := range g {
+				if b.Help().Key != "esc" {
+					keep = append(keep, b)
+				}
+			}
+			groups[i] = keep
+		}
+	}
+	return helpGroups(groups)
+}
+
+// escDoes reports whether esc does something on the page shown: a page to
+// go back to, or the page takes it (to clear its filter).
+func (m *Model) escDoes() bool {
+	if len(m.tabs[m.tab]) > 1 || (m.returnTo != nil && m.returnTo.page == m.page().ID()) {
+		return true
+	}
+	cl, ok := m.page().(common.KeyClaimer)
+	return ok && cl.ClaimsKey(tea.KeyMsg{Type: tea.KeyEsc})
+}
+
+// rootKeys are the keys the root itself handles on this page: the
+// global ones, y where the page has something to copy, esc where there is
+// a page to go back to.
+func (m *Model) rootKeys() []key.Binding {
+	keys := m.globalKeys()
+	if _, ok := m.page().(common.Copier); ok {
+		keys = append(keys, m.c.Keys.Copy)
+	}
+	if m.escDoes() {
+		keys = append(keys, m.c.Keys.Back)
+	}
+	return keys
+}
+
+// helpGroups drops a key already listed (the page's description of it
+// wins) and the groups left empty: help lists each key once.
+func helpGroups(groups [][]key.Binding) [][]key.Binding {
+	seen := map[string]bool{}
+	var out [][]key.Binding
+	for _, g := range groups {
+		var keep []key.Binding
+		for _, b := range g {
+			if k := b.Help().Key; !seen[k] {
+				seen[k] = true
+				keep = append(keep, b)
+			}
+		}
+		if len(keep) > 0 {
+			out = append(out, keep)
+		}
+	}
+	return out
+}
+
 func (m *Model) footer() string {
-	b := append(append([]key.Binding{}, m.page().ShortHelp()...), m.c.Keys.Palette, m.c.Keys.Help, m.c.Keys.Quit)
+	var b []key.Binding
+	for _, g := range helpGroups([][]key.Binding{m.page().ShortHelp(), {m.c.Keys.Palette, m.c.Keys.Help, m.c.Keys.Quit}}) {
+		b = append(b, g...)
+	}
 	return " " + ansi.Truncate(m.help.ShortHelpView(b), m.w-1, "…")
 }
 
 func (m *Model) fullHelp() string {
 	st := m.c.Styles
-	groups := append(m.page().FullHelp(), m.globalKeys(), []key.Binding{m.c.Keys.Back, m.c.Keys.Refresh, m.c.Keys.Copy, m.c.Keys.Filter})
+	groups := m.helpGroups()
 	return st.Section.Render("Keys — "+m.page().Title()) + st.Faint.Render("   (any key closes)") + "\n\n" + m.help.FullHelpView(groups) +
 		"\n\n" + st.Faint.Render("Mouse: the wheel scrolls, a click selects (a click on the selected row opens it), a click on a tab switches.\n"+
 		m.views.commandHelp(m.w-1))

@@ -672,3 +672,45 @@ func TestBadStateTargetLeavesYouWhereYouWere(t *testing.T) {
 		t.Fatalf("the prompt is not asked again:\n%s", v)
 	}
 }
+
+// TestHelpListsWhatKeysDo (issue 14, item 9): the full help of every tab
+// and of a drill-down lists each key once, and no key the root would not
+// act on there (y where there is nothing to copy, esc at a root, / or r
+// where the page has no filter or reload).
+func TestHelpListsWhatKeysDo(t *testing.T) {
+	t.Parallel()
+	m, _, _ := rootModel(t)
+	check := func(where string) map[string]bool {
+		t.Helper()
+		seen := map[string]bool{}
+		for _, g := range m.helpGroups() {
+			for _, b := range g {
+				k := b.Help().Key
+				if seen[k] {
+					t.Fatalf("%s: the help lists %s twice", where, k)
+				}
+				seen[k] = true
+			}
+		}
+		return seen
+	}
+	for i := range m.tabs {
+		drive(m, tuitest.Key(fmt.Sprint(i+1)))
+		seen := check(m.page().Title())
+		if seen["esc"] {
+			t.Fatalf("%s: esc listed at a tab's root, where it does nothing", m.page().Title())
+		}
+		if _, ok := m.page().(common.Copier); !ok && seen["y"] {
+			t.Fatalf("%s: y listed with nothing to copy", m.page().Title())
+		}
+	}
+	drive(m, tuitest.Key("2"))
+	drive(m, tuitest.Key("enter"))
+	if seen := check("a stream"); !seen["esc"] || !seen["y"] {
+		t.Fatalf("a stream's help lacks esc or y: %v", seen)
+	}
+	drive(m, tuitest.Key("1"))
+	if seen := check("Overview"); seen["/"] || seen["y"] {
+		t.Fatalf("Overview lists keys that do nothing there: %v", seen)
+	}
+}

@@ -249,7 +249,12 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			}
 			return nil
 		}
-		m.tbl.Mouse(msg, msg.Y-m.headH)
+		if moved, clicked := m.tbl.Mouse(msg, msg.Y-m.headH); clicked && !moved {
+			// A click on the selected row opens it, as in every list.
+			if p, ok := m.selected(); ok {
+				m.open, m.openOff = &p, 0
+			}
+		}
 	case tea.KeyMsg:
 		return m.key(msg)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	tea "github.com/charmbracelet/bubbletea"
 	"strings"
 	"testing"
 	"time"
@@ -247,5 +248,26 @@ func TestMissingOffersNoActions(t *testing.T) {
 				t.Fatalf("help offers %s %q on a missing subscription", k, b.Help().Desc)
 			}
 		}
+	}
+}
+
+// TestClickOnSelectedOpens (issue 14, item 9): a click on the selected
+// parked row opens it, as enter does and as in every list.
+func TestClickOnSelectedOpens(t *testing.T) {
+	t.Parallel()
+	m, _ := setup(t, false)
+	y := -1
+	for i, l := range strings.Split(tuitest.Plain(m.View()), "\n") {
+		if strings.Contains(l, "order-1") {
+			y = i
+			break
+		}
+	}
+	if y < 0 {
+		t.Fatal("no parked row on screen")
+	}
+	tuitest.Settle(m, tea.MouseMsg{X: 3, Y: y, Button: tea.MouseButtonLeft, Action: tea.MouseActionPress})
+	if m.open == nil {
+		t.Fatalf("a click on the selected row (line %d) opened nothing", y)
 	}
 }

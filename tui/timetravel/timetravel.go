@@ -149,11 +149,12 @@ func (m *Model) Init() tea.Cmd {
 }
 
 // ClaimsKey: the jump input and the stream prompt take every key (an
-// empty prompt lets digits and tab through, to switch views).
+// empty prompt lets digits and tab through, to switch views, and esc,
+// which does nothing there).
 func (m *Model) ClaimsKey(msg tea.KeyMsg) bool {
 	if m.askingID {
 		s := msg.String()
-		if m.input.Value() == "" && (len(s) == 1 && s[0] >= '0' && s[0] <= '9' || s == "tab" || s == "shift+tab") {
+		if m.input.Value() == "" && (len(s) == 1 && s[0] >= '0' && s[0] <= '9' || s == "tab" || s == "shift+tab" || s == "esc") {
 			return false
 		}
 		return true
