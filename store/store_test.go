@@ -545,6 +545,29 @@ func TestListStreams(t *testing.T) {
 	if len(ids) != 25 || ids[0] != "order-00" || ids[24] != "order-24" {
 		t.Fatalf("ids = %v", ids)
 	}
+	// Reverse: the last page without reading the rest, and paging on
+	// backwards to the first.
+	var back []string
+	after = ""
+	for pages := 0; ; pages++ {
+		l, err := st.ListStreams(ctx, store.ListStreamsOptions{Category: "order", Limit: 10, After: after, Reverse: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range l.Streams {
+			back = append(back, s.StreamID)
+		}
+		if l.Next == "" {
+			break
+		}
+		after = l.Next
+		if pages > 5 {
+			t.Fatal("reverse paging does not end")
+		}
+	}
+	if len(back) != 25 || back[0] != "order-24" || back[24] != "order-00" {
+		t.Fatalf("reversed ids = %v", back)
+	}
 	l, _ := st.ListStreams(ctx, store.ListStreamsOptions{Prefix: "order-"})
 	if len(l.Streams) != 25 {
 		t.Fatalf("prefix order- gave %d", len(l.Streams))
@@ -565,6 +588,16 @@ func TestListStreams(t *testing.T) {
 	l2, err := st.ListStreams(ctx, store.ListStreamsOptions{Order: store.ByUpdated, Limit: 100, After: l.Next})
 	if err != nil || len(l2.Streams) != 29 {
 		t.Fatalf("second page by updated: %d, %v", len(l2.Streams), err)
+	}
+	// By updated, reversed: the oldest first, paged on; order-07 (just
+	// updated) is the last.
+	r, err := st.ListStreams(ctx, store.ListStreamsOptions{Order: store.ByUpdated, Reverse: true, Limit: 20})
+	if err != nil || len(r.Streams) != 20 || r.Streams[0].StreamID != "order-00" || r.Next == "" {
+		t.Fatalf("by updated, reversed: %v next %q, %v", r.Streams, r.Next, err)
+	}
+	r2, err := st.ListStreams(ctx, store.ListStreamsOptions{Order: store.ByUpdated, Reverse: true, Limit: 20, After: r.Next})
+	if err != nil || len(r2.Streams) != 11 || r2.Streams[10].StreamID != "order-07" {
+		t.Fatalf("by updated, reversed, second page: %v, %v", r2.Streams, err)
 	}
 	if _, err := st.ListStreams(ctx, store.ListStreamsOptions{Order: store.ByUpdated, After: "garbage"}); !errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("bad cursor: %v", err)

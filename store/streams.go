@@ -45,6 +45,11 @@ type ListStreamsOptions struct {
 	Match string
 	// Order is ByID (ascending) or ByUpdated (newest first). Default ByID.
 	Order StreamOrder
+	// Reverse turns Order around (ids descending, the oldest update
+	// first); After pages on in that order. The first page reversed is
+	// the last page of Order: a list's end without reading what is
+	// before it.
+	Reverse bool
 	// After is the cursor from the previous page's Next. Default: first page.
 	After string
 	// Limit caps the page. Default 100.
@@ -101,19 +106,28 @@ func (s *Store) ListStreams(ctx context.Context, o ListStreamsOptions) (StreamLi
 	if o.Match != "" {
 		conds = append(conds, `s.stream_id ILIKE `+arg(subsequencePattern(o.Match)))
 	}
-	order := `s.stream_id`
+	// Each order ascends or descends; the cursor compares the same way.
+	desc := o.Order == ByUpdated
+	if o.Reverse {
+		desc = !desc
+	}
+	dir, cmp := ``, `>`
+	if desc {
+		dir, cmp = ` DESC`, `<`
+	}
+	order := `s.stream_id` + dir
 	if o.Order == ByUpdated {
-		order = `s.updated_at DESC, s.stream_id DESC`
+		order = `s.updated_at` + dir + `, s.stream_id` + dir
 		if o.After != "" {
 			ts, id, ok := strings.Cut(o.After, "|")
 			t, err := time.Parse(time.RFC3339Nano, ts)
 			if !ok || err != nil {
 				return StreamList{}, &ValidationError{Field: "cursor", Index: -1, Reason: fmt.Sprintf("%q is not a cursor from a previous page", o.After)}
 			}
-			conds = append(conds, `(s.updated_at, s.stream_id) < (`+arg(t)+`, `+arg(id)+`)`)
+			conds = append(conds, `(s.updated_at, s.stream_id) `+cmp+` (`+arg(t)+`, `+arg(id)+`)`)
 		}
 	} else if o.After != "" {
-		conds = append(conds, `s.stream_id > `+arg(o.After))
+		conds = append(conds, `s.stream_id `+cmp+` `+arg(o.After))
 	}
 	where := ""
 	if len(conds) > 0 {

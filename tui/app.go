@@ -100,12 +100,11 @@ type Model struct {
 	hdr  *header.Model
 	help help.Model
 
-	views   views
-	tabs    [][]common.Page // one stack per tab, in registry order
-	inited  []bool
-	tab     int
-	prevTab int
-	w, h    int
+	views  views
+	tabs   [][]common.Page // one stack per tab, in registry order
+	inited []bool
+	tab    int
+	w, h   int
 
 	status   common.StatusMsg
 	statusID int64
@@ -116,6 +115,37 @@ type Model struct {
 	confirm  *confirm.Model
 	subNames []string
 	quitting bool
+	jumping  bool // handling what the palette asked for (a jump)
+	// undo is what the last page that replaced a tab's stack replaced,
+	// put back when that page cannot load what it was opened on.
+	undo *replaced
+	// returnTo: the page on top of tab returnTo.tab… was opened from
+	// another tab (t on a stream opens Time-travel): esc at its root goes
+	// back there, once. Switching tabs forgets it, so esc never bounces.
+	returnTo *origin
+}
+
+type origin struct {
+	page int64
+	tab  int
+}
+
+type replaced struct {
+	tab, from int
+	id        int64
+	stack     []common.Page
+	inited    bool
+}
+
+// jumpMsg is what a palette command sent: a jump, not a drill-down.
+type jumpMsg struct{ msg tea.Msg }
+
+// jumped marks the palette command's message as a jump.
+func jumped(cmd tea.Cmd) tea.Cmd {
+	if cmd == nil {
+		return nil
+	}
+	return func() tea.Msg { return jumpMsg{msg: cmd()} }
 }
 
 type clearStatusMsg struct{ id int64 }
@@ -123,7 +153,7 @@ type clearStatusMsg struct{ id int64 }
 // New builds the root model.
 func New(ctx context.Context, c common.Common, d Deps) *Model {
 	c.ReadOnly = c.ReadOnly || d.ReadOnly
-	m := &Model{ctx: ctx, c: c, d: d, hist: common.NewSubHistory(60), prevTab: -1}
+	m := &Model{ctx: ctx, c: c, d: d, hist: common.NewSubHistory(60)}
 	m.act = action.New(ctx, d.Admin, d.ReadOnly)
 	m.act.SetReason(d.ReadOnlyReason)
 	if d.Forget != nil {
@@ -249,6 +279,18 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return m.setStatus(common.StatusMsg{Kind: common.Failure, Text: "no view is called " + msg.View})
 	case common.BackMsg:
 		return m.back()
+	case common.OpenFailedMsg:
+		if u := m.undo; u != nil && u.id == msg.Page {
+			if s := m.tabs[u.tab]; len(s) == 1 && s[0].ID() == msg.Page {
+				m.tabs[u.tab], m.inited[u.tab], m.tab = u.stack, u.inited, u.from
+			}
+			m.undo = nil
+		}
+		return m.setStatus(common.StatusMsg{Kind: common.Failure, Text: msg.Err.Error()})
+	case jumpMsg:
+		m.jumping = true
+		defer func() { m.jumping = false }()
+		return m.update(msg.msg)
 	case common.OpenStreamMsg, common.OpenEventMsg, common.OpenCorrelatedMsg, common.OpenTimeTravelMsg, common.OpenSubMsg, common.OpenViewMsg:
 		return m.open(msg)
 	case common.OpenEventIDMsg:
@@ -372,6 +414,7 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		cmd, done := m.palette.Update(msg)
 		if done {
 			m.palette = nil
+			return jumped(cmd)
 		}
 		return cmd
 	}
@@ -472,21 +515,23 @@ func (m *Model) switchTab(t int) tea.Cmd {
 	if t < 0 || t >= len(m.tabs) {
 		return nil
 	}
-	if t != m.tab {
-		m.prevTab = m.tab
-	}
 	m.tab = t
+	m.returnTo = nil
 	return m.ensureInit(t)
 }
 
+// back pops the current page. At a tab's root it returns to the page it
+// was opened from in another tab, if it was just opened from one, and
+// else does nothing (tabs are switched with their keys).
 func (m *Model) back() tea.Cmd {
 	s := m.tabs[m.tab]
 	if len(s) > 1 {
 		m.tabs[m.tab] = s[:len(s)-1]
 		return nil
 	}
-	if m.prevTab >= 0 && m.prevTab != m.tab {
-		return m.switchTab(m.prevTab)
+	if r := m.returnTo; r != nil && r.page == s[0].ID() {
+		m.returnTo = nil
+		m.tab = r.tab
 	}
 	return nil
 }
@@ -496,10 +541,7 @@ func (m *Model) back() tea.Cmd {
 const maxDepth = 12
 
 func (m *Model) push(tab int, p common.Page) tea.Cmd {
-	if tab != m.tab {
-		m.prevTab = m.tab
-		m.tab = tab
-	}
+	m.tab = tab
 	init := m.ensureInit(tab)
 	p.SetSize(m.w, m.bodyHeight())
 	s := append(m.tabs[tab], p)
@@ -528,14 +570,25 @@ func (m *Model) open(msg tea.Msg) tea.Cmd {
 		return m.setStatus(common.StatusMsg{Kind: common.Failure, Text: fmt.Sprintf("no view opens %T", msg)})
 	}
 	tab := m.drillTab()
+	if m.jumping {
+		// A jump (a palette command) starts afresh in the view's home,
+		// or in Streams: the breadcrumbs are the tab's root and the page,
+		// not the trail of wherever the user was.
+		tab = max(m.views.tabIndex("streams"), 0)
+	}
 	if v.home != "" {
 		tab = m.views.tabIndex(v.home)
+	}
+	if m.jumping && !v.replace {
+		m.tabs[tab] = m.tabs[tab][:1]
 	}
 	if !v.replace {
 		return m.push(tab, p)
 	}
-	if m.tab != tab {
-		m.prevTab = m.tab
+	m.undo = &replaced{tab: tab, from: m.tab, id: p.ID(), stack: m.tabs[tab], inited: m.inited[tab]}
+	m.returnTo = nil
+	if tab != m.tab && !m.jumping {
+		m.returnTo = &origin{page: p.ID(), tab: m.tab}
 	}
 	m.tab = tab
 	m.inited[tab] = true
@@ -634,7 +687,20 @@ func (m *Model) crumbs() string {
 			parts[i] = st.Crumb.Render(p.Title())
 		}
 	}
-	return " " + common.Truncate(strings.Join(parts, st.CrumbSep.Render(" › ")), m.w-1)
+	return " " + cutLeft(strings.Join(parts, st.CrumbSep.Render(" › ")), m.w-1)
+}
+
+// cutLeft fits s in n cells by cutting it from the left, so its end (the
+// current page of the breadcrumbs) stays.
+func cutLeft(s string, n int) string {
+	w := ansi.StringWidth(s)
+	if w <= n {
+		return s
+	}
+	if n < 2 {
+		return common.Truncate(s, n)
+	}
+	return ansi.TruncateLeft(s, w-n+1, "…")
 }
 
 func (m *Model) statusLine() string {
@@ -657,14 +723,79 @@ func (m *Model) globalKeys() []key.Binding {
 	return []key.Binding{k.Tabs, k.NextTab, k.Palette, k.Help, k.Quit}
 }
 
+// helpGroups is the full help of the page shown: its keys, then the
+// root's, each key once.
+func (m *Model) helpGroups() [][]key.Binding {
+	groups := append(m.page().FullHelp(), m.rootKeys())
+	if !m.escDoes() {
+		for i, g := range groups {
+			var keep []key.Binding
+			for _, b := range g {
+				if b.Help().Key != "esc" {
+					keep = append(keep, b)
+				}
+			}
+			groups[i] = keep
+		}
+	}
+	return helpGroups(groups)
+}
+
+// escDoes reports whether esc does something on the page shown: a page to
+// go back to, or the page takes it (to clear its filter).
+func (m *Model) escDoes() bool {
+	if len(m.tabs[m.tab]) > 1 || (m.returnTo != nil && m.returnTo.page == m.page().ID()) {
+		return true
+	}
+	cl, ok := m.page().(common.KeyClaimer)
+	return ok && cl.ClaimsKey(tea.KeyMsg{Type: tea.KeyEsc})
+}
+
+// rootKeys are the keys the root itself handles on this page: the
+// global ones, y where the page has something to copy, esc where there is
+// a page to go back to.
+func (m *Model) rootKeys() []key.Binding {
+	keys := m.globalKeys()
+	if _, ok := m.page().(common.Copier); ok {
+		keys = append(keys, m.c.Keys.Copy)
+	}
+	if m.escDoes() {
+		keys = append(keys, m.c.Keys.Back)
+	}
+	return keys
+}
+
+// helpGroups drops a key already listed (the page's description of it
+// wins) and the groups left empty: help lists each key once.
+func helpGroups(groups [][]key.Binding) [][]key.Binding {
+	seen := map[string]bool{}
+	var out [][]key.Binding
+	for _, g := range groups {
+		var keep []key.Binding
+		for _, b := range g {
+			if k := b.Help().Key; !seen[k] {
+				seen[k] = true
+				keep = append(keep, b)
+			}
+		}
+		if len(keep) > 0 {
+			out = append(out, keep)
+		}
+	}
+	return out
+}
+
 func (m *Model) footer() string {
-	b := append(append([]key.Binding{}, m.page().ShortHelp()...), m.c.Keys.Palette, m.c.Keys.Help, m.c.Keys.Quit)
+	var b []key.Binding
+	for _, g := range helpGroups([][]key.Binding{m.page().ShortHelp(), {m.c.Keys.Palette, m.c.Keys.Help, m.c.Keys.Quit}}) {
+		b = append(b, g...)
+	}
 	return " " + ansi.Truncate(m.help.ShortHelpView(b), m.w-1, "…")
 }
 
 func (m *Model) fullHelp() string {
 	st := m.c.Styles
-	groups := append(m.page().FullHelp(), m.globalKeys(), []key.Binding{m.c.Keys.Back, m.c.Keys.Refresh, m.c.Keys.Copy, m.c.Keys.Filter})
+	groups := m.helpGroups()
 	return st.Section.Render("Keys — "+m.page().Title()) + st.Faint.Render("   (any key closes)") + "\n\n" + m.help.FullHelpView(groups) +
 		"\n\n" + st.Faint.Render("Mouse: the wheel scrolls, a click selects (a click on the selected row opens it), a click on a tab switches.\n"+
 		m.views.commandHelp(m.w-1))

@@ -319,8 +319,59 @@ func TestTimeTravelJumpAndBack(t *testing.T) {
 		t.Fatalf("digits switch views in time-travel too: tab %d", m.tab)
 	}
 	drive(m, tuitest.Key("3"), tuitest.Key("esc"))
+	if m.tab != 2 {
+		t.Fatalf("esc at a tab's root does nothing, but moved to tab %d", m.tab)
+	}
+}
+
+// TestEscAtRootStays (issue 14, item 1): esc pops pages, clears a
+// filter, and at a tab's root does nothing — it never moves to another
+// tab (Streams after clearing its filter went to Overview; Tail and
+// Time-travel sent each other back and forth).
+func TestEscAtRootStays(t *testing.T) {
+	t.Parallel()
+	m, _, _ := rootModel(t)
+	for _, k := range []string{"2", "/", "o", "esc", "/", "o", "enter", "esc", "esc", "esc"} {
+		drive(m, tuitest.Key(k)) // the filter, a stream, back, the filter cleared, the root
+	}
+	if m.tab != 1 || len(m.tabs[1]) != 1 {
+		t.Fatalf("esc after clearing the filter: tab %d depth %d, want Streams' root", m.tab, len(m.tabs[1]))
+	}
+	for _, k := range []string{"3", "o", "esc", "esc"} {
+		drive(m, tuitest.Key(k))
+	}
+	if m.tab != 2 {
+		t.Fatalf("esc in Time-travel's prompt went to tab %d", m.tab)
+	}
+	for _, k := range []string{"4", "esc", "esc"} {
+		drive(m, tuitest.Key(k))
+	}
 	if m.tab != 3 {
-		t.Fatalf("esc at a tab's root returns to the previous tab, at %d", m.tab)
+		t.Fatalf("esc in Tail went to tab %d", m.tab)
+	}
+	for _, k := range []string{"2", "enter", "esc", "esc"} {
+		drive(m, tuitest.Key(k))
+	}
+	if m.tab != 1 || len(m.tabs[1]) != 1 {
+		t.Fatalf("esc from a stream: tab %d depth %d, want Streams' root", m.tab, len(m.tabs[1]))
+	}
+	// t on a stream opens Time-travel: esc returns to the stream, once;
+	// esc there pops to Streams, and back in Time-travel esc stays.
+	for _, k := range []string{"enter", "t"} {
+		drive(m, tuitest.Key(k))
+	}
+	if m.tab != 2 {
+		t.Fatalf("t on a stream: tab %d", m.tab)
+	}
+	drive(m, tuitest.Key("esc"))
+	if m.tab != 1 || len(m.tabs[1]) != 2 {
+		t.Fatalf("esc from the time-travel t opened: tab %d depth %d, want the stream", m.tab, len(m.tabs[1]))
+	}
+	for _, k := range []string{"esc", "3", "esc"} {
+		drive(m, tuitest.Key(k))
+	}
+	if m.tab != 2 {
+		t.Fatalf("esc in Time-travel, reached by its key, went to tab %d", m.tab)
 	}
 }
 
@@ -522,5 +573,144 @@ func TestRunRejectsNoStore(t *testing.T) {
 	t.Parallel()
 	if err := Run(context.Background(), Config{}); err == nil {
 		t.Fatal("Run without a store")
+	}
+}
+
+// command runs a palette command as typed.
+func command(m *Model, line string) {
+	drive(m, tuitest.Key(":"))
+	for _, r := range line {
+		drive(m, tuitest.Key(string(r)))
+	}
+	drive(m, tuitest.Key("enter"))
+}
+
+func crumbLine(m *Model) string { return strings.Split(tuitest.Plain(m.View()), "\n")[2] }
+
+// TestJumpsResetBreadcrumbs (issue 14, item 2): a palette command is a
+// jump: its page opens over its home tab's root (a stream's in Streams),
+// not on the trail of wherever the user was; at 80 columns the crumbs are
+// cut from the left so the current page stays in sight.
+func TestJumpsResetBreadcrumbs(t *testing.T) {
+	t.Parallel()
+	m, _, _ := rootModel(t)
+	drive(m, tuitest.Key("5"))
+	command(m, "stream customer-7")
+	if got := strings.TrimSpace(crumbLine(m)); got != "Streams › customer-7" {
+		t.Fatalf("5 then :stream customer-7: crumbs %q, want Streams › customer-7", got)
+	}
+	command(m, "sub nope")
+	command(m, "sub notifications")
+	if got := strings.TrimSpace(crumbLine(m)); got != "Subscriptions › notifications" {
+		t.Fatalf(":sub nope then :sub notifications: crumbs %q", got)
+	}
+	// A drill-down still pushes: enter on a stream in Streams, then its
+	// events, then the causation chain.
+	command(m, "stream order-42")
+	drive(m, tuitest.Key("enter"))
+	if got := strings.TrimSpace(crumbLine(m)); !strings.HasPrefix(got, "Streams › order-42 › ") {
+		t.Fatalf("enter on an event: crumbs %q", got)
+	}
+	drive(m, tea.WindowSizeMsg{Width: 80, Height: goldenH})
+	for range 4 {
+		drive(m, common.OpenStreamMsg{Stream: "customer-7", Version: -1})
+		drive(m, common.OpenStreamMsg{Stream: "order-42", Version: -1})
+	}
+	drive(m, common.OpenStreamMsg{Stream: "customer-7", Version: -1})
+	title := m.page().Title()
+	got := crumbLine(m)
+	if !strings.HasPrefix(got, " …") {
+		t.Fatalf("crumbs wider than 80 columns are not cut from the left: %q", got)
+	}
+	if !strings.HasSuffix(strings.TrimRight(got, " "), title) {
+		t.Fatalf("at 80 columns the current page %q is not at the end of the crumbs %q", title, got)
+	}
+}
+
+// TestBadStateTargetLeavesYouWhereYouWere (issue 14, item 7): :state on a
+// stream that does not exist flashes the error and keeps the time-travel
+// shown before; a version past the last shows the last and says so; a
+// stream typed in the empty tab's prompt that does not exist asks again.
+func TestBadStateTargetLeavesYouWhereYouWere(t *testing.T) {
+	t.Parallel()
+	m, _, _ := rootModel(t)
+	command(m, "state order-42@1")
+	if m.tab != 2 || m.page().Title() != "time-travel order-42@1" {
+		t.Fatalf("tab %d %q", m.tab, m.page().Title())
+	}
+	drive(m, tuitest.Key("4"))
+	command(m, "state nope-1")
+	if m.tab != 3 {
+		t.Fatalf(":state nope-1 moved from Tail to tab %d", m.tab)
+	}
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, "✗ time-travel nope-1: stream nope-1 not found") {
+		t.Fatalf("no error flashed:\n%s", v)
+	}
+	drive(m, tuitest.Key("3"))
+	if m.page().Title() != "time-travel order-42@1" {
+		t.Fatalf("the time-travel shown before was replaced: %q", m.page().Title())
+	}
+	command(m, "state order-42@99999")
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, "version 2 of 2") || !strings.Contains(v, "order-42 has no version 99999: showing the last, v2") {
+		t.Fatalf("@99999 not clamped, or silently:\n%s", v)
+	}
+	drive(m, tuitest.Key("@"))
+	for _, k := range []string{"5", "0", "enter"} {
+		drive(m, tuitest.Key(k))
+	}
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, "version 2 of 2") || !strings.Contains(v, "order-42 has no version 50: showing the last, v2") {
+		t.Fatalf("@50 not clamped, or silently:\n%s", v)
+	}
+	// The empty tab's prompt: a missing stream asks again, its text kept.
+	m2, _, _ := rootModel(t)
+	drive(m2, tuitest.Key("3"))
+	for _, r := range "nope-1" {
+		drive(m2, tuitest.Key(string(r)))
+	}
+	drive(m2, tuitest.Key("enter"))
+	if v := tuitest.Plain(m2.View()); !strings.Contains(v, "Which stream? ") || !strings.Contains(v, "nope-1") || !strings.Contains(v, "stream nope-1 not found") {
+		t.Fatalf("the prompt is not asked again:\n%s", v)
+	}
+}
+
+// TestHelpListsWhatKeysDo (issue 14, item 9): the full help of every tab
+// and of a drill-down lists each key once, and no key the root would not
+// act on there (y where there is nothing to copy, esc at a root, / or r
+// where the page has no filter or reload).
+func TestHelpListsWhatKeysDo(t *testing.T) {
+	t.Parallel()
+	m, _, _ := rootModel(t)
+	check := func(where string) map[string]bool {
+		t.Helper()
+		seen := map[string]bool{}
+		for _, g := range m.helpGroups() {
+			for _, b := range g {
+				k := b.Help().Key
+				if seen[k] {
+					t.Fatalf("%s: the help lists %s twice", where, k)
+				}
+				seen[k] = true
+			}
+		}
+		return seen
+	}
+	for i := range m.tabs {
+		drive(m, tuitest.Key(fmt.Sprint(i+1)))
+		seen := check(m.page().Title())
+		if seen["esc"] {
+			t.Fatalf("%s: esc listed at a tab's root, where it does nothing", m.page().Title())
+		}
+		if _, ok := m.page().(common.Copier); !ok && seen["y"] {
+			t.Fatalf("%s: y listed with nothing to copy", m.page().Title())
+		}
+	}
+	drive(m, tuitest.Key("2"))
+	drive(m, tuitest.Key("enter"))
+	if seen := check("a stream"); !seen["esc"] || !seen["y"] {
+		t.Fatalf("a stream's help lacks esc or y: %v", seen)
+	}
+	drive(m, tuitest.Key("1"))
+	if seen := check("Overview"); seen["/"] || seen["y"] {
+		t.Fatalf("Overview lists keys that do nothing there: %v", seen)
 	}
 }

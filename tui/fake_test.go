@@ -13,6 +13,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/google/uuid"
 
+	"eventscope/domain"
 	"eventscope/store"
 	"eventscope/tui/common"
 	"eventscope/tui/tail"
@@ -215,6 +216,9 @@ func (w *world) TransitionAt(_ context.Context, s string, v int64) (timetravel.T
 	}
 	if v < 0 {
 		v = int64(len(evs)) - 1
+	}
+	if v >= int64(len(evs)) {
+		return timetravel.Transition{}, &domain.VersionError{Stream: s, Version: v, LastVersion: int64(len(evs)) - 1}
 	}
 	state := map[string]any{}
 	var before []byte = []byte(`{}`)

@@ -97,6 +97,13 @@ type (
 	OpenViewMsg struct{ View, Arg string }
 	// BackMsg pops the current page.
 	BackMsg struct{}
+	// OpenFailedMsg: page Page could not load what it was opened on (no
+	// such stream). The root reports it and, when the page had replaced
+	// a tab's pages, puts them back: the user stays where they were.
+	OpenFailedMsg struct {
+		Page int64
+		Err  ErrorMsg
+	}
 )
 
 // Navigate returns a command that sends msg.

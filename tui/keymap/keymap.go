@@ -69,7 +69,7 @@ func Default() *KeyMap {
 		Open:     b([]string{"enter"}, "enter", "open"),
 		Filter:   b([]string{"/"}, "/", "filter"),
 
-		Sort:     b([]string{"s"}, "s", "sort id/updated"),
+		Sort:     b([]string{"s"}, "s", "sort: id ↑/↓, update ↓/↑"),
 		Category: b([]string{"c"}, "c", "category"),
 
 		TimeTravel:  b([]string{"t"}, "t", "time-travel"),

@@ -106,7 +106,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			m.tbl.Empty = "search failed"
 			return common.ErrCmd("correlated events", msg.err)
 		}
-		m.evs = msg.evs
+		m.err, m.evs = nil, msg.evs // a success clears the last failure
 		m.tbl.Empty = "no event carries this correlation id"
 		m.tbl.SetEvents(eventlist.Slice(m.evs))
 		for i, e := range m.evs {

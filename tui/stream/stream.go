@@ -205,6 +205,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			m.err = msg.err
 			return common.ErrCmd("read "+m.stream, msg.err)
 		}
+		m.err, m.notFound = nil, false // a success clears the last failure
 		m.apply(msg)
 		return m.prefetch()
 	}

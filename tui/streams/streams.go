@@ -56,6 +56,9 @@ type pageMsg struct {
 	list    store.StreamList
 	err     error
 	append  bool
+	// end: the rows are the list's last page, read backwards (flipped on
+	// arrival); before: an earlier page read backwards, to prepend.
+	end, before bool
 }
 
 type debounceMsg struct{ id, seq int64 }
@@ -91,11 +94,13 @@ type Model struct {
 	tbl table.Model
 
 	order    store.StreamOrder
+	reverse  bool // the order turned around (s cycles through the four)
 	category string
 
 	// Browsing.
 	browse   []store.StreamInfo
 	next     string
+	prev     string // after G: the cursor of the rows before the window, read backwards
 	loading  bool
 	pageSeq  int64
 	loadErr  error
@@ -146,21 +151,46 @@ func (m *Model) SetSize(w, h int) {
 func (m *Model) Init() tea.Cmd { return m.reload() }
 
 func (m *Model) reload() tea.Cmd {
-	m.browse, m.next = nil, ""
+	m.browse, m.next, m.prev = nil, "", ""
 	m.loading = true
 	return m.fetchPage("", false)
 }
 
 func (m *Model) fetchPage(after string, appendTo bool) tea.Cmd {
+	return m.fetch(pageMsg{append: appendTo}, store.ListStreamsOptions{Category: m.category, Order: m.order, Reverse: m.reverse, After: after, Limit: PageSize})
+}
+
+// fetchEnd loads the list's real end (G): its last page, read in the
+// opposite order so nothing before it is read.
+func (m *Model) fetchEnd() tea.Cmd {
+	m.loading = true
+	return m.fetch(pageMsg{end: true}, store.ListStreamsOptions{Category: m.category, Order: m.order, Reverse: !m.reverse, Limit: PageSize})
+}
+
+// fetchBefore loads the page before the window G showed.
+func (m *Model) fetchBefore() tea.Cmd {
+	m.loading = true
+	return m.fetch(pageMsg{before: true}, store.ListStreamsOptions{Category: m.category, Order: m.order, Reverse: !m.reverse, After: m.prev, Limit: PageSize})
+}
+
+func (m *Model) fetch(kind pageMsg, o store.ListStreamsOptions) tea.Cmd {
 	m.pageSeq++
 	id, seq, src, ctx := m.id, m.pageSeq, m.src, m.ctx
-	o := store.ListStreamsOptions{Category: m.category, Order: m.order, After: after, Limit: PageSize}
 	return func() tea.Msg {
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		l, err := src.ListStreams(cctx, o)
-		return pageMsg{id: id, seq: seq, list: l, err: err, append: appendTo}
+		kind.id, kind.seq, kind.list, kind.err = id, seq, l, err
+		return kind
 	}
+}
+
+func flipped(l []store.StreamInfo) []store.StreamInfo {
+	out := make([]store.StreamInfo, len(l))
+	for i, s := range l {
+		out[len(l)-1-i] = s
+	}
+	return out
 }
 
 // ClaimsKey: the focused filter input takes every key; an active filter
@@ -225,14 +255,24 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			return common.ErrCmd("list streams", msg.err)
 		}
 		m.loadErr = nil
-		if msg.append {
+		cursor := m.tbl.Cursor()
+		switch {
+		case msg.end:
+			m.browse, m.next, m.prev = flipped(msg.list.Streams), "", msg.list.Next
+			cursor = len(m.browse) - 1
+		case msg.before:
+			m.browse = append(flipped(msg.list.Streams), m.browse...)
+			m.prev = msg.list.Next
+			cursor += len(msg.list.Streams)
+		case msg.append:
 			m.browse = append(m.browse, msg.list.Streams...)
-		} else {
-			m.browse = msg.list.Streams
+			m.next = msg.list.Next
+		default:
+			m.browse, m.next = msg.list.Streams, msg.list.Next
 		}
-		m.next = msg.list.Next
 		if m.query == "" {
 			m.tbl.SetRows(browseRows{m})
+			m.tbl.SetCursor(cursor)
 		}
 	case debounceMsg:
 		if msg.id == m.id && msg.seq == m.inputSeq {
@@ -303,13 +343,18 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, k.Refresh):
 		return m.refresh()
 	case key.Matches(msg, k.Sort):
-		if m.order == store.ByID {
-			m.order = store.ByUpdated
-		} else {
-			m.order = store.ByID
+		// id ascending, id descending, newest update first, oldest first.
+		if m.reverse {
+			m.order = 1 - m.order
 		}
+		m.reverse = !m.reverse
 		m.tbl.SetCursor(0)
 		return m.reload()
+	case key.Matches(msg, k.Bottom) && m.query == "" && m.next != "":
+		return m.fetchEnd() // the real end, not the end of what is loaded
+	case key.Matches(msg, k.Top) && m.query == "" && m.prev != "":
+		m.tbl.SetCursor(0)
+		return m.reload() // the window after G does not start at the top
 	case key.Matches(msg, k.Category):
 		m.catPicker = picker.New(m.c, "category: ", "type to filter, enter to choose")
 		items := []picker.Item{{Value: "", Label: "(all categories)"}}
@@ -371,7 +416,13 @@ func (m *Model) open() tea.Cmd {
 }
 
 func (m *Model) maybePrefetch() tea.Cmd {
-	if m.query != "" || m.loading || m.next == "" {
+	if m.query != "" || m.loading {
+		return nil
+	}
+	if m.prev != "" && m.tbl.Cursor() < PrefetchAt {
+		return m.fetchBefore()
+	}
+	if m.next == "" {
 		return nil
 	}
 	if m.tbl.Cursor()+m.tbl.VisibleRows() >= len(m.browse)-PrefetchAt {
@@ -570,9 +621,14 @@ func (m *Model) cells(s store.StreamInfo, match []int) []table.Cell {
 func (m *Model) View() string {
 	st := m.c.Styles
 	var status string
-	order := "id"
-	if m.order == store.ByUpdated {
-		order = "last update"
+	order := "id ↑"
+	switch {
+	case m.order == store.ByID && m.reverse:
+		order = "id ↓"
+	case m.order == store.ByUpdated && !m.reverse:
+		order = "last update, newest first"
+	case m.order == store.ByUpdated:
+		order = "last update, oldest first"
 	}
 	cat := "all categories"
 	if m.category != "" {

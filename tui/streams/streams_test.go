@@ -53,6 +53,11 @@ func (f *fakeList) ListStreams(_ context.Context, o store.ListStreamsOptions) (s
 	if o.Order == store.ByUpdated {
 		sort.Slice(src, func(i, j int) bool { return src[i].UpdatedAt.After(src[j].UpdatedAt) })
 	}
+	if o.Reverse {
+		for i, j := 0, len(src)-1; i < j; i, j = i+1, j-1 {
+			src[i], src[j] = src[j], src[i]
+		}
+	}
 	past := o.After == ""
 	for _, s := range src {
 		if !past {
@@ -129,9 +134,9 @@ func TestBrowseAndPaging(t *testing.T) {
 func TestSortAndOpen(t *testing.T) {
 	t.Parallel()
 	m, _ := setup(t, 300)
-	tuitest.Settle(m, tuitest.Key("s"))
-	if m.order != store.ByUpdated {
-		t.Fatal("s does not sort by last update")
+	tuitest.Settle(m, tuitest.Key("s"), tuitest.Key("s")) // id ↓, then last update
+	if m.order != store.ByUpdated || m.reverse {
+		t.Fatal("s s does not sort by last update, newest first")
 	}
 	if got, _ := m.selected(); got.StreamID != "order-000299" {
 		t.Fatalf("newest first: %q", got.StreamID)
@@ -283,5 +288,59 @@ func TestIsSubsequence(t *testing.T) {
 		if got := IsSubsequence(c.a, c.b); got != c.want {
 			t.Errorf("IsSubsequence(%q, %q) = %v", c.a, c.b, got)
 		}
+	}
+}
+
+// TestEndAndReverse (issue 14, item 3): G goes to the real end of the
+// list (the last of thousands of streams, one page read backwards, not
+// one more page), moving up from there loads what is before it, g goes
+// back to the top; s cycles id ↑, id ↓, newest update, oldest update.
+func TestEndAndReverse(t *testing.T) {
+	t.Parallel()
+	f := newFake(5000)
+	m := New(context.Background(), tuitest.Common(120, 30), f)
+	m.SetSize(120, 30)
+	tuitest.Settle(m, tuitest.Drain(m.Init())...)
+	tuitest.Settle(m, tuitest.Key("G"))
+	if s, ok := m.selected(); !ok || s.StreamID != "order-004999" {
+		t.Fatalf("G selected %v, want the last stream order-004999", s.StreamID)
+	}
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, "▶ order-004999") {
+		t.Fatalf("the last stream is not shown:\n%s", v)
+	}
+	if len(m.browse) != PageSize {
+		t.Fatalf("G read %d rows, want one page", len(m.browse))
+	}
+	prev, _ := m.selected()
+	for range PageSize - PrefetchAt + 1 {
+		tuitest.Settle(m, tuitest.Key("k"))
+		s, _ := m.selected()
+		if s.StreamID >= prev.StreamID {
+			t.Fatalf("k from %s went to %s", prev.StreamID, s.StreamID)
+		}
+		prev = s
+	}
+	if len(m.browse) != 2*PageSize {
+		t.Fatalf("moving up from the end loaded nothing before it: %d rows", len(m.browse))
+	}
+	for i := 1; i < len(m.browse); i++ {
+		if m.browse[i-1].StreamID >= m.browse[i].StreamID {
+			t.Fatalf("rows out of order at %d: %s, %s", i, m.browse[i-1].StreamID, m.browse[i].StreamID)
+		}
+	}
+	tuitest.Settle(m, tuitest.Key("g"))
+	if s, _ := m.selected(); s.StreamID != "customer-000000" {
+		t.Fatalf("g after G: at %s", s.StreamID)
+	}
+	// id ↓ starts at the largest id; newest update first is the last
+	// made; oldest first the first; then id ↑ again.
+	for i, want := range []string{"order-004999", "order-004999", "customer-000000", "customer-000000"} {
+		tuitest.Settle(m, tuitest.Key("s"))
+		if s, _ := m.selected(); s.StreamID != want {
+			t.Fatalf("s #%d: first row %s, want %s", i+1, s.StreamID, want)
+		}
+	}
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, "sorted by id ↑") {
+		t.Fatalf("the sort is not said:\n%s", v)
 	}
 }

@@ -204,7 +204,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			}
 			return common.ErrCmd("subscription "+m.name, msg.err)
 		}
-		m.status, m.why, m.parked, m.loaded = msg.status, msg.why, msg.parked, true
+		m.status, m.why, m.parked, m.loaded, m.notFound = msg.status, msg.why, msg.parked, true, false
 		m.fitHead()
 		m.tbl.SetRows(rows{m})
 		if m.open != nil {
@@ -249,7 +249,12 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			}
 			return nil
 		}
-		m.tbl.Mouse(msg, msg.Y-m.headH)
+		if moved, clicked := m.tbl.Mouse(msg, msg.Y-m.headH); clicked && !moved {
+			// A click on the selected row opens it, as in every list.
+			if p, ok := m.selected(); ok {
+				m.open, m.openOff = &p, 0
+			}
+		}
 	case tea.KeyMsg:
 		return m.key(msg)
 	}
@@ -291,6 +296,13 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 			m.openOff = m.openMax()
 			return nil
 		}
+	}
+	if !m.loaded {
+		// No subscription (not yet, or no such name): nothing to act on.
+		if key.Matches(msg, k.Refresh) {
+			return m.load()
+		}
+		return nil
 	}
 	switch {
 	case key.Matches(msg, k.Refresh):
@@ -446,6 +458,9 @@ func (m *Model) View() string {
 // ShortHelp is the footer help.
 func (m *Model) ShortHelp() []key.Binding {
 	k := m.c.Keys
+	if !m.loaded {
+		return []key.Binding{k.Refresh, k.Back}
+	}
 	if m.open != nil {
 		return []key.Binding{k.Up, k.Down, openEvent(k.Open), copyAll(k.Copy), k.Retry, k.Skip, k.Back}
 	}
@@ -455,6 +470,9 @@ func (m *Model) ShortHelp() []key.Binding {
 // FullHelp is the full help.
 func (m *Model) FullHelp() [][]key.Binding {
 	k := m.c.Keys
+	if !m.loaded {
+		return [][]key.Binding{{k.Refresh, k.Back}}
+	}
 	if m.open != nil {
 		return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {openEvent(k.Open), copyAll(k.Copy), k.Retry, k.Skip, k.Back}}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	tea "github.com/charmbracelet/bubbletea"
 	"strings"
 	"testing"
 	"time"
@@ -218,5 +219,55 @@ func TestRetryAllAtScaleAsksTheName(t *testing.T) {
 	conf, ok := tuitest.Find[common.ConfirmMsg](msgs)
 	if !ok || conf.Typed != "notifications" || !strings.Contains(conf.Prompt, "all 100 parked events") {
 		t.Fatalf("retry all of 100: %+v", msgs)
+	}
+}
+
+// TestMissingOffersNoActions (issue 14, item 7): the page of a name that
+// is no subscription says so, and neither its keys nor its help offer
+// actions on it (p, R, T asked to pause, reset or retry "nope").
+func TestMissingOffersNoActions(t *testing.T) {
+	t.Parallel()
+	f := tuitest.NewAdmin(nil, nil)
+	m := New(context.Background(), tuitest.Common(140, 24), f, action.New(context.Background(), f, false), common.NewSubHistory(10), "nope")
+	m.SetSize(140, 24)
+	tuitest.Settle(m, tuitest.Drain(m.Init())...)
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, `Subscription "nope" does not exist`) {
+		t.Fatalf("view:\n%s", v)
+	}
+	for _, k := range []string{"p", "R", "t", "T", "x", "enter"} {
+		if msgs := tuitest.Settle(m, tuitest.Key(k)); len(msgs) > 1 {
+			t.Fatalf("%s on a missing subscription did something: %+v", k, msgs)
+		}
+	}
+	if len(f.Calls()) != 0 {
+		t.Fatalf("actions on a missing subscription: %v", f.Calls())
+	}
+	for _, g := range m.FullHelp() {
+		for _, b := range append(g, m.ShortHelp()...) {
+			if k := b.Help().Key; k != "r" && k != "esc" {
+				t.Fatalf("help offers %s %q on a missing subscription", k, b.Help().Desc)
+			}
+		}
+	}
+}
+
+// TestClickOnSelectedOpens (issue 14, item 9): a click on the selected
+// parked row opens it, as enter does and as in every list.
+func TestClickOnSelectedOpens(t *testing.T) {
+	t.Parallel()
+	m, _ := setup(t, false)
+	y := -1
+	for i, l := range strings.Split(tuitest.Plain(m.View()), "\n") {
+		if strings.Contains(l, "order-1") {
+			y = i
+			break
+		}
+	}
+	if y < 0 {
+		t.Fatal("no parked row on screen")
+	}
+	tuitest.Settle(m, tea.MouseMsg{X: 3, Y: y, Button: tea.MouseButtonLeft, Action: tea.MouseActionPress})
+	if m.open == nil {
+		t.Fatalf("a click on the selected row (line %d) opened nothing", y)
 	}
 }

@@ -189,6 +189,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			m.err = msg.err
 			return common.ErrCmd("list subscriptions", msg.err)
 		}
+		m.err = nil // a success clears the last failure
 		m.set(msg.subs, m.c.Now())
 	case action.DoneMsg:
 		if msg.Err == nil && msg.Status != nil {

@@ -2,6 +2,7 @@ package subs
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -198,5 +199,20 @@ func TestNarrowKeepsParkedHolderError(t *testing.T) {
 	m.SetSize(150, 20)
 	if v := tuitest.Plain(m.View()); !strings.Contains(v, "lag trend") || !strings.Contains(v, "beat") {
 		t.Fatalf("150 columns lack the trend or beat:\n%s", v)
+	}
+}
+
+// TestStaleErrorClears (issue 14, item 7): a failed reload shows its
+// error; the next reload that succeeds takes it away.
+func TestStaleErrorClears(t *testing.T) {
+	t.Parallel()
+	m, f := setup(t, false)
+	tuitest.Settle(m, listMsg{id: m.id, err: fmt.Errorf("connection reset by peer")})
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, "connection reset by peer") {
+		t.Fatalf("the failure is not shown:\n%s", v)
+	}
+	tuitest.Settle(m, listMsg{id: m.id, subs: f.Subs()})
+	if v := tuitest.Plain(m.View()); strings.Contains(v, "connection reset by peer") {
+		t.Fatalf("the failure stays after a success:\n%s", v)
 	}
 }

@@ -193,7 +193,15 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	case tea.KeyMsg:
 		return m.key(msg)
 	case tea.MouseMsg:
+		before := m.tbl.Cursor()
 		_, clicked := m.tbl.Mouse(msg, msg.Y-2)
+		if clicked && m.tbl.Cursor() == before && msg.Button == tea.MouseButtonLeft {
+			// A click on the selected row opens it, as in every list.
+			if cmd := m.tbl.Open(); cmd != nil {
+				m.follow = false
+				return cmd
+			}
+		}
 		switch {
 		case msg.Button == tea.MouseButtonWheelUp:
 			// Scrolling up pauses following, as k does.

@@ -318,3 +318,29 @@ func TestFeedBoundedByBytes(t *testing.T) {
 		t.Fatalf("%d events, %d bytes, dropped %d", len(msg.Events), b, msg.Dropped)
 	}
 }
+
+// TestClickOnSelectedOpens (issue 14, item 9): a click on the selected
+// row opens its event, as in every list; a click on another row selects.
+func TestClickOnSelectedOpens(t *testing.T) {
+	t.Parallel()
+	m := setup(t, 1000)
+	batch(m, 0, 5)
+	y := -1
+	for i, l := range strings.Split(tuitest.Plain(m.View()), "\n") {
+		if strings.HasPrefix(l, "▶") {
+			y = i
+		}
+	}
+	if y < 0 {
+		t.Fatalf("no selected row:\n%s", tuitest.Plain(m.View()))
+	}
+	click := func(y int) []tea.Msg {
+		return tuitest.Drain(m.Update(tea.MouseMsg{X: 3, Y: y, Button: tea.MouseButtonLeft, Action: tea.MouseActionPress}))
+	}
+	if _, ok := tuitest.Find[common.OpenEventMsg](click(y - 1)); ok {
+		t.Fatal("a click on another row opened it")
+	}
+	if _, ok := tuitest.Find[common.OpenEventMsg](click(y - 1)); !ok {
+		t.Fatal("a click on the selected row opened nothing")
+	}
+}

@@ -9,6 +9,7 @@ package timetravel
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 
+	"eventscope/domain"
 	"eventscope/store"
 	"eventscope/tui/common"
 )
@@ -90,6 +92,7 @@ type Model struct {
 	input     textinput.Model
 	focused   bool
 	askingID  bool // the empty tab asks for a stream
+	prompted  bool // the stream was typed in the prompt (a failure asks again)
 	scroll    int
 	firstMark int // the first changed line of the state, -1 when none
 }
@@ -146,11 +149,12 @@ func (m *Model) Init() tea.Cmd {
 }
 
 // ClaimsKey: the jump input and the stream prompt take every key (an
-// empty prompt lets digits and tab through, to switch views).
+// empty prompt lets digits and tab through, to switch views, and esc,
+// which does nothing there).
 func (m *Model) ClaimsKey(msg tea.KeyMsg) bool {
 	if m.askingID {
 		s := msg.String()
-		if m.input.Value() == "" && (len(s) == 1 && s[0] >= '0' && s[0] <= '9' || s == "tab" || s == "shift+tab") {
+		if m.input.Value() == "" && (len(s) == 1 && s[0] >= '0' && s[0] <= '9' || s == "tab" || s == "shift+tab" || s == "esc") {
 			return false
 		}
 		return true
@@ -181,8 +185,47 @@ func (m *Model) put(t Transition) {
 	}
 }
 
-// goTo shows version v (-1: last), from the cache when it can.
+// failed reports a load that failed. A version past the end shows the
+// last one and says so; a stream that cannot be shown at all leaves the
+// user where they were (the prompt again, or the root puts back the page
+// this one replaced); a failure later (a refresh) keeps the state shown.
+func (m *Model) failed(err error) tea.Cmd {
+	var ve *domain.VersionError
+	if errors.As(err, &ve) && ve.Version > ve.LastVersion && ve.LastVersion >= 0 {
+		m.last = ve.LastVersion
+		return m.goTo(ve.Version)
+	}
+	e := common.ErrorMsg{Op: "time-travel " + m.stream, Err: err}
+	if m.cur == nil && (common.IsNotFound(err) || errors.Is(err, store.ErrInvalid)) {
+		if m.prompted {
+			m.askingID, m.focused, m.prompted = true, true, false
+			m.input.SetValue(m.stream)
+			m.input.CursorEnd()
+			m.input.Focus()
+			m.stream = ""
+			return common.ErrCmd(e.Op, err)
+		}
+		id := m.id
+		return func() tea.Msg { return common.OpenFailedMsg{Page: id, Err: e} }
+	}
+	m.err = err
+	return common.ErrCmd(e.Op, err)
+}
+
+// goTo shows version v (-1: last), from the cache when it can; a version
+// past the last shows the last and says so.
 func (m *Model) goTo(v int64) tea.Cmd {
+	var clamped tea.Cmd
+	if m.last >= 0 && v > m.last {
+		clamped = common.Status(common.Info, "%s has no version %d: showing the last, v%d", m.stream, v, m.last)
+	}
+	if cmd := m.goToIn(v); cmd != nil || clamped != nil {
+		return tea.Batch(clamped, cmd)
+	}
+	return nil
+}
+
+func (m *Model) goToIn(v int64) tea.Cmd {
 	if m.last >= 0 && (v < 0 || v > m.last) {
 		v = m.last
 	}
@@ -267,8 +310,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		if msg.err != nil {
 			if msg.seq == m.seq {
 				m.loading = false
-				m.err = msg.err
-				return common.ErrCmd("time-travel "+m.stream, msg.err)
+				return m.failed(msg.err)
 			}
 			return nil
 		}
@@ -311,7 +353,10 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		switch msg.Type {
 		case tea.KeyEsc:
 			if m.askingID {
-				return common.Navigate(common.BackMsg{})
+				// The prompt is the tab's root: esc clears what was
+				// typed and goes nowhere.
+				m.input.SetValue("")
+				return nil
 			}
 			m.focused = false
 			m.input.Blur()
@@ -361,6 +406,10 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		m.scroll = max(m.scroll-1, 0)
 	case key.Matches(msg, k.Down):
 		m.scroll++
+	case key.Matches(msg, k.PageUp):
+		m.scroll = max(m.scroll-m.statePage(), 0)
+	case key.Matches(msg, k.PageDown):
+		m.scroll += m.statePage()
 	case key.Matches(msg, k.Open):
 		if m.cur != nil {
 			return common.Navigate(common.OpenEventMsg{Event: m.cur.Event})
@@ -380,7 +429,7 @@ func (m *Model) submit() tea.Cmd {
 		if err := store.ValidateStreamID(stream); err != nil {
 			return common.Status(common.Failure, "%v", err)
 		}
-		m.stream, m.askingID, m.focused = stream, false, false
+		m.stream, m.askingID, m.focused, m.prompted = stream, false, false, true
 		m.input.Blur()
 		m.input.SetValue("")
 		if at == "" {
@@ -487,6 +536,13 @@ func (m *Model) View() string {
 const topLines = 4
 
 // layout splits the height between the panes and the change list.
+// statePage is how many lines of the state pane one screen shows (the
+// step of PgUp/PgDn).
+func (m *Model) statePage() int {
+	_, paneH := m.layout(max(len(m.changes), 1) + 1)
+	return max(paneH-2, 1)
+}
+
 func (m *Model) layout(nChanges int) (changesH, paneH int) {
 	bodyH := m.c.Height - topLines
 	changesH = min(nChanges, max(bodyH/3, 3))
@@ -566,7 +622,7 @@ func (m *Model) FullHelp() [][]key.Binding {
 	k := m.c.Keys
 	return [][]key.Binding{
 		{k.StepBack, k.StepForward, k.BigBack, k.BigForward, k.First, k.Last, k.Jump},
-		{k.Up, k.Down, k.Open, k.OpenStream, k.Copy, k.Refresh, k.Back},
+		{k.Up, k.Down, k.PageUp, k.PageDown, k.Open, k.OpenStream, k.Copy, k.Refresh, k.Back},
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	tea "github.com/charmbracelet/bubbletea"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -302,5 +303,45 @@ func TestNarrowStacksEventPane(t *testing.T) {
 	}
 	if strings.Index(v, "Event v2") < strings.Index(v, "State after v2") {
 		t.Fatalf("event pane not under the state:\n%s", v)
+	}
+}
+
+// longTT folds one version whose state has 200 fields.
+type longTT struct{}
+
+func (longTT) TransitionAt(_ context.Context, stream string, _ int64) (Transition, error) {
+	fields := make([]string, 200)
+	for i := range fields {
+		fields[i] = fmt.Sprintf(`"k%03d":%d`, i, i)
+	}
+	st := json.RawMessage("{" + strings.Join(fields, ",") + "}")
+	return Transition{Before: json.RawMessage(`{}`), After: State{Stream: stream, Version: 0, LastVersion: 0, Aggregate: "Long",
+		State: st, Event: store.Event{StreamID: stream, Type: "Made", Data: json.RawMessage(`{}`)}}}, nil
+}
+
+func (longTT) VersionAt(context.Context, string, time.Time) (int64, error) { return 0, nil }
+
+// TestStatePanePages (issue 14, item 3): PgDn/PgUp page the state pane as
+// the wheel scrolls it.
+func TestStatePanePages(t *testing.T) {
+	t.Parallel()
+	m := New(context.Background(), tuitest.Common(140, 40), longTT{}, "long-1", 0, time.Time{})
+	m.SetSize(140, 40)
+	tuitest.Settle(m, tuitest.Drain(m.Init())...)
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, `"k000"`) {
+		t.Fatalf("first screen:\n%s", v)
+	}
+	tuitest.Settle(m, tuitest.Key("pgdown"))
+	v := tuitest.Plain(m.View())
+	if strings.Contains(v, `"k000"`) || !strings.Contains(v, `"k040"`) {
+		t.Fatalf("pgdown did not page the state:\n%s", v)
+	}
+	tuitest.Settle(m, tuitest.Key("pgup"))
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, `"k000"`) {
+		t.Fatalf("pgup did not page back:\n%s", v)
+	}
+	tuitest.Settle(m, tea.MouseMsg{Button: tea.MouseButtonWheelDown, Action: tea.MouseActionPress})
+	if v := tuitest.Plain(m.View()); strings.Contains(v, `"k000"`) {
+		t.Fatalf("the wheel did not scroll the state:\n%s", v)
 	}
 }
