@@ -186,7 +186,7 @@ func Cents(c int64) string {
 }
 
 // OrderSummary keeps the order-summary read model (eventscope.order_summary
-// and eventscope.customer_totals) in the subscription's checkpoint
+// and, through it, the eventscope.customer_totals view) in the subscription's checkpoint
 // transaction: exactly once. It is also idempotent on its own: a row
 // remembers the order version it has applied.
 func OrderSummary(ctx context.Context, tx pgx.Tx, e store.Event) error {

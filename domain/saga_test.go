@@ -6,6 +6,9 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"eventscope/store"
 )
@@ -225,5 +228,73 @@ func TestSagaUnknownCustomer(t *testing.T) {
 	evs := readAll(t, ctx, st, "order-o9")
 	if len(evs) != 2 || evs[1].Type != OrderRejectedType {
 		t.Fatalf("order of an unknown customer: %+v", evs)
+	}
+}
+
+// TestOrderSummaryPartitionsNeverBlockEachOther: two order-summary
+// transactions (two partitions of a group) apply orders of the same two
+// customers in opposite orders, both open at once. Each order's row is
+// written by one partition only and the customer totals are derived from
+// those rows, so neither waits for the other: with a totals row per
+// customer they blocked and one of them died of a deadlock (40P01).
+func TestOrderSummaryPartitionsNeverBlockEachOther(t *testing.T) {
+	t.Parallel()
+	st, ctx := setup(t)
+	repo := NewRepository(st, 0)
+	register(t, ctx, repo, "ca", 100_000)
+	register(t, ctx, repo, "cb", 100_000)
+	a1, b1 := place(t, ctx, repo, "pa1", "ca", 100), place(t, ctx, repo, "pb1", "cb", 200)
+	b2, a2 := place(t, ctx, repo, "pb2", "cb", 300), place(t, ctx, repo, "pa2", "ca", 400)
+
+	tx1, err := st.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx1.Rollback(ctx)
+	tx2, err := st.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx2.Rollback(ctx)
+	// each step must finish on its own while the other transaction is open
+	step := func(tx pgx.Tx, e store.Event) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if _, err := tx.Exec(sctx, `SET LOCAL lock_timeout = '5s'`); err != nil {
+			t.Fatal(err)
+		}
+		if err := OrderSummary(sctx, tx, e); err != nil {
+			t.Fatalf("%s (%s) blocked behind the other partition: %v", e.StreamID, e.Type, err)
+		}
+	}
+	step(tx1, a1) // partition 1: customer ca ...
+	step(tx2, b1) // partition 2: customer cb ...
+	step(tx1, b2) // ... then cb
+	step(tx2, a2) // ... then ca
+	if err := tx1.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx2.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := st.Pool().Query(ctx, `SELECT customer_id, orders, pending, placed_total FROM eventscope.customer_totals ORDER BY customer_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var id string
+		var orders, pending, total int64
+		if err := rows.Scan(&id, &orders, &pending, &total); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s:%d/%d/%d", id, orders, pending, total))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if want := "[ca:2/2/500 cb:2/2/500]"; fmt.Sprint(got) != want {
+		t.Fatalf("customer totals %v, want %s", got, want)
 	}
 }

@@ -11,8 +11,8 @@ import (
 )
 
 // Every statement of the domain's own tables (eventscope.snapshots,
-// order_summary, customer_totals and the orders_by_status view, created by
-// store's migration 003) is in this file. The events themselves are read
+// order_summary and the customer_totals and orders_by_status views, created
+// by store's migrations 003 and 016) is in this file. The events themselves are read
 // and written through the store.
 
 // snapshotRow is one row of eventscope.snapshots.
@@ -79,39 +79,15 @@ func latestSnapshot(ctx context.Context, q rowQuerier, stream string, schema int
 	return version, state, true, nil
 }
 
-// orderPlacedSQL adds an order to the order-summary read model and its
-// customer's totals; a replay changes nothing.
-const orderPlacedSQL = `WITH ins AS (
-INSERT INTO eventscope.order_summary (order_id, customer_id, status, total, lines, version, placed_at, updated_at)
-VALUES ($1, $2, 'pending', $3, $4, $5, $6, $6) ON CONFLICT (order_id) DO NOTHING
-RETURNING customer_id, total)
-INSERT INTO eventscope.customer_totals AS c (customer_id, orders, pending, placed_total)
-SELECT customer_id, 1, 1, total FROM ins
-ON CONFLICT (customer_id) DO UPDATE SET orders = c.orders + 1, pending = c.pending + 1,
-       placed_total = c.placed_total + EXCLUDED.placed_total`
+// orderPlacedSQL adds an order to the order-summary read model; a replay
+// changes nothing. Customer totals are a view over these rows (016).
+const orderPlacedSQL = `INSERT INTO eventscope.order_summary (order_id, customer_id, status, total, lines, version, placed_at, updated_at)
+VALUES ($1, $2, 'pending', $3, $4, $5, $6, $6) ON CONFLICT (order_id) DO NOTHING`
 
 // orderStatusSQL moves an order to status $3 (reason $4, at $5) when $2 is
-// newer than the version applied, and its customer's totals with it.
-const orderStatusSQL = `WITH old AS (
-SELECT order_id, customer_id, status, total FROM eventscope.order_summary
- WHERE order_id = $1 AND version < $2 FOR UPDATE),
-upd AS (
-UPDATE eventscope.order_summary o SET status = $3, reason = $4, version = $2, updated_at = $5
-  FROM old WHERE o.order_id = old.order_id
-RETURNING old.customer_id, old.status AS was, old.total)
-UPDATE eventscope.customer_totals c SET
-  pending   = c.pending   + ($3 = 'pending')::int   - (u.was = 'pending')::int,
-  approved  = c.approved  + ($3 = 'approved')::int  - (u.was = 'approved')::int,
-  rejected  = c.rejected  + ($3 = 'rejected')::int  - (u.was = 'rejected')::int,
-  cancelled = c.cancelled + ($3 = 'cancelled')::int - (u.was = 'cancelled')::int,
-  shipped   = c.shipped   + ($3 = 'shipped')::int   - (u.was = 'shipped')::int,
-  approved_total = c.approved_total
-      + CASE WHEN $3 IN ('approved', 'shipped') THEN u.total ELSE 0 END
-      - CASE WHEN u.was IN ('approved', 'shipped') THEN u.total ELSE 0 END,
-  shipped_total = c.shipped_total
-      + CASE WHEN $3 = 'shipped' THEN u.total ELSE 0 END
-      - CASE WHEN u.was = 'shipped' THEN u.total ELSE 0 END
-  FROM upd u WHERE c.customer_id = u.customer_id`
+// newer than the version applied.
+const orderStatusSQL = `UPDATE eventscope.order_summary SET status = $3, reason = $4, version = $2, updated_at = $5
+ WHERE order_id = $1 AND version < $2`
 
 // OrderCount is one row of the orders_by_status view.
 type OrderCount struct {

@@ -112,8 +112,7 @@ INSERT INTO eventscope.privileges (kind, name, role, grants, runs_as, why) VALUE
 ('table', 'snapshots',         'writer', 'INSERT, UPDATE, DELETE', NULL, 'subscribers and time-travel store snapshots'),
 ('table', 'order_summary',     'reader', 'SELECT', NULL, 'a read model'),
 ('table', 'order_summary',     'writer', 'INSERT, UPDATE, DELETE', NULL, 'the domain worker maintains it'),
-('table', 'customer_totals',   'reader', 'SELECT', NULL, 'a read model'),
-('table', 'customer_totals',   'writer', 'INSERT, UPDATE, DELETE', NULL, 'the domain worker maintains it'),
+('table', 'customer_totals',   'reader', 'SELECT', NULL, 'a view over a read model (016)'),
 ('table', 'orders_by_status',  'reader', 'SELECT', NULL, 'a view over a read model'),
 -- subscriptions: a subscriber writes its own row's running columns and
 -- its parked events; the rest is administration (and the guard trigger)
