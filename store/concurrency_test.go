@@ -29,7 +29,9 @@ func TestNoSkip(t *testing.T) {
 	t.Parallel()
 	st, ctx := setupPrivate(t)
 	const writers = 16
-	deadline := time.Now().Add(3 * time.Second)
+	// Writers run for 3 s and then on until there is enough traffic to
+	// mean something (a loaded machine commits far fewer), up to a minute.
+	deadline, hardDeadline := time.Now().Add(3*time.Second), time.Now().Add(time.Minute)
 
 	var (
 		mu         sync.Mutex
@@ -38,12 +40,21 @@ func TestNoSkip(t *testing.T) {
 		wg         sync.WaitGroup
 		writerErr  = make(chan error, writers)
 	)
+	going := func() bool {
+		now := time.Now()
+		if now.Before(deadline) {
+			return true
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return now.Before(hardDeadline) && (len(committed) < 600 || len(rolledBack) == 0)
+	}
 	for w := 0; w < writers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(w), 42))
-			for i := 0; time.Now().Before(deadline); i++ {
+			for i := 0; going(); i++ {
 				// Half the writers share 4 streams, so stream order is
 				// tested across transactions too.
 				stream := fmt.Sprintf("order-w%d", w)
