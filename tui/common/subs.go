@@ -187,9 +187,25 @@ func (h *SubHistory) Rate(name string) []float64 {
 	return nil
 }
 
+// StateHeldBack is the state shown for a live subscription while an
+// open transaction holds the log back: its lag 0 means "nothing visible
+// yet", not "up to date".
+const StateHeldBack = "held back"
+
+// ShownState is the state word the console shows for a subscription in
+// state while the log is as h says.
+func ShownState(state string, h store.Horizon) string {
+	if state == "live" && HeldBack(h.Blocker) {
+		return StateHeldBack
+	}
+	return state
+}
+
 // StateStyle is the style of a subscription state word.
 func StateStyle(st *styles.Styles, state string) lipgloss.Style {
 	switch state {
+	case StateHeldBack:
+		return st.StateFailing
 	case "live":
 		return st.StateLive
 	case "catching-up":

@@ -17,6 +17,13 @@ import (
 // with extra flags, and opens the console in tmux (cols×rows).
 func startConsole(t *testing.T, name string, cols, rows int, workerArgs ...string) (tm *term, bin, db string) {
 	t.Helper()
+	return startConsoleOn(t, name, cols, rows, "", workerArgs...)
+}
+
+// startConsoleOn is startConsole on the database db ("": a fresh one on
+// the shared server; a private cluster's is migrated first).
+func startConsoleOn(t *testing.T, name string, cols, rows int, db string, workerArgs ...string) (tm *term, bin, _ string) {
+	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Skip("tmux is not installed: the end-to-end console test needs it (CI installs it)")
 	}
@@ -30,7 +37,11 @@ func startConsole(t *testing.T, name string, cols, rows int, workerArgs ...strin
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	db = testdb.URL(t)
+	if db == "" {
+		db = testdb.URL(t)
+	} else {
+		run(t, bin, "migrate", "--db", db)
+	}
 	run(t, bin, "seed", "--db", db, "--customers", "10", "--orders", "60")
 	worker := exec.Command(bin, append([]string{"worker", "--db", db, "--quiet"}, workerArgs...)...)
 	var wlog bytes.Buffer

@@ -21,6 +21,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"eventscope/internal/textsafe"
+	"eventscope/store"
 	"eventscope/tui/action"
 	"eventscope/tui/common"
 	"eventscope/tui/resetmenu"
@@ -81,6 +82,8 @@ type Model struct {
 	// by openOff lines.
 	open    *common.ParkedEvent
 	openOff int
+	// horizon is the header's probe (what holds the log back).
+	horizon store.Horizon
 }
 
 // New makes the detail view of subscription name.
@@ -237,6 +240,8 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			}
 			return m.load()
 		}
+	case common.RateMsg:
+		m.horizon = msg.Horizon
 	case common.RefreshMsg:
 		return m.load()
 	case tea.MouseMsg:
@@ -405,9 +410,10 @@ func (m *Model) View() string {
 	if holder == "" {
 		holder = "none"
 	}
-	state := common.StateStyle(st, s.State)
+	stateText := common.ShownState(s.State, m.horizon)
+	state := common.StateStyle(st, stateText)
 	lines := []string{
-		st.Bold.Render(s.Name) + "  " + state.Render(s.State) + "  " + st.Faint.Render("filter: "+filter),
+		st.Bold.Render(s.Name) + "  " + state.Render(stateText) + "  " + st.Faint.Render("filter: "+filter),
 		st.Label.Render("why ") + m.whyStyle().Render(common.Truncate(textsafe.Line(m.why.Line), max(w-4, 1))),
 		kv("checkpoint", s.Checkpoint.String()) + "   " + kv("head", s.Head.String()) + "   " + kv("lag", common.Count(s.Lag)) + "   " + kv("rate", common.Rate(s.Rate)) + "   " + kv("processed", common.Count(s.Processed)),
 		kv("holder", holder) + "   " + kv("heartbeat", common.Ago(m.c.Now(), s.Heartbeat)) + "   " + kv("parked", common.Count(s.Parked)),
