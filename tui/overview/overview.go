@@ -62,7 +62,7 @@ type Model struct {
 	typesGen  int64
 	err       error
 
-	statsAt time.Time // when the counts were read
+	statsAt   time.Time // when the counts were read
 	typesRead time.Time // when the types were counted
 
 	// The head and the horizon are the header's probe (common.RateMsg):
