@@ -86,3 +86,92 @@ func TestHeldBackInTmux(t *testing.T) {
 	tm.send("q")
 	tm.waitFor("quit", "CONSOLE-EXITED 0")
 }
+
+// TestParkedRetryOutcomeInTmux (issue 14 item 6): after t on a parked
+// event the list shows the outcome by itself, without r: the event is
+// marked queued, then (its handler fails it again) it is back with ten
+// attempts and a flash says it was parked again.
+func TestParkedRetryOutcomeInTmux(t *testing.T) {
+	t.Parallel()
+	tm, bin, db := startConsole(t, "retry", 140, 40, "--permanent-rate", "1", "--transient-rate", "0")
+	resetToEnd(t, bin, db, "notifications")
+	run(t, bin, "append", "--db", db, "order-e2eretry", "OrderShipped", `{"orderId":"e2eretry"}`)
+	tm.send(":")
+	tm.typeText("sub notifications")
+	tm.send("Enter")
+	screen := tm.waitFor("parked", "notifications  ", "order-e2eretry", "parked 1 ", "updated ")
+	if row := lineWith(screen, "order-e2eretry"); !strings.Contains(row, " 5 ") {
+		t.Fatalf("parked row %q: want 5 tries", row)
+	}
+	tm.send("t")
+	tm.waitFor("retry-queued", "queued parked event ")
+	screen = tm.waitFor("retry-outcome", "retried the parked event of notifications: 0 delivered, 1 parked again")
+	if row := lineWith(screen, "order-e2eretry"); !strings.Contains(row, " 10 ") || strings.Contains(row, "retry queued") {
+		t.Fatalf("parked row %q after the retry: want 10 tries, not queued", row)
+	}
+	tm.send("q")
+	tm.waitFor("quit", "CONSOLE-EXITED 0")
+}
+
+func lineWith(screen, s string) string {
+	for _, l := range strings.Split(screen, "\n") {
+		if strings.Contains(l, s) {
+			return l
+		}
+	}
+	return ""
+}
+
+// TestStreamsByUpdateMoveInTmux (issue 14 item 6): sorted by last update,
+// the Streams list re-reads itself: a stream appended to from outside
+// moves to the top without a key, and the selection stays on the stream
+// it was on (not on the row number).
+func TestStreamsByUpdateMoveInTmux(t *testing.T) {
+	t.Parallel()
+	tm, bin, db := startConsole(t, "byupdate", 140, 40)
+	tm.send("2")
+	tm.waitFor("streams", "sorted by id", "customer-0001")
+	tm.send("s")
+	tm.send("s")
+	screen := tm.waitFor("by-update", "sorted by last update, newest first", "updated ")
+	tm.send("j")
+	tm.send("j")
+	screen = tm.waitFor("selected", "▶ ")
+	sel := strings.Fields(strings.TrimPrefix(strings.TrimSpace(lineWith(screen, "▶ ")), "▶"))[0]
+	target := "customer-0007"
+	if sel == target {
+		target = "customer-0008"
+	}
+	if first := firstRow(screen); strings.Contains(first, target) {
+		t.Fatalf("%s is already on top:\n%s", target, screen)
+	}
+	run(t, bin, "append", "--db", db, target, "CustomerNoted", `{"note":"moved"}`)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		screen = tm.capture()
+		if strings.Contains(firstRow(screen), target) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not move to the top by itself:\n%s", target, screen)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if l := lineWith(screen, "▶ "); !strings.Contains(l, sel+" ") {
+		t.Fatalf("the selection left %s: %q\n%s", sel, l, screen)
+	}
+	tm.send("q")
+	tm.waitFor("quit", "CONSOLE-EXITED 0")
+}
+
+// firstRow is the first row of the table under its header (the line after
+// the one holding "last update" as a column title).
+func firstRow(screen string) string {
+	lines := strings.Split(screen, "\n")
+	for i, l := range lines {
+		if strings.Contains(l, "stream ") && strings.Contains(l, "category") && strings.Contains(l, "last update") && i+1 < len(lines) {
+			return lines[i+1]
+		}
+	}
+	return ""
+}
