@@ -391,7 +391,7 @@ func (m *Model) View() string {
 	case !m.loaded:
 		status = st.Faint.Render("loading…")
 	default:
-		status = st.Faint.Render(fmt.Sprintf("%d subscriptions · updated %s", len(m.all), common.Ago(m.c.Now(), m.at)))
+		status = st.Faint.Render(fmt.Sprintf("%d subscriptions · %s", len(m.all), common.Updated(m.c.Now(), m.at)))
 		if m.err != nil {
 			status += " " + st.Error.Render("(monitor: "+m.err.Error()+")")
 		}
