@@ -269,7 +269,7 @@ func (m *Model) subsSummary() string {
 	case len(m.subs) == 0:
 		return st.Faint.Render("none yet")
 	}
-	var live, lagging, failing, paused, idle int
+	var live, held, lagging, failing, paused, idle int
 	var parked int64
 	for _, s := range m.subs {
 		parked += s.Parked
@@ -279,9 +279,12 @@ func (m *Model) subsSummary() string {
 		case "paused":
 			paused++
 		case "live":
-			if s.Lag >= common.LagThreshold {
+			switch {
+			case common.HeldBack(m.horizon.Blocker):
+				held++
+			case s.Lag >= common.LagThreshold:
 				lagging++
-			} else {
+			default:
 				live++
 			}
 		case "catching-up":
@@ -292,10 +295,15 @@ func (m *Model) subsSummary() string {
 	}
 	parts := []string{
 		st.StateLive.Render(fmt.Sprintf("%d live", live)),
+	}
+	if held > 0 { // live, but an open transaction holds the log back
+		parts = append(parts, st.StateFailing.Render(fmt.Sprintf("%d held back", held)))
+	}
+	parts = append(parts,
 		st.StateCatchingUp.Render(fmt.Sprintf("%d lagging", lagging)),
 		st.StateFailing.Render(fmt.Sprintf("%d failing", failing)),
 		st.StatePaused.Render(fmt.Sprintf("%d paused", paused)),
-	}
+	)
 	if idle > 0 {
 		parts = append(parts, st.StateStopped.Render(fmt.Sprintf("%d stopped/no holder", idle)))
 	}

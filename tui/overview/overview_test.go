@@ -65,6 +65,7 @@ func TestHeldBackWarning(t *testing.T) {
 	m := New(context.Background(), tuitest.Common(140, 30), fakeStats{s})
 	m.SetSize(140, 30)
 	tuitest.Settle(m, tuitest.Drain(m.Init())...)
+	tuitest.Settle(m, common.SubsMsg{Subs: []common.SubStatus{{Name: "a", State: "live"}, {Name: "b", State: "live"}}})
 	// The warning is the header's probe (the horizon), as its badge is.
 	tuitest.Settle(m, common.RateMsg{Horizon: store.Horizon{Pending: 1234,
 		Blocker: &store.Blocker{PID: 4242, Age: 3*time.Minute + 12*time.Second, State: "idle in transaction", Query: "UPDATE accounts\n   SET x = 1", ApplicationName: "psql", Database: "shop"}}})
@@ -73,6 +74,7 @@ func TestHeldBackWarning(t *testing.T) {
 		"The global log is held back by pid 4242, in a transaction for 3m12s (idle in transaction).",
 		"query: UPDATE accounts SET x = 1",
 		`application "psql", database "shop". 1,234 committed events wait behind it`,
+		"0 live · 2 held back · 0 lagging", // live at lag 0 is not up to date while held back
 	} {
 		if !strings.Contains(v, want) {
 			t.Fatalf("view lacks %q:\n%s", want, v)

@@ -396,7 +396,7 @@ func (m *Model) View() string {
 			status += " " + st.Error.Render("(monitor: "+m.err.Error()+")")
 		}
 		if hb := common.HeldBackText(m.horizon); hb != "" {
-			status += " " + st.Error.Render("· ⚠ "+hb+": live subscriptions see them when it ends")
+			status += " " + st.Error.Render("· ⚠ "+hb)
 		}
 		if m.act.ReadOnly() {
 			status += " " + st.Warning.Render("· read-only: actions disabled")
