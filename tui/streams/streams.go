@@ -451,6 +451,9 @@ func (m *Model) applyLive(msg pageMsg) tea.Cmd {
 		m.browse, m.next = msg.list.Streams, msg.list.Next
 	}
 	m.at = m.c.Now()
+	if m.query != "" {
+		return nil // a filter began meanwhile: its rows are on screen
+	}
 	m.tbl.SetRows(browseRows{m})
 	cursor := m.tbl.Cursor()
 	if hasSel {

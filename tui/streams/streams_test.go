@@ -403,3 +403,24 @@ func TestByUpdateMovesOnItsOwn(t *testing.T) {
 		t.Fatalf("the beat re-read a filtered list (%d calls, %d before)", len(f.calls), calls)
 	}
 }
+
+// TestBeatAnswerUnderAFilter: a re-read that returns after a filter began
+// leaves the filter's rows on screen.
+func TestBeatAnswerUnderAFilter(t *testing.T) {
+	t.Parallel()
+	m, _ := setup(t, 300)
+	cmd := m.Update(common.BeatMsg{})
+	if cmd == nil {
+		t.Fatal("the beat re-reads the rows")
+	}
+	typeText(m, "/order-00001")
+	tuitest.Settle(m, debounceMsg{id: m.id, seq: m.inputSeq})
+	rows := len(m.rows)
+	tuitest.Settle(m, cmd())
+	if m.tbl.Len() != rows || rows == 0 {
+		t.Fatalf("table has %d rows, the filter %d", m.tbl.Len(), rows)
+	}
+	if got, _ := m.selected(); !strings.HasPrefix(got.StreamID, "order-00001") {
+		t.Fatalf("selected %q", got.StreamID)
+	}
+}
