@@ -79,3 +79,61 @@ func (s *Store) LogBlocker(ctx context.Context) (*Blocker, error) {
 	b.Query = RedactQuery(b.Query)
 	return b, nil
 }
+
+// Horizon is the global log as its readers see it at one moment: the head
+// (the newest event they can read) and what waits behind the horizon.
+type Horizon struct {
+	Head Checkpoint `json:"head"`
+	// Pending counts committed events readers cannot see yet because an
+	// older transaction is still running, up to HorizonPendingLimit
+	// (PendingMore: there are more).
+	Pending     int64 `json:"pending"`
+	PendingMore bool  `json:"pending_more,omitempty"`
+	// Blocker is the oldest running transaction, which holds the log back,
+	// when events wait behind it (nil otherwise), its query redacted.
+	Blocker *Blocker `json:"blocker,omitempty"`
+}
+
+// HorizonPendingLimit bounds Horizon's count of waiting events, so the
+// console may ask every second whatever the backlog.
+const HorizonPendingLimit = 100000
+
+// Horizon reads the head and what waits behind the horizon in one round
+// trip, and names the blocker (a second one) only when events wait: cheap
+// enough to poll every second, and the one source of the head and the
+// held-back state the console shows everywhere.
+func (s *Store) Horizon(ctx context.Context) (Horizon, error) {
+	var (
+		h       Horizon
+		tx      *uint64
+		pos     *int64
+		pending int64
+	)
+	err := s.pool.QueryRow(ctx, horizonSQL, HorizonPendingLimit+1).Scan(&tx, &pos, &pending)
+	if err != nil {
+		return h, fmt.Errorf("read the horizon: %w", err)
+	}
+	if tx != nil {
+		h.Head = Checkpoint{Tx: *tx, Pos: *pos}
+	}
+	h.Pending = min(pending, HorizonPendingLimit)
+	h.PendingMore = pending > HorizonPendingLimit
+	if pending > 0 {
+		if h.Blocker, err = s.LogBlocker(ctx); err != nil {
+			return h, fmt.Errorf("read the horizon: %w", err)
+		}
+	}
+	return h, nil
+}
+
+// horizonSQL: the head below the horizon and the committed events above
+// it (at most $1), in one snapshot.
+const horizonSQL = `
+WITH x AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+h AS (SELECT e.tx_id, e.position FROM eventscope.events e
+       WHERE e.tx_id < (SELECT xmin FROM x)
+       ORDER BY e.tx_id DESC, e.position DESC LIMIT 1)
+SELECT (SELECT tx_id FROM h), (SELECT position FROM h),
+       (SELECT count(*) FROM (SELECT 1 FROM eventscope.events e
+         WHERE e.tx_id >= (SELECT xmin FROM x)
+         ORDER BY e.tx_id LIMIT $1) p)`

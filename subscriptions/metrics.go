@@ -12,7 +12,7 @@ var (
 		"Events between the subscription's checkpoint and the head of the log, estimated from positions (0 when this process does not hold it).",
 		[]string{"subscription"}, nil)
 	descRate = prometheus.NewDesc("eventscope_subscription_rate",
-		"Events processed per second over the last minute by this process.",
+		"Events processed per second over the last 10 seconds by this process.",
 		[]string{"subscription"}, nil)
 	descProcessed = prometheus.NewDesc("eventscope_subscription_processed_total",
 		"Events this process delivered successfully (parked events delivered on retry included).",

@@ -58,15 +58,23 @@ func (pb *published) activated(processed int64) {
 	}
 }
 
+// RateWindow is the window of a subscription's rate: the events it
+// processed over about the last RateWindow, per second. It is short, so
+// the rate is the present: a paused or idle subscription's falls to 0
+// within it (over a minute it kept showing the past for a minute).
+const RateWindow = 10 * time.Second
+
 // sample records the processed count for the rate and returns the state
-// with the rate over the last minute.
+// with the rate over the last RateWindow.
 func (s *sub) sample(now time.Time) pubState {
 	pb := &s.pub
 	pb.mu.Lock()
 	defer pb.mu.Unlock()
 	pb.samples = append(pb.samples, rateSample{now, s.stats.processed.Load()})
+	// The first sample kept is the newest at least RateWindow old, so the
+	// span covers the whole window once there is that much history.
 	cut := 0
-	for cut < len(pb.samples)-1 && now.Sub(pb.samples[cut+1].at) >= time.Minute {
+	for cut < len(pb.samples)-1 && now.Sub(pb.samples[cut+1].at) >= RateWindow {
 		cut++
 	}
 	pb.samples = pb.samples[cut:]

@@ -218,8 +218,9 @@ type Status struct {
 	// (LagEstimated is then true).
 	Lag          int64 `json:"lag"`
 	LagEstimated bool  `json:"lag_estimated"`
-	// Rate is events processed per second over the last minute, as the
-	// holder measured it (0 without a holder).
+	// Rate is events processed per second over the last RateWindow (10 s),
+	// as the holder measured it (0 without a holder): it falls to 0 within
+	// that window once nothing is processed (paused, idle).
 	Rate        float64   `json:"rate"`
 	Processed   int64     `json:"processed"`
 	Parked      int64     `json:"parked"`

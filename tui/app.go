@@ -150,6 +150,9 @@ func jumped(cmd tea.Cmd) tea.Cmd {
 
 type clearStatusMsg struct{ id int64 }
 
+// beatMsg schedules the refresh beat (common.BeatMsg).
+type beatMsg struct{}
+
 // New builds the root model.
 func New(ctx context.Context, c common.Common, d Deps) *Model {
 	c.ReadOnly = c.ReadOnly || d.ReadOnly
@@ -181,7 +184,7 @@ func New(ctx context.Context, c common.Common, d Deps) *Model {
 // other views load when first shown.
 func (m *Model) Init() tea.Cmd {
 	m.inited[0] = true
-	cmds := []tea.Cmd{m.hdr.Init(), m.tabs[0][0].Init()}
+	cmds := []tea.Cmd{m.hdr.Init(), m.tabs[0][0].Init(), m.nextBeat()}
 	if m.d.SubsFeed != nil {
 		cmds = append(cmds, m.d.SubsFeed.Next())
 	}
@@ -253,6 +256,8 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			m.status = common.StatusMsg{}
 		}
 		return nil
+	case beatMsg:
+		return tea.Batch(m.nextBeat(), m.page().Update(common.BeatMsg{}))
 	case common.ErrorMsg:
 		if common.IsConnError(msg.Err) {
 			m.connErr = msg.Err
@@ -517,8 +522,20 @@ func (m *Model) switchTab(t int) tea.Cmd {
 	}
 	m.tab = t
 	m.returnTo = nil
-	return m.ensureInit(t)
+	if !m.inited[t] {
+		return m.ensureInit(t)
+	}
+	return m.shown()
 }
+
+// nextBeat schedules the next refresh beat.
+func (m *Model) nextBeat() tea.Cmd {
+	return m.c.Tick(common.RefreshEvery, func(time.Time) tea.Msg { return beatMsg{} })
+}
+
+// shown tells the page shown again that it is: it refreshes what went
+// stale while it was hidden, without waiting for the next beat.
+func (m *Model) shown() tea.Cmd { return m.page().Update(common.BeatMsg{}) }
 
 // back pops the current page. At a tab's root it returns to the page it
 // was opened from in another tab, if it was just opened from one, and
@@ -527,11 +544,12 @@ func (m *Model) back() tea.Cmd {
 	s := m.tabs[m.tab]
 	if len(s) > 1 {
 		m.tabs[m.tab] = s[:len(s)-1]
-		return nil
+		return m.shown()
 	}
 	if r := m.returnTo; r != nil && r.page == s[0].ID() {
 		m.returnTo = nil
 		m.tab = r.tab
+		return m.shown()
 	}
 	return nil
 }

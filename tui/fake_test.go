@@ -85,6 +85,16 @@ func (w *world) Head(context.Context) (store.Checkpoint, error) {
 	return store.Checkpoint{Tx: 500, Pos: 25}, w.headErr
 }
 
+func (w *world) Horizon(context.Context) (store.Horizon, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	h := store.Horizon{Head: store.Checkpoint{Tx: 500, Pos: 25}, Blocker: w.blocker}
+	if w.blocker != nil {
+		h.Pending = 12
+	}
+	return h, w.headErr
+}
+
 func (w *world) Stats(_ context.Context, o store.StatsOptions) (store.Stats, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

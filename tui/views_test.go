@@ -211,3 +211,39 @@ func TestNewViewsAreReachable(t *testing.T) {
 		t.Fatalf("the Types tab's stack has %d pages, want types › event › trace › query", n)
 	}
 }
+
+// TestBeatGoesToThePageShown (issue 14 item 6): the refresh beat reaches
+// the page shown and no other (hidden pages poll nothing); a page shown
+// again (a tab switched to, a page gone back to) gets one at once, so it
+// never shows stale data until the next beat.
+func TestBeatGoesToThePageShown(t *testing.T) {
+	t.Parallel()
+	w, d := setup(t)
+	m := newApp(t, w, d)
+	beats := func(r *recorder) int {
+		n := 0
+		for _, msg := range r.got {
+			if _, ok := msg.(common.BeatMsg); ok {
+				n++
+			}
+		}
+		return n
+	}
+	streams, under, top := &recorder{id: common.NewID()}, &recorder{id: common.NewID()}, &recorder{id: common.NewID()}
+	m.tabs[1] = []common.Page{streams}
+	m.tabs[4] = append(m.tabs[4], under, top)
+	m.inited[1], m.inited[4] = true, true
+	m.update(common.SwitchTabMsg{View: "subs"})
+	m.update(beatMsg{})
+	if beats(top) != 2 || beats(under) != 0 || beats(streams) != 0 {
+		t.Fatalf("beats: top %d (want the switch's and the beat's), under %d, streams %d", beats(top), beats(under), beats(streams))
+	}
+	m.update(common.BackMsg{})
+	if beats(under) != 1 {
+		t.Fatalf("the page gone back to got %d beats", beats(under))
+	}
+	m.update(common.SwitchTabMsg{View: "streams"})
+	if beats(streams) != 1 || beats(top) != 2 {
+		t.Fatalf("streams %d, top %d", beats(streams), beats(top))
+	}
+}

@@ -65,7 +65,7 @@ func newSubsListCmd(g *globals) *cobra.Command {
 		Short: "List subscriptions: state, holder, checkpoint, lag, rate, processed, parked, last error",
 		Long: `List every subscription with its state (catching-up, live, paused, failing,
 stopped, no-holder), checkpoint, lag behind the head, rate (events/s over
-the last minute), processed and parked counts, holder and last error.
+the last 10 seconds), processed and parked counts, holder and last error.
 
 LAG is exact and filtered when the subscription is at most 10,000 events
 behind; beyond that it is estimated from positions over all events, shown

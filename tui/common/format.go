@@ -58,6 +58,29 @@ func Ago(now, t time.Time) string {
 	return Age(now.Sub(t)) + " ago"
 }
 
+// RefreshEvery is how often a live view reloads its data by itself (a
+// keypress is never needed to see the present).
+const RefreshEvery = 2 * time.Second
+
+// Updated says how old a view's data is, the same way in every view:
+// "updated 3s ago" ("updated just now" under a second, "loading…" before
+// the first answer).
+func Updated(now, at time.Time) string {
+	if at.IsZero() {
+		return "loading…"
+	}
+	return "updated " + Since(now, at)
+}
+
+// Since is how long ago t was, at a glance: "just now" under a second,
+// else "3s ago", "4m10s ago".
+func Since(now, t time.Time) string {
+	if now.Sub(t) < time.Second {
+		return "just now"
+	}
+	return Ago(now, t)
+}
+
 // Bytes formats a size: 512 B, 1.2 KB, 3.4 MB.
 func Bytes(n int) string {
 	switch {

@@ -60,6 +60,13 @@ type ConnStateMsg struct {
 // reconnection).
 type RefreshMsg struct{}
 
+// BeatMsg is the root's refresh beat: every RefreshEvery to the page
+// shown, and at once to a page shown again (a tab switched to, a page
+// gone back to). A live view reloads its data on it by itself, keeping
+// the cursor, selection and scroll where they are; a view with a load in
+// flight lets it pass. Hidden pages get none: they poll nothing.
+type BeatMsg struct{}
+
 // Navigation targets. Views never import each other: they ask the root to
 // open another view with these messages.
 type (

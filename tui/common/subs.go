@@ -84,12 +84,15 @@ type SubsMsg struct {
 	At   time.Time
 }
 
-// RateMsg is the header's probe result: the head checkpoint and the append
-// rate measured since the previous probe. The root hands it to every view.
+// RateMsg is the header's probe result: the head checkpoint, the append
+// rate measured since the previous probe, and the horizon (what waits
+// behind an open transaction, and which). The root hands it to every
+// view: it is the one source of the head and of the held-back state.
 type RateMsg struct {
-	Head store.Checkpoint
-	Rate float64
-	At   time.Time
+	Head    store.Checkpoint
+	Rate    float64
+	At      time.Time
+	Horizon store.Horizon
 }
 
 // LagThreshold is the lag (events) above which a live subscription counts
@@ -184,9 +187,25 @@ func (h *SubHistory) Rate(name string) []float64 {
 	return nil
 }
 
+// StateHeldBack is the state shown for a live subscription while an
+// open transaction holds the log back: its lag 0 means "nothing visible
+// yet", not "up to date".
+const StateHeldBack = "held back"
+
+// ShownState is the state word the console shows for a subscription in
+// state while the log is as h says.
+func ShownState(state string, h store.Horizon) string {
+	if state == "live" && HeldBack(h.Blocker) {
+		return StateHeldBack
+	}
+	return state
+}
+
 // StateStyle is the style of a subscription state word.
 func StateStyle(st *styles.Styles, state string) lipgloss.Style {
 	switch state {
+	case StateHeldBack:
+		return st.StateFailing
 	case "live":
 		return st.StateLive
 	case "catching-up":
@@ -208,3 +227,26 @@ const HeldBackAfter = time.Second
 
 // HeldBack reports whether b deserves the warning.
 func HeldBack(b *store.Blocker) bool { return b != nil && b.Age >= HeldBackAfter }
+
+// HeldBackText says what holds the log back, compactly, for a status
+// line: "held back by pid 4242 for 12s · 3 committed events wait" ("" when
+// nothing does, or not for long).
+func HeldBackText(h store.Horizon) string {
+	b := h.Blocker
+	if !HeldBack(b) {
+		return ""
+	}
+	who := fmt.Sprintf("pid %d", b.PID)
+	if b.Prepared != "" {
+		who = fmt.Sprintf("prepared transaction %q", b.Prepared)
+	}
+	n := Count(h.Pending)
+	if h.PendingMore {
+		n += "+"
+	}
+	unit := "events wait"
+	if h.Pending == 1 && !h.PendingMore {
+		unit = "event waits"
+	}
+	return fmt.Sprintf("held back by %s for %s · %s committed %s", who, Age(b.Age), n, unit)
+}

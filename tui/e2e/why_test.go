@@ -17,6 +17,13 @@ import (
 // with extra flags, and opens the console in tmux (cols×rows).
 func startConsole(t *testing.T, name string, cols, rows int, workerArgs ...string) (tm *term, bin, db string) {
 	t.Helper()
+	return startConsoleOn(t, name, cols, rows, "", workerArgs...)
+}
+
+// startConsoleOn is startConsole on the database db ("": a fresh one on
+// the shared server; a private cluster's is migrated first).
+func startConsoleOn(t *testing.T, name string, cols, rows int, db string, workerArgs ...string) (tm *term, bin, _ string) {
+	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Skip("tmux is not installed: the end-to-end console test needs it (CI installs it)")
 	}
@@ -30,7 +37,11 @@ func startConsole(t *testing.T, name string, cols, rows int, workerArgs ...strin
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	db = testdb.URL(t)
+	if db == "" {
+		db = testdb.URL(t)
+	} else {
+		run(t, bin, "migrate", "--db", db)
+	}
 	run(t, bin, "seed", "--db", db, "--customers", "10", "--orders", "60")
 	worker := exec.Command(bin, append([]string{"worker", "--db", db, "--quiet"}, workerArgs...)...)
 	var wlog bytes.Buffer
@@ -77,21 +88,7 @@ func TestWhyBehindInTmux(t *testing.T) {
 	// seeded events, so move it there once it exists.
 	// (The head is the newest deliverable event: on a shared server it can
 	// lag behind the seed for a while, so repeat until nothing is pending.)
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		out, err := exec.Command(bin, "subs", "reset", "notifications", "--to", "end", "--db", db).CombinedOutput()
-		if err == nil {
-			show, err := exec.Command(bin, "subs", "show", "notifications", "--json", "--db", db).Output()
-			if err == nil && !strings.Contains(string(show), `"oldest":`) {
-				break
-			}
-			out = show
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("subs reset notifications: %v\n%s", err, out)
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
+	resetToEnd(t, bin, db, "notifications")
 	tm.send(":")
 	tm.typeText("sub order-summary")
 	tm.send("Enter")
@@ -124,4 +121,25 @@ func TestWhyBehindInTmux(t *testing.T) {
 	tm.waitFor("parked-closed", "Parked events  enter details")
 	tm.send("q")
 	tm.waitFor("quit", "CONSOLE-EXITED 0")
+}
+
+// resetToEnd moves subscription name to the head once it exists, until
+// nothing after its checkpoint is pending.
+func resetToEnd(t *testing.T, bin, db, name string) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		out, err := exec.Command(bin, "subs", "reset", name, "--to", "end", "--db", db).CombinedOutput()
+		if err == nil {
+			show, err := exec.Command(bin, "subs", "show", name, "--json", "--db", db).Output()
+			if err == nil && !strings.Contains(string(show), `"oldest":`) {
+				break
+			}
+			out = show
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("subs reset %s: %v\n%s", name, err, out)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
 }

@@ -1,8 +1,9 @@
 // Package header is the console's top line: the database (password
 // redacted), the server version, the head checkpoint, the append rate, and
-// the READ-ONLY and HELD-BACK badges. It probes the head once a second;
-// the probe doubles as the connection check behind the lost-connection
-// banner.
+// the READ-ONLY and HELD-BACK badges. It probes the horizon (the head and
+// what holds it back) once a second and shares it with every view
+// (common.RateMsg), so they all show one head; the probe doubles as the
+// connection check behind the lost-connection banner.
 package header
 
 import (
@@ -18,9 +19,10 @@ import (
 	"eventscope/tui/common"
 )
 
-// Source is what the header reads.
+// Source is what the header reads: the head and what holds it back, in
+// one probe (*store.Store is one).
 type Source interface {
-	Head(ctx context.Context) (store.Checkpoint, error)
+	Horizon(ctx context.Context) (store.Horizon, error)
 }
 
 // Interval is the probe period.
@@ -28,7 +30,7 @@ const Interval = time.Second
 
 type headMsg struct {
 	id   int64
-	head store.Checkpoint
+	head store.Horizon
 	at   time.Time
 	err  error
 }
@@ -49,7 +51,7 @@ type Model struct {
 	rate    float64
 	lastPos int64
 	lastAt  time.Time
-	blocker *store.Blocker
+	horizon store.Horizon
 	up      bool
 	probed  bool
 }
@@ -70,7 +72,7 @@ func (m *Model) probe() tea.Cmd {
 	return func() tea.Msg {
 		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
-		h, err := src.Head(cctx)
+		h, err := src.Horizon(cctx)
 		return headMsg{id: id, head: h, at: time.Now(), err: err}
 	}
 }
@@ -101,23 +103,21 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		}
 		m.up = true
 		if m.probed && msg.at.After(m.lastAt) {
-			d := msg.head.Pos - m.lastPos
+			d := msg.head.Head.Pos - m.lastPos
 			if d < 0 {
 				d = 0
 			}
 			m.rate = float64(d) / msg.at.Sub(m.lastAt).Seconds()
 		}
 		m.probed = true
-		m.head, m.lastPos, m.lastAt = msg.head, msg.head.Pos, msg.at
-		rm := common.RateMsg{Head: m.head, Rate: m.rate, At: msg.at}
+		m.head, m.lastPos, m.lastAt, m.horizon = msg.head.Head, msg.head.Head.Pos, msg.at, msg.head
+		rm := common.RateMsg{Head: m.head, Rate: m.rate, At: msg.at, Horizon: msg.head}
 		cmds = append(cmds, func() tea.Msg { return rm })
 		return tea.Batch(cmds...)
 	case common.StatsMsg:
+		// Only the version: the head and the held-back badge are the
+		// probe's, the one source every view shows.
 		m.version, _, _ = strings.Cut(msg.Stats.ServerVersion, " ")
-		m.blocker = msg.Stats.Blocker
-		if !m.probed {
-			m.head = msg.Stats.Head
-		}
 	}
 	return nil
 }
@@ -135,8 +135,8 @@ func (m *Model) View(w int) string {
 		parts = append(parts, common.Rate(m.rate))
 	}
 	right := st.HeaderInfo.Render(strings.Join(parts, " · "))
-	if common.HeldBack(m.blocker) {
-		right += " " + st.HeldBack.Render(fmt.Sprintf("HELD BACK pid %d %s", m.blocker.PID, common.Age(m.blocker.Age)))
+	if b := m.horizon.Blocker; common.HeldBack(b) {
+		right += " " + st.HeldBack.Render(fmt.Sprintf("HELD BACK pid %d %s", b.PID, common.Age(b.Age)))
 	}
 	if m.readOnly {
 		right += " " + st.ReadOnly.Render("READ-ONLY")

@@ -17,15 +17,19 @@ type fakeHead struct {
 	err error
 }
 
-func (f *fakeHead) Head(context.Context) (store.Checkpoint, error) { return f.h, f.err }
+func (f *fakeHead) Horizon(context.Context) (store.Horizon, error) {
+	return store.Horizon{Head: f.h}, f.err
+}
+
+func hz(cp store.Checkpoint) store.Horizon { return store.Horizon{Head: cp} }
 
 func TestRateRedactionBadgesAndConnState(t *testing.T) {
 	t.Parallel()
 	f := &fakeHead{h: store.Checkpoint{Tx: 9, Pos: 1000}}
 	m := New(context.Background(), tuitest.Common(160, 10), f, "postgres://app:hunter2@db:5432/shop", true)
-	m.Update(headMsg{id: m.id, head: f.h, at: tuitest.Now})
-	m.Update(headMsg{id: m.id, head: store.Checkpoint{Tx: 10, Pos: 3000}, at: tuitest.Now.Add(time.Second)})
-	m.Update(common.StatsMsg{Stats: store.Stats{ServerVersion: "15.20 (Debian 15.20-0+deb12u1)", Blocker: &store.Blocker{PID: 77, Age: time.Minute}}})
+	m.Update(headMsg{id: m.id, head: hz(f.h), at: tuitest.Now})
+	m.Update(headMsg{id: m.id, head: store.Horizon{Head: store.Checkpoint{Tx: 10, Pos: 3000}, Pending: 4, Blocker: &store.Blocker{PID: 77, Age: time.Minute}}, at: tuitest.Now.Add(time.Second)})
+	m.Update(common.StatsMsg{Stats: store.Stats{ServerVersion: "15.20 (Debian 15.20-0+deb12u1)", Head: store.Checkpoint{Tx: 3, Pos: 5}}})
 	v := tuitest.Plain(m.View(160))
 	for _, want := range []string{"postgres://app:xxxxx@db:5432/shop", "PostgreSQL 15.20 ·", "head 10:3000", "2,000/s", "HELD BACK pid 77 1m00s", "READ-ONLY"} {
 		if !strings.Contains(v, want) {
@@ -40,12 +44,35 @@ func TestRateRedactionBadgesAndConnState(t *testing.T) {
 	if c, ok := tuitest.Find[common.ConnStateMsg](msgs); !ok || c.Up {
 		t.Fatalf("%+v", msgs)
 	}
-	msgs = tuitest.Drain(m.Update(headMsg{id: m.id, head: store.Checkpoint{Tx: 10, Pos: 3000}, at: tuitest.Now.Add(3 * time.Second)}))
+	msgs = tuitest.Drain(m.Update(headMsg{id: m.id, head: hz(store.Checkpoint{Tx: 10, Pos: 3000}), at: tuitest.Now.Add(3 * time.Second)}))
 	if c, ok := tuitest.Find[common.ConnStateMsg](msgs); !ok || !c.Up {
 		t.Fatalf("%+v", msgs)
 	}
 	// Narrow terminals shorten the database, never the badges.
 	if v := tuitest.Plain(m.View(80)); !strings.Contains(v, "READ-ONLY") || len([]rune(v)) > 80 {
 		t.Fatalf("%q", v)
+	}
+}
+
+// TestOneHeadForEveryView (issue 14 item 6): the probe's result goes to
+// every view with the horizon (RateMsg): the head the header shows, and
+// the transaction holding it back. The overview's slower stats change
+// neither (they used to set the badge from an older read).
+func TestOneHeadForEveryView(t *testing.T) {
+	t.Parallel()
+	h := store.Horizon{Head: store.Checkpoint{Tx: 12, Pos: 40}, Pending: 3, Blocker: &store.Blocker{PID: 9, Age: 5 * time.Second}}
+	m := New(context.Background(), tuitest.Common(160, 10), &fakeHead{}, "", false)
+	msgs := tuitest.Drain(m.Update(headMsg{id: m.id, head: h, at: tuitest.Now}))
+	rm, ok := tuitest.Find[common.RateMsg](msgs)
+	if !ok || rm.Head != h.Head || rm.Horizon.Blocker == nil || rm.Horizon.Blocker.PID != 9 || rm.Horizon.Pending != 3 {
+		t.Fatalf("shared %+v, want the probe's horizon %+v", rm, h)
+	}
+	m.Update(common.StatsMsg{Stats: store.Stats{Head: store.Checkpoint{Tx: 11, Pos: 30}}})
+	if v := tuitest.Plain(m.View(160)); !strings.Contains(v, "head 12:40") || !strings.Contains(v, "HELD BACK pid 9 5s") {
+		t.Fatalf("header %q: want the probe's head and badge", v)
+	}
+	m.Update(headMsg{id: m.id, head: hz(h.Head), at: tuitest.Now.Add(time.Second)})
+	if v := tuitest.Plain(m.View(160)); strings.Contains(v, "HELD BACK") {
+		t.Fatalf("released, yet %q", v)
 	}
 }

@@ -23,10 +23,11 @@ type Source interface {
 	Stats(ctx context.Context, o store.StatsOptions) (store.Stats, error)
 }
 
-// Poll periods: counts are cheap (a GROUP BY over streams); per-type
-// counts scan every event, so they refresh rarely.
+// Poll periods: counts are cheap (a GROUP BY over streams) and refresh as
+// often as every live view does; per-type counts scan every event, so they
+// refresh rarely (their age is shown).
 const (
-	StatsInterval = 5 * time.Second
+	StatsInterval = common.RefreshEvery
 	TypesInterval = 60 * time.Second
 	rateBucket    = 5 // seconds per sparkline sample
 )
@@ -60,6 +61,15 @@ type Model struct {
 	countsGen int64
 	typesGen  int64
 	err       error
+
+	statsAt   time.Time // when the counts were read
+	typesRead time.Time // when the types were counted
+
+	// The head and the horizon are the header's probe (common.RateMsg):
+	// one source, so the overview and the header agree.
+	head    store.Checkpoint
+	horizon store.Horizon
+	probed  bool
 
 	rates      *common.Ring
 	bucketSum  float64
@@ -139,9 +149,10 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			return tea.Batch(next, common.ErrCmd("overview: stats", msg.err))
 		}
 		m.err = nil
+		m.statsAt = m.c.Now()
 		if msg.types {
 			m.types, m.typesOK, m.typesBusy = msg.stats.Types, true, false
-			m.typesAt = msg.stats.Events
+			m.typesAt, m.typesRead = msg.stats.Events, m.statsAt
 		} else if !m.typesBusy && (!m.typesOK || msg.stats.Events > m.typesAt+m.typesAt/10+100) {
 			// The first per-type count comes after the first frame; later
 			// ones when the log grew by a tenth (a seed loading), else
@@ -158,6 +169,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		sm := common.StatsMsg{Stats: msg.stats, At: m.c.Now()}
 		return tea.Batch(next, func() tea.Msg { return sm })
 	case common.RateMsg:
+		m.head, m.horizon, m.probed = msg.Head, msg.Horizon, true
 		m.rate = msg.Rate
 		m.bucketSum += msg.Rate
 		m.bucketN++
@@ -194,7 +206,12 @@ func (m *Model) View() string {
 		s := m.stats
 		col := max((w-2)/3, 24)
 		line(" " + kv("Events", common.Count(s.Events), col) + kv("Streams", common.Count(s.Streams), col) + kv("Categories", common.Count(int64(len(s.Categories))), col))
-		line(" " + kv("Head", s.Head.String(), col) + kv("Last position", common.Count(s.LastPosition), col) + kv("Append rate", common.Rate(m.rate), col))
+		head := "…"
+		if m.probed {
+			head = m.head.String()
+		}
+		line(" " + kv("Head", head, col) + kv("Last position", common.Count(s.LastPosition), col) + kv("Append rate", common.Rate(m.rate), col))
+		line(" " + st.Faint.Render(common.Updated(m.c.Now(), m.statsAt)))
 	}
 	line("")
 	// Append rate sparkline.
@@ -208,8 +225,8 @@ func (m *Model) View() string {
 	line(" " + st.Section.Render("Append rate") + st.Faint.Render(" last 10 min ") + spark)
 	line("")
 	// The transaction holding the global log back.
-	if m.loaded && common.HeldBack(m.stats.Blocker) {
-		bl := m.stats.Blocker
+	if common.HeldBack(m.horizon.Blocker) {
+		bl := m.horizon.Blocker
 		who := fmt.Sprintf("pid %d", bl.PID)
 		if bl.Prepared != "" {
 			who = fmt.Sprintf("prepared transaction %q", bl.Prepared)
@@ -220,7 +237,11 @@ func (m *Model) View() string {
 		}
 		line(" " + st.Error.Render(fmt.Sprintf("⚠ The global log is held back by %s, in a transaction for %s (%s).", who, common.Age(bl.Age), bl.State)))
 		line("   " + st.Label.Render("query: ") + common.Truncate(q, w-12))
-		detail := fmt.Sprintf("%s committed events wait behind it; subscribers and the tail see them when it ends.", common.Count(m.stats.Pending))
+		n := common.Count(m.horizon.Pending)
+		if m.horizon.PendingMore {
+			n += "+"
+		}
+		detail := fmt.Sprintf("%s committed events wait behind it; subscribers and the tail see them when it ends.", n)
 		if bl.ApplicationName != "" || bl.Database != "" {
 			detail = fmt.Sprintf("application %q, database %q. ", bl.ApplicationName, bl.Database) + detail
 		}
@@ -248,7 +269,7 @@ func (m *Model) subsSummary() string {
 	case len(m.subs) == 0:
 		return st.Faint.Render("none yet")
 	}
-	var live, lagging, failing, paused, idle int
+	var live, held, lagging, failing, paused, idle int
 	var parked int64
 	for _, s := range m.subs {
 		parked += s.Parked
@@ -258,9 +279,12 @@ func (m *Model) subsSummary() string {
 		case "paused":
 			paused++
 		case "live":
-			if s.Lag >= common.LagThreshold {
+			switch {
+			case common.HeldBack(m.horizon.Blocker):
+				held++
+			case s.Lag >= common.LagThreshold:
 				lagging++
-			} else {
+			default:
 				live++
 			}
 		case "catching-up":
@@ -271,10 +295,15 @@ func (m *Model) subsSummary() string {
 	}
 	parts := []string{
 		st.StateLive.Render(fmt.Sprintf("%d live", live)),
+	}
+	if held > 0 { // live, but an open transaction holds the log back
+		parts = append(parts, st.StateFailing.Render(fmt.Sprintf("%d held back", held)))
+	}
+	parts = append(parts,
 		st.StateCatchingUp.Render(fmt.Sprintf("%d lagging", lagging)),
 		st.StateFailing.Render(fmt.Sprintf("%d failing", failing)),
 		st.StatePaused.Render(fmt.Sprintf("%d paused", paused)),
-	}
+	)
 	if idle > 0 {
 		parts = append(parts, st.StateStopped.Render(fmt.Sprintf("%d stopped/no holder", idle)))
 	}
@@ -307,7 +336,11 @@ func (m *Model) topCategories(w int) string {
 func (m *Model) topTypes(w int) string {
 	st := m.c.Styles
 	var b strings.Builder
-	b.WriteString(st.Section.Render("Top event types") + "\n")
+	title := st.Section.Render("Top event types")
+	if m.typesOK {
+		title += st.Faint.Render(" counted " + common.Since(m.c.Now(), m.typesRead))
+	}
+	b.WriteString(title + "\n")
 	b.WriteString(st.TableHeader.Render(common.PadRight("type", w-14)+common.PadLeft("events", 14)) + "\n")
 	if !m.typesOK {
 		b.WriteString(st.Faint.Render("counting…") + "\n")

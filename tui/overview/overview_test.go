@@ -42,7 +42,7 @@ func TestCountsTopListsAndSummary(t *testing.T) {
 		{Name: "d", State: "paused"}, {Name: "e", State: "catching-up"}, {Name: "f", State: "no-holder"},
 	}})
 	for i := 0; i < 10; i++ {
-		tuitest.Settle(m, common.RateMsg{Rate: float64(100 * i)})
+		tuitest.Settle(m, common.RateMsg{Head: store.Checkpoint{Tx: 7731, Pos: 1000000}, Rate: float64(100 * i)})
 	}
 	v := tuitest.Plain(m.View())
 	for _, want := range []string{
@@ -62,16 +62,19 @@ func TestCountsTopListsAndSummary(t *testing.T) {
 func TestHeldBackWarning(t *testing.T) {
 	t.Parallel()
 	s := stats()
-	s.Pending = 1234
-	s.Blocker = &store.Blocker{PID: 4242, Age: 3*time.Minute + 12*time.Second, State: "idle in transaction", Query: "UPDATE accounts\n   SET x = 1", ApplicationName: "psql", Database: "shop"}
 	m := New(context.Background(), tuitest.Common(140, 30), fakeStats{s})
 	m.SetSize(140, 30)
 	tuitest.Settle(m, tuitest.Drain(m.Init())...)
+	tuitest.Settle(m, common.SubsMsg{Subs: []common.SubStatus{{Name: "a", State: "live"}, {Name: "b", State: "live"}}})
+	// The warning is the header's probe (the horizon), as its badge is.
+	tuitest.Settle(m, common.RateMsg{Horizon: store.Horizon{Pending: 1234,
+		Blocker: &store.Blocker{PID: 4242, Age: 3*time.Minute + 12*time.Second, State: "idle in transaction", Query: "UPDATE accounts\n   SET x = 1", ApplicationName: "psql", Database: "shop"}}})
 	v := tuitest.Plain(m.View())
 	for _, want := range []string{
 		"The global log is held back by pid 4242, in a transaction for 3m12s (idle in transaction).",
 		"query: UPDATE accounts SET x = 1",
 		`application "psql", database "shop". 1,234 committed events wait behind it`,
+		"0 live · 2 held back · 0 lagging", // live at lag 0 is not up to date while held back
 	} {
 		if !strings.Contains(v, want) {
 			t.Fatalf("view lacks %q:\n%s", want, v)
@@ -90,12 +93,10 @@ func TestRefreshKey(t *testing.T) {
 
 func TestShortTransactionsAreNotWarnedAbout(t *testing.T) {
 	t.Parallel()
-	s := stats()
-	s.Pending = 3
-	s.Blocker = &store.Blocker{PID: 1, Age: 40 * time.Millisecond, State: "idle in transaction"}
-	m := New(context.Background(), tuitest.Common(140, 30), fakeStats{s})
+	m := New(context.Background(), tuitest.Common(140, 30), fakeStats{stats()})
 	m.SetSize(140, 30)
 	tuitest.Settle(m, tuitest.Drain(m.Init())...)
+	tuitest.Settle(m, common.RateMsg{Horizon: store.Horizon{Pending: 3, Blocker: &store.Blocker{PID: 1, Age: 40 * time.Millisecond, State: "idle in transaction"}}})
 	if v := tuitest.Plain(m.View()); strings.Contains(v, "held back") {
 		t.Fatalf("a 40 ms transaction is normal:\n%s", v)
 	}
@@ -134,5 +135,33 @@ func TestTypesRecountedWhenTheLogGrows(t *testing.T) {
 	tuitest.Settle(m, tickMsg{id: m.id, gen: m.countsGen - 1})
 	if g.types != 2 {
 		t.Fatal("stale tick")
+	}
+}
+
+// TestHeadIsTheHeadersAndAgesShow (issue 14 item 6): the overview's head
+// is the header's probe (RateMsg), never its own slower read of the
+// stats, so the two agree; it says how old its counts are, and its counts
+// refresh by themselves as often as every live view does.
+func TestHeadIsTheHeadersAndAgesShow(t *testing.T) {
+	t.Parallel()
+	s := stats()
+	s.Head = store.Checkpoint{Tx: 7000, Pos: 900000} // read a moment before the probe
+	c := tuitest.Common(140, 30)
+	now := tuitest.Now
+	c.Now = func() time.Time { return now }
+	m := New(context.Background(), c, fakeStats{s})
+	m.SetSize(140, 30)
+	tuitest.Settle(m, tuitest.Drain(m.Init())...)
+	tuitest.Settle(m, common.RateMsg{Head: store.Checkpoint{Tx: 7731, Pos: 1000000}, Rate: 5})
+	now = now.Add(3 * time.Second)
+	v := tuitest.Plain(m.View())
+	if !strings.Contains(v, "Head 7731:1000000") || strings.Contains(v, "7000:900000") {
+		t.Fatalf("want the header's head:\n%s", v)
+	}
+	if !strings.Contains(v, "updated 3s ago") {
+		t.Fatalf("want the counts' age:\n%s", v)
+	}
+	if StatsInterval > common.RefreshEvery {
+		t.Fatalf("counts refresh every %s, more than %s", StatsInterval, common.RefreshEvery)
 	}
 }

@@ -59,7 +59,14 @@ type pageMsg struct {
 	// end: the rows are the list's last page, read backwards (flipped on
 	// arrival); before: an earlier page read backwards, to prepend.
 	end, before bool
+	// live: the refresh beat's re-read of the rows shown (they replace
+	// them, the selection following its stream).
+	live bool
 }
+
+// LiveMax is the most rows the refresh beat re-reads: further down (after
+// paging that far), the list stays as read and says how old it is.
+const LiveMax = 2000
 
 type debounceMsg struct{ id, seq int64 }
 
@@ -106,6 +113,8 @@ type Model struct {
 	loadErr  error
 	total    int64
 	totalCat map[string]int64
+	at       time.Time // when the rows shown were read
+	live     bool      // the beat's re-read is in flight
 
 	// Filtering.
 	input     textinput.Model
@@ -245,9 +254,17 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			m.totalCat[c.Category] = c.Streams
 			m.categories = append(m.categories, c.Category)
 		}
+	case common.BeatMsg:
+		return m.refreshLive()
 	case pageMsg:
+		if msg.id == m.id && msg.live {
+			m.live = false
+		}
 		if msg.id != m.id || msg.seq != m.pageSeq {
 			return nil // stale: a newer load replaced it
+		}
+		if msg.live {
+			return m.applyLive(msg)
 		}
 		m.loading = false
 		if msg.err != nil {
@@ -260,6 +277,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		case msg.end:
 			m.browse, m.next, m.prev = flipped(msg.list.Streams), "", msg.list.Next
 			cursor = len(m.browse) - 1
+			m.at = m.c.Now()
 		case msg.before:
 			m.browse = append(flipped(msg.list.Streams), m.browse...)
 			m.prev = msg.list.Next
@@ -269,6 +287,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			m.next = msg.list.Next
 		default:
 			m.browse, m.next = msg.list.Streams, msg.list.Next
+			m.at = m.c.Now()
 		}
 		if m.query == "" {
 			m.tbl.SetRows(browseRows{m})
@@ -396,6 +415,60 @@ func (m *Model) pickCategory(msg tea.KeyMsg) tea.Cmd {
 	}
 	cmd, _ := m.catPicker.Update(msg)
 	return cmd
+}
+
+// refreshLive re-reads the rows shown (the beat): as many as are loaded,
+// from the top, or the window at the end after G. Not while another load
+// or a filter runs, nor past LiveMax rows.
+func (m *Model) refreshLive() tea.Cmd {
+	if m.query != "" || m.loading || m.live || m.focused || len(m.browse) > LiveMax {
+		return nil
+	}
+	m.live = true
+	n := max(len(m.browse), PageSize)
+	if m.prev != "" {
+		return m.fetch(pageMsg{live: true, end: true}, store.ListStreamsOptions{Category: m.category, Order: m.order, Reverse: !m.reverse, Limit: n})
+	}
+	return m.fetch(pageMsg{live: true}, store.ListStreamsOptions{Category: m.category, Order: m.order, Reverse: m.reverse, Limit: n})
+}
+
+// applyLive puts the re-read rows in place: the selection follows its
+// stream (a stream appended to moves up in the by-update order), on the
+// same screen line, or with the top still shown when it was; a stream
+// gone leaves the cursor where it was.
+func (m *Model) applyLive(msg pageMsg) tea.Cmd {
+	if msg.err != nil {
+		m.loadErr = msg.err
+		return nil // the age shown says the rows are old; a reload (r) reports
+	}
+	m.loadErr = nil
+	sel, hasSel := m.selected()
+	line := m.tbl.Cursor() - m.tbl.Offset()
+	top := m.tbl.Offset() == 0 // watching the top: rows that move up show
+	if msg.end {
+		m.browse, m.prev = flipped(msg.list.Streams), msg.list.Next
+	} else {
+		m.browse, m.next = msg.list.Streams, msg.list.Next
+	}
+	m.at = m.c.Now()
+	if m.query != "" {
+		return nil // a filter began meanwhile: its rows are on screen
+	}
+	m.tbl.SetRows(browseRows{m})
+	cursor := m.tbl.Cursor()
+	if hasSel {
+		for i, s := range m.browse {
+			if s.StreamID == sel.StreamID {
+				cursor = i
+				break
+			}
+		}
+	}
+	if top {
+		line = cursor
+	}
+	m.tbl.Place(cursor, line)
+	return nil
 }
 
 func (m *Model) refresh() tea.Cmd {
@@ -644,6 +717,9 @@ func (m *Model) View() string {
 			n = fmt.Sprintf("%s streams (%s loaded)", common.Count(total), common.Count(int64(len(m.browse))))
 		}
 		status = fmt.Sprintf("%s · sorted by %s · %s", n, order, cat)
+		if !m.at.IsZero() {
+			status += " · " + common.Updated(m.c.Now(), m.at)
+		}
 		if m.loading {
 			status += " · loading…"
 		}

@@ -344,3 +344,83 @@ func TestEndAndReverse(t *testing.T) {
 		t.Fatalf("the sort is not said:\n%s", v)
 	}
 }
+
+// TestByUpdateMovesOnItsOwn (issue 14 item 6): sorted by last update, the
+// refresh beat re-reads the rows shown; a stream appended to moves to the
+// top by itself, the selection follows its stream (not the row number)
+// and stays on its screen line where it can; the status says how old
+// the rows are.
+func TestByUpdateMovesOnItsOwn(t *testing.T) {
+	t.Parallel()
+	m, f := setup(t, 300)
+	tuitest.Settle(m, tuitest.Key("s"), tuitest.Key("s")) // last update, newest first
+	for i := 0; i < 5; i++ {
+		tuitest.Settle(m, tuitest.Key("j"))
+	}
+	sel, _ := m.selected()
+	if sel.StreamID != "order-000294" {
+		t.Fatalf("selected %q", sel.StreamID)
+	}
+	// order-000010 is appended to: it is the newest now.
+	f.mu.Lock()
+	for i := range f.all {
+		if f.all[i].StreamID == "order-000010" {
+			f.all[i].UpdatedAt, f.all[i].Version = tuitest.Now, 99
+		}
+	}
+	f.mu.Unlock()
+	tuitest.Settle(m, common.BeatMsg{})
+	if top := m.browse[0]; top.StreamID != "order-000010" || top.Version != 99 {
+		t.Fatalf("top row %+v: want the stream appended to", top)
+	}
+	if got, _ := m.selected(); got.StreamID != "order-000294" || m.tbl.Cursor() != 6 {
+		t.Fatalf("selection %q at row %d: want order-000294, one row down", got.StreamID, m.tbl.Cursor())
+	}
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, "updated just now") || !strings.Contains(strings.Split(v, "\n")[3], "order-000010") {
+		t.Fatalf("view:\n%s", v)
+	}
+	// Scrolled down, the selected stream keeps its screen line.
+	tuitest.Settle(m, tuitest.Key("pgdown"), tuitest.Key("pgdown"))
+	sel, _ = m.selected()
+	line := m.tbl.Cursor() - m.tbl.Offset()
+	f.mu.Lock()
+	for i := range f.all {
+		if f.all[i].StreamID == "order-000011" {
+			f.all[i].UpdatedAt = tuitest.Now.Add(time.Second)
+		}
+	}
+	f.mu.Unlock()
+	tuitest.Settle(m, common.BeatMsg{})
+	if got, _ := m.selected(); got.StreamID != sel.StreamID || m.tbl.Cursor()-m.tbl.Offset() != line {
+		t.Fatalf("scrolled: selection %q on line %d, want %q on line %d", got.StreamID, m.tbl.Cursor()-m.tbl.Offset(), sel.StreamID, line)
+	}
+	// A filter is not re-read by the beat (the filter runs on the server).
+	calls := len(f.calls)
+	typeText(m, "/ord")
+	before := len(f.calls)
+	tuitest.Settle(m, common.BeatMsg{})
+	if len(f.calls) != before {
+		t.Fatalf("the beat re-read a filtered list (%d calls, %d before)", len(f.calls), calls)
+	}
+}
+
+// TestBeatAnswerUnderAFilter: a re-read that returns after a filter began
+// leaves the filter's rows on screen.
+func TestBeatAnswerUnderAFilter(t *testing.T) {
+	t.Parallel()
+	m, _ := setup(t, 300)
+	cmd := m.Update(common.BeatMsg{})
+	if cmd == nil {
+		t.Fatal("the beat re-reads the rows")
+	}
+	typeText(m, "/order-00001")
+	tuitest.Settle(m, debounceMsg{id: m.id, seq: m.inputSeq})
+	rows := len(m.rows)
+	tuitest.Settle(m, cmd())
+	if m.tbl.Len() != rows || rows == 0 {
+		t.Fatalf("table has %d rows, the filter %d", m.tbl.Len(), rows)
+	}
+	if got, _ := m.selected(); !strings.HasPrefix(got.StreamID, "order-00001") {
+		t.Fatalf("selected %q", got.StreamID)
+	}
+}

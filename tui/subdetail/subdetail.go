@@ -19,11 +19,14 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/google/uuid"
 
 	"eventscope/internal/textsafe"
+	"eventscope/store"
 	"eventscope/tui/action"
 	"eventscope/tui/common"
 	"eventscope/tui/resetmenu"
+	"eventscope/tui/styles"
 	"eventscope/tui/table"
 )
 
@@ -81,6 +84,17 @@ type Model struct {
 	// by openOff lines.
 	open    *common.ParkedEvent
 	openOff int
+	// horizon is the header's probe (what holds the log back).
+	horizon store.Horizon
+	loading bool      // a load is in flight (the beat lets it be)
+	at      time.Time // when the status and parked events were read
+	// asked are the parked events a retry was asked for (t, T), with
+	// their attempts then; retrying is them once the admin took the
+	// request: each reload tells which were delivered (gone from the
+	// list) or parked again (more attempts), and when none is left
+	// waiting the outcome flashes.
+	asked    map[uuid.UUID]int
+	retrying map[uuid.UUID]int
 }
 
 // New makes the detail view of subscription name.
@@ -123,6 +137,7 @@ func (m *Model) Init() tea.Cmd { return m.load() }
 
 func (m *Model) load() tea.Cmd {
 	m.seq++
+	m.loading = true
 	id, seq, src, ctx, name := m.id, m.seq, m.src, m.ctx, m.name
 	return func() tea.Msg {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -197,6 +212,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		if msg.id != m.id || msg.seq != m.seq {
 			return nil
 		}
+		m.loading = false
 		if msg.err != nil {
 			if common.IsNotFound(msg.err) {
 				m.notFound = true
@@ -204,12 +220,35 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			}
 			return common.ErrCmd("subscription "+m.name, msg.err)
 		}
+		sel, hasSel := m.selected()
+		line := m.tbl.Cursor() - m.tbl.Offset()
 		m.status, m.why, m.parked, m.loaded, m.notFound = msg.status, msg.why, msg.parked, true, false
+		m.at = m.c.Now()
 		m.fitHead()
 		m.tbl.SetRows(rows{m})
+		// The selection follows its parked event; one gone (delivered,
+		// skipped) leaves the cursor on the row that took its place.
+		cursor := m.tbl.Cursor()
+		if hasSel {
+			for i, p := range m.parked {
+				if p.Event.EventID == sel.Event.EventID {
+					cursor = i
+					break
+				}
+			}
+		}
+		m.tbl.Place(cursor, line)
 		if m.open != nil {
 			m.reopen()
 		}
+		return m.retryOutcome()
+	case common.BeatMsg:
+		// The parked list and the status refresh by themselves: after a
+		// retry, events leave the list or come back with more attempts.
+		if m.loading || m.reset != nil {
+			return nil
+		}
+		return m.load()
 	case whyMsg:
 		if msg.id != m.id || msg.seq != m.whySeq {
 			return nil
@@ -235,8 +274,19 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			if msg.Status != nil {
 				m.status = *msg.Status
 			}
+			if (msg.Op == "retry" || msg.Op == "retry all") && msg.Err == nil && len(m.asked) > 0 {
+				if m.retrying == nil {
+					m.retrying = map[uuid.UUID]int{}
+				}
+				for id, n := range m.asked {
+					m.retrying[id] = n
+				}
+			}
+			m.asked = nil
 			return m.load()
 		}
+	case common.RateMsg:
+		m.horizon = msg.Horizon
 	case common.RefreshMsg:
 		return m.load()
 	case tea.MouseMsg:
@@ -320,6 +370,9 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		if !ok {
 			return common.Status(common.Info, "no parked event selected")
 		}
+		if m.act.Denied("retry") == nil {
+			m.asked = map[uuid.UUID]int{p.Event.EventID: p.Attempts}
+		}
 		return m.act.Retry(m.name, p.Event.EventID)
 	case key.Matches(msg, k.RetryAll):
 		if len(m.parked) == 0 {
@@ -331,6 +384,10 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		typed := "" // at scale, as a reset forward does: type the name
 		if len(m.parked) >= retryAllAtScale {
 			typed = m.name
+		}
+		m.asked = map[uuid.UUID]int{}
+		for _, p := range m.parked {
+			m.asked[p.Event.EventID] = p.Attempts
 		}
 		return common.Confirm("Retry all parked events",
 			fmt.Sprintf("Deliver all %s parked events of %s to its handler again?", common.Count(int64(len(m.parked))), m.name), typed, m.act.RetryAll(m.name))
@@ -355,6 +412,45 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	return nil
 }
 
+// retryOutcome checks the events being retried against the list just
+// read and, once none waits any more, flashes what became of them.
+func (m *Model) retryOutcome() tea.Cmd {
+	if len(m.retrying) == 0 {
+		return nil
+	}
+	listed := make(map[uuid.UUID]common.ParkedEvent, len(m.parked))
+	for _, p := range m.parked {
+		listed[p.Event.EventID] = p
+	}
+	var delivered, again int
+	var lastErr string
+	for id, before := range m.retrying {
+		p, ok := listed[id]
+		switch {
+		case !ok:
+			delivered++
+		case !p.RetryRequested && p.Attempts > before:
+			again++
+			lastErr = firstLine(p.LastError)
+		default:
+			return nil // still waiting for the holder
+		}
+	}
+	m.retrying = nil
+	n := delivered + again
+	what := "the parked event"
+	if n > 1 {
+		what = fmt.Sprintf("%d parked events", n)
+	}
+	if again == 0 {
+		return common.Status(common.Success, "retried %s of %s: delivered", what, m.name)
+	}
+	return common.Status(common.Failure, "retried %s of %s: %d delivered, %d parked again: %s", what, m.name, delivered, again, textsafe.Line(lastErr))
+}
+
+// Retrying is the number of parked events whose retry has not ended yet.
+func (m *Model) Retrying() int { return len(m.retrying) }
+
 type rows struct{ m *Model }
 
 func (r rows) Len() int { return len(r.m.parked) }
@@ -367,8 +463,16 @@ func (r rows) Cells(i int) []table.Cell {
 		{Text: fmt.Sprint(p.Event.Version)},
 		{Text: p.Event.Type, Style: &st.Accent},
 		{Text: fmt.Sprint(p.Attempts)},
-		{Text: firstLine(p.LastError), Style: &st.Error},
+		errCell(st, p),
 	}
+}
+
+// errCell is the error column: the last error, or that a retry waits.
+func errCell(st *styles.Styles, p common.ParkedEvent) table.Cell {
+	if p.RetryRequested {
+		return table.Cell{Text: "retry queued · " + firstLine(p.LastError), Style: &st.Warning}
+	}
+	return table.Cell{Text: firstLine(p.LastError), Style: &st.Error}
 }
 
 func firstLine(s string) string {
@@ -405,12 +509,13 @@ func (m *Model) View() string {
 	if holder == "" {
 		holder = "none"
 	}
-	state := common.StateStyle(st, s.State)
+	stateText := common.ShownState(s.State, m.horizon)
+	state := common.StateStyle(st, stateText)
 	lines := []string{
-		st.Bold.Render(s.Name) + "  " + state.Render(s.State) + "  " + st.Faint.Render("filter: "+filter),
+		st.Bold.Render(s.Name) + "  " + state.Render(stateText) + "  " + st.Faint.Render("filter: "+filter),
 		st.Label.Render("why ") + m.whyStyle().Render(common.Truncate(textsafe.Line(m.why.Line), max(w-4, 1))),
 		kv("checkpoint", s.Checkpoint.String()) + "   " + kv("head", s.Head.String()) + "   " + kv("lag", common.Count(s.Lag)) + "   " + kv("rate", common.Rate(s.Rate)) + "   " + kv("processed", common.Count(s.Processed)),
-		kv("holder", holder) + "   " + kv("heartbeat", common.Ago(m.c.Now(), s.Heartbeat)) + "   " + kv("parked", common.Count(s.Parked)),
+		kv("holder", holder) + "   " + kv("heartbeat", common.Ago(m.c.Now(), s.Heartbeat)) + "   " + kv("parked", common.Count(s.Parked)) + "   " + st.Faint.Render(common.Updated(m.c.Now(), m.at)) + m.retryingText(),
 	}
 	if s.Partitions > 0 {
 		lines[2] += "   " + kv("partitions", fmt.Sprint(s.Partitions)) + st.Faint.Render(" (streams split by a hash of their id)")
@@ -500,6 +605,14 @@ func (m *Model) whyStyle() lipgloss.Style {
 		return st.Faint
 	}
 	return st.Error
+}
+
+// retryingText says how many retries are still out (after t or T).
+func (m *Model) retryingText() string {
+	if len(m.retrying) == 0 {
+		return ""
+	}
+	return "   " + m.c.Styles.Warning.Render(fmt.Sprintf("retrying %d…", len(m.retrying)))
 }
 
 // reopen points the open parked event at its reloaded row (closing it

@@ -271,3 +271,56 @@ func TestClickOnSelectedOpens(t *testing.T) {
 		t.Fatalf("a click on the selected row (line %d) opened nothing", y)
 	}
 }
+
+// TestRetryOutcomeShowsByItself (issue 14 item 6): after t or T the
+// parked list refreshes on the beat, without r: an event the holder
+// delivered leaves the list, one that failed again comes back with its
+// new attempts and error, and when none waits any more the outcome
+// flashes. The selection follows its event meanwhile.
+func TestRetryOutcomeShowsByItself(t *testing.T) {
+	t.Parallel()
+	m, f := setup(t, false)
+	f.QueueRetries()
+	tuitest.Settle(m, tuitest.Key("j")) // bbbb…, the second
+	msgs := tuitest.Settle(m, tuitest.Key("T"))
+	conf, ok := tuitest.Find[common.ConfirmMsg](msgs)
+	if !ok {
+		t.Fatalf("T asks first: %+v", msgs)
+	}
+	msgs = tuitest.Settle(m, tuitest.Drain(conf.Action)...)
+	if d, ok := tuitest.Find[action.DoneMsg](msgs); !ok || d.Text != "queued 2 parked events of notifications for retry" {
+		t.Fatalf("%+v", msgs)
+	}
+	v := tuitest.Plain(m.View())
+	if !strings.Contains(v, "retry queued · mailbox rejected") || !strings.Contains(v, "retrying 2…") {
+		t.Fatalf("want the queued retries shown:\n%s", v)
+	}
+	// The holder delivers aaaa… and fails bbbb… again, three more times.
+	p := f.ParkedNow()
+	f.SetParked([]common.ParkedEvent{{Event: p[1].Event, Attempts: 8, LastError: "mailbox full", ParkedAt: tuitest.Now}})
+	msgs = tuitest.Settle(m, common.BeatMsg{})
+	st, ok := tuitest.Find[common.StatusMsg](msgs)
+	if !ok || st.Kind != common.Failure || st.Text != "retried 2 parked events of notifications: 1 delivered, 1 parked again: mailbox full" {
+		t.Fatalf("outcome %+v, ok %v", st, ok)
+	}
+	if len(m.parked) != 1 || m.Retrying() != 0 {
+		t.Fatalf("parked %d, retrying %d", len(m.parked), m.Retrying())
+	}
+	v = tuitest.Plain(m.View())
+	if !strings.Contains(v, "mailbox full") || strings.Contains(v, "retry queued") || !strings.Contains(v, "updated just now") {
+		t.Fatalf("want the new error, not queued:\n%s", v)
+	}
+	if sel, _ := m.selected(); sel.Event.EventID != p[1].Event.EventID {
+		t.Fatal("the selection follows its event")
+	}
+	// One retry, delivered: it leaves and the flash says so.
+	tuitest.Settle(m, tuitest.Drain(m.Update(tuitest.Key("t")))...)
+	f.SetParked(nil)
+	msgs = tuitest.Settle(m, common.BeatMsg{})
+	if st, ok := tuitest.Find[common.StatusMsg](msgs); !ok || st.Kind != common.Success || st.Text != "retried the parked event of notifications: delivered" {
+		t.Fatalf("outcome %+v", st)
+	}
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, "no parked events") {
+		t.Fatalf("want the list empty:\n%s", v)
+	}
+}

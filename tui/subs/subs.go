@@ -17,6 +17,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/sahilm/fuzzy"
 
+	"eventscope/store"
 	"eventscope/tui/action"
 	"eventscope/tui/common"
 	"eventscope/tui/resetmenu"
@@ -55,6 +56,9 @@ type Model struct {
 	filter  string
 	reset   *resetmenu.Model
 	colIDs  []int // the columns shown (setColumns)
+	// horizon is the header's probe: while an open transaction holds the
+	// log back, a live subscription's lag 0 is not "up to date".
+	horizon store.Horizon
 }
 
 type row struct {
@@ -200,6 +204,8 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			}
 			m.apply()
 		}
+	case common.RateMsg:
+		m.horizon = msg.Horizon
 	case common.RefreshMsg:
 		return m.list()
 	case tea.MouseMsg:
@@ -326,7 +332,8 @@ func (r rows) Cells(i int) []table.Cell {
 	m := r.m
 	st := m.c.Styles
 	s := m.rows[i].s
-	state := common.StateStyle(st, s.State)
+	stateText := common.ShownState(s.State, m.horizon)
+	state := common.StateStyle(st, stateText)
 	lagStyle := st.Row
 	if s.Lag >= common.LagThreshold {
 		lagStyle = st.Warning
@@ -349,7 +356,7 @@ func (r rows) Cells(i int) []table.Cell {
 	}
 	all := [...]table.Cell{
 		colName:       {Text: s.Name, Match: m.rows[i].match},
-		colState:      {Text: s.State, Style: &state},
+		colState:      {Text: stateText, Style: &state},
 		colCheckpoint: {Text: s.Checkpoint.String(), Style: &st.Faint},
 		colLag:        {Text: common.Count(s.Lag), Style: &lagStyle},
 		colTrend:      {Text: common.Sparkline(m.hist.Lag(s.Name), 12), Style: &st.Spark},
@@ -384,9 +391,12 @@ func (m *Model) View() string {
 	case !m.loaded:
 		status = st.Faint.Render("loading…")
 	default:
-		status = st.Faint.Render(fmt.Sprintf("%d subscriptions · updated %s", len(m.all), common.Ago(m.c.Now(), m.at)))
+		status = st.Faint.Render(fmt.Sprintf("%d subscriptions · %s", len(m.all), common.Updated(m.c.Now(), m.at)))
 		if m.err != nil {
 			status += " " + st.Error.Render("(monitor: "+m.err.Error()+")")
+		}
+		if hb := common.HeldBackText(m.horizon); hb != "" {
+			status += " " + st.Error.Render("· ⚠ "+hb)
 		}
 		if m.act.ReadOnly() {
 			status += " " + st.Warning.Render("· read-only: actions disabled")

@@ -216,3 +216,38 @@ func TestStaleErrorClears(t *testing.T) {
 		t.Fatalf("the failure stays after a success:\n%s", v)
 	}
 }
+
+// TestSaysHeldBackInsteadOfLive (issue 14 item 6): while an open
+// transaction holds the log back, a live subscription at lag 0 is shown
+// "held back", and the status line names the transaction; when it ends,
+// live again.
+func TestSaysHeldBackInsteadOfLive(t *testing.T) {
+	t.Parallel()
+	m, _ := setup(t, false)
+	tuitest.Settle(m, common.RateMsg{Horizon: store.Horizon{Pending: 3, Blocker: &store.Blocker{PID: 4242, Age: 75 * time.Second}}})
+	v := tuitest.Plain(m.View())
+	if !strings.Contains(v, "held back by pid 4242 for 1m15s · 3 committed events wait") {
+		t.Fatalf("want the blocker in the status line:\n%s", v)
+	}
+	row := lineWith(v, "order-summary")
+	if !strings.Contains(row, "held back") || strings.Contains(row, "live") {
+		t.Fatalf("row %q: want held back, not live", row)
+	}
+	if row := lineWith(v, "notifications"); !strings.Contains(row, "failing") {
+		t.Fatalf("row %q: other states stay", row)
+	}
+	// A transaction of a few milliseconds is normal: no warning.
+	tuitest.Settle(m, common.RateMsg{Horizon: store.Horizon{Pending: 1, Blocker: &store.Blocker{PID: 1, Age: 30 * time.Millisecond}}})
+	if v := tuitest.Plain(m.View()); strings.Contains(v, "held back") || !strings.Contains(lineWith(v, "order-summary"), "live") {
+		t.Fatalf("want live:\n%s", v)
+	}
+}
+
+func lineWith(v, s string) string {
+	for _, l := range strings.Split(v, "\n") {
+		if strings.Contains(l, s) {
+			return l
+		}
+	}
+	return ""
+}

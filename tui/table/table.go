@@ -112,6 +112,15 @@ func (m *Model) Cursor() int { return m.cursor }
 // SetCursor selects row i (clamped) and scrolls it into view.
 func (m *Model) SetCursor(i int) { m.cursor = i; m.clamp() }
 
+// Place selects row i and scrolls so it is on screen line line (counted
+// from the first row shown) where the rows allow: a refreshed list keeps
+// the selected row where the eye was.
+func (m *Model) Place(i, line int) {
+	m.cursor = i
+	m.offset = i - line
+	m.clamp()
+}
+
 // Offset is the first row on screen.
 func (m *Model) Offset() int { return m.offset }
 

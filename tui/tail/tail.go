@@ -78,6 +78,11 @@ type Model struct {
 	recvAt   time.Time
 	recvN    int
 	recvRate float64
+	lastAt   time.Time // when the last event arrived
+
+	// horizon is the header's probe: while an open transaction holds the
+	// log back, committed events wait and the tail is not simply "live".
+	horizon store.Horizon
 }
 
 // New makes the tail view. capacity <= 0 means Capacity.
@@ -190,6 +195,8 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		if msg.Up {
 			m.state.Err = nil // the reader reconnects by itself
 		}
+	case common.RateMsg:
+		m.horizon = msg.Horizon
 	case tea.KeyMsg:
 		return m.key(msg)
 	case tea.MouseMsg:
@@ -239,6 +246,7 @@ func (m *Model) add(b BatchMsg) {
 	if len(b.Events) == 0 {
 		return
 	}
+	m.lastAt = now
 	var keep int64 = -1
 	if !m.follow {
 		if i := m.tbl.Cursor(); i < m.rowsLen() {
@@ -435,8 +443,17 @@ func (m *Model) View() string {
 		parts = append(parts, st.Error.Render("reconnecting: "+firstLine(m.state.Err.Error())))
 	case m.feed == nil:
 		parts = append(parts, st.Faint.Render("starting…"))
+	case common.HeldBackText(m.horizon) != "":
+		// First: it is why nothing new shows (below).
 	default:
-		parts = append(parts, st.Faint.Render("live"))
+		live := "live"
+		if !m.lastAt.IsZero() {
+			live += " · last event " + common.Since(m.c.Now(), m.lastAt)
+		}
+		parts = append(parts, st.Faint.Render(live))
+	}
+	if hb := common.HeldBackText(m.horizon); hb != "" && m.state.Err == nil {
+		parts = append([]string{st.Error.Render("⚠ " + hb)}, parts...)
 	}
 	status := strings.Join(parts, st.Faint.Render(" · "))
 	if !m.follow && m.newCount > 0 {

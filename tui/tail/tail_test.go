@@ -344,3 +344,26 @@ func TestClickOnSelectedOpens(t *testing.T) {
 		t.Fatal("a click on the selected row opened nothing")
 	}
 }
+
+// TestSaysHeldBackInsteadOfLive (issue 14 item 6): while an open
+// transaction holds the log back (the header's probe says so), the tail
+// says by whom and how many committed events wait, not "live"; when it
+// ends, "live" again.
+func TestSaysHeldBackInsteadOfLive(t *testing.T) {
+	t.Parallel()
+	m := setup(t, 100)
+	m.Update(startedMsg{id: m.ID(), feed: NewFeed(10, nil)})
+	batch(m, 0, 3)
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, "· live") {
+		t.Fatalf("want live:\n%s", v)
+	}
+	m.Update(common.RateMsg{Horizon: store.Horizon{Pending: 7, Blocker: &store.Blocker{PID: 4242, Age: 12 * time.Second}}})
+	v := tuitest.Plain(m.View())
+	if !strings.Contains(v, "held back by pid 4242 for 12s · 7 committed events wait") || strings.Contains(v, "· live") {
+		t.Fatalf("want held back, not live:\n%s", v)
+	}
+	m.Update(common.RateMsg{})
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, "· live") || strings.Contains(v, "held back") {
+		t.Fatalf("released, want live:\n%s", v)
+	}
+}

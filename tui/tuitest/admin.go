@@ -27,6 +27,27 @@ type Admin struct {
 	parked []common.ParkedEvent
 	calls  []string
 	why    map[string]common.SubWhy
+	queue  bool // retries only mark the events (QueueRetries)
+}
+
+// QueueRetries makes retry and retry all do what the real admin does:
+// mark the parked events for the holder to retry (RetryRequested), leaving
+// them parked; the test then delivers or re-parks them with SetParked.
+func (a *Admin) QueueRetries() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.queue = true
+}
+
+func (a *Admin) markRetry(id *uuid.UUID) int {
+	n := 0
+	for i := range a.parked {
+		if id == nil || a.parked[i].Event.EventID == *id {
+			a.parked[i].RetryRequested = true
+			n++
+		}
+	}
+	return n
 }
 
 // SetWhy sets what Why answers for a subscription (by default: "up to
@@ -49,6 +70,13 @@ func (a *Admin) ReplayCount(_ context.Context, name string) (int64, bool, error)
 		return a.subs[i].Processed, len(a.subs[i].Types) > 0, nil
 	}
 	return 0, false, notFound(name)
+}
+
+// ParkedNow is the parked events as they stand (a copy).
+func (a *Admin) ParkedNow() []common.ParkedEvent {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]common.ParkedEvent(nil), a.parked...)
 }
 
 // SetParked replaces the parked events.
@@ -190,13 +218,26 @@ func (a *Admin) Reset(_ context.Context, name string, to subscriptions.ResetTarg
 
 // Retry retries (removes) one parked event.
 func (a *Admin) Retry(_ context.Context, name string, id uuid.UUID) error {
-	return a.act("retry "+name+" "+id.String()[:8], name, func(int) { a.unpark(id) })
+	return a.act("retry "+name+" "+id.String()[:8], name, func(int) {
+		if a.queue {
+			a.markRetry(&id)
+			return
+		}
+		a.unpark(id)
+	})
 }
 
 // RetryAll retries every parked event and says how many.
 func (a *Admin) RetryAll(_ context.Context, name string) (int, error) {
 	n := 0
-	err := a.act("retryall "+name, name, func(int) { n = len(a.parked); a.parked = nil })
+	err := a.act("retryall "+name, name, func(int) {
+		if a.queue {
+			n = a.markRetry(nil)
+			return
+		}
+		n = len(a.parked)
+		a.parked = nil
+	})
 	return n, err
 }
 

@@ -51,6 +51,7 @@ type Model struct {
 	loaded  bool
 	loading bool
 	err     error
+	at      time.Time // when the catalog was last read
 
 	list    table.Model
 	visible []int
@@ -174,7 +175,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			m.err = msg.err
 			return tea.Batch(common.ErrCmd("type catalog", msg.err), next)
 		}
-		m.err, m.types, m.state, m.loaded = nil, msg.types, msg.state, true
+		m.err, m.types, m.state, m.loaded, m.at = nil, msg.types, msg.state, true, m.c.Now()
 		m.apply()
 		if m.initial != "" {
 			m.open(m.initial)
@@ -431,8 +432,8 @@ func (m *Model) View() string {
 				t = x
 			}
 		}
-		sum = st.Bold.Render(textsafe.Line(t.Type)) + "  " + st.Faint.Render(fmt.Sprintf("%d events, first %s, last %s · %d fields · %d drift",
-			t.Count, t.FirstSeen.Local().Format("2006-01-02 15:04"), t.LastSeen.Local().Format("2006-01-02 15:04"), len(t.Fields), len(t.Drift)))
+		sum = st.Bold.Render(textsafe.Line(t.Type)) + "  " + st.Faint.Render(fmt.Sprintf("%s · %d events, first %s, last %s · %d fields · %d drift",
+			common.Updated(m.c.Now(), m.at), t.Count, t.FirstSeen.Local().Format("2006-01-02 15:04"), t.LastSeen.Local().Format("2006-01-02 15:04"), len(t.Fields), len(t.Drift)))
 		hint = st.Faint.Render("enter open the example's event / where the drift began · y copy · esc back to the types")
 		body = m.dtbl.View()
 	} else {
@@ -447,7 +448,7 @@ func (m *Model) View() string {
 		case !m.loaded:
 			sum += st.Faint.Render("reading the catalog…")
 		default:
-			sum += st.Faint.Render(fmt.Sprintf("%d types, %d events folded in, as of %s", len(m.types), m.state.Events, m.state.Checkpoint))
+			sum += st.Faint.Render(fmt.Sprintf("%d types, %d events folded in, as of %s · %s", len(m.types), m.state.Events, m.state.Checkpoint, common.Updated(m.c.Now(), m.at)))
 			switch {
 			case m.c.ReadOnly:
 				sum += st.Faint.Render(" · read-only: not advanced here")
