@@ -14,8 +14,8 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/exp/teatest"
-	"github.com/muesli/termenv"
 	"github.com/google/uuid"
+	"github.com/muesli/termenv"
 
 	"eventscope/domain"
 	"eventscope/internal/testdb"
