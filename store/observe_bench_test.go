@@ -20,8 +20,9 @@ import (
 // The observability figures (issue 12), each measured against its baseline
 // in the same run, alternating, medians of -count runs:
 //
-//	go test -run '^$' -bench 'AppendObserve' -benchtime 1x ./store/
-//	EVENTSCOPE_BIG_DB=postgres://.../observe_big go test -run '^$' -bench 'TraceVsReadStream|TypesVsStats' -benchtime 1x ./store/
+//	go test -run '^$' -bench 'AppendObserve' -benchtime 1x -count 3 -v ./store/
+//	EVENTSCOPE_BIG_DB=postgres://.../observe_big go test -run '^$' -bench 'TypesVsStats' -benchtime 1x -count 3 -v ./store/
+//	EVENTSCOPE_BIG_DB=postgres://.../observe_big go test -run '^$' -bench 'TraceVsReadStream' -benchtime 1x -count 5 -v ./store/
 //
 // EVENTSCOPE_BIG_DB names a database holding a large seeded history, e.g.
 // `eventscope seed --customers 14600 --orders 146000` (699,922 events).

@@ -52,7 +52,10 @@ type SubsFeed interface {
 // and monitor, and the domain's time-travel; tests use fakes. Nil sources
 // make their views say they are unavailable.
 type Deps struct {
-	Header     header.Source
+	Header header.Source
+	// Replica is the read database's lag behind the primary, when the log
+	// is read from a hot standby (nil: reads come from the primary).
+	Replica    header.Replica
 	Overview   overview.Source
 	Streams    streams.Source
 	Stream     stream.Source
@@ -162,7 +165,7 @@ func New(ctx context.Context, c common.Common, d Deps) *Model {
 	if d.Forget != nil {
 		m.act.SetForgetter(d.Forget)
 	}
-	m.hdr = header.New(ctx, c, d.Header, d.DatabaseURL, d.ReadOnly)
+	m.hdr = header.New(ctx, c, d.Header, d.DatabaseURL, d.ReadOnly).WithReplica(d.Replica)
 	m.help = help.New()
 	m.help.Styles.ShortKey = c.Styles.HelpKey
 	m.help.Styles.ShortDesc = c.Styles.HelpDesc

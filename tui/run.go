@@ -28,6 +28,7 @@ import (
 	"eventscope/subscriptions"
 	"eventscope/tui/action"
 	"eventscope/tui/common"
+	"eventscope/tui/header"
 	"eventscope/tui/keymap"
 	qview "eventscope/tui/query"
 	"eventscope/tui/styles"
@@ -50,6 +51,11 @@ type Config struct {
 	ReadOnlyReason string
 	// DatabaseURL is shown in the header, with any password redacted.
 	DatabaseURL string
+	// Primary, when Store is a hot standby of it (--read-db), is where
+	// writes and admin go (Admin, Monitor and Forget are built on it); the
+	// header shows the standby's lag behind it and the tail takes its
+	// wake-ups from it. Nil or Store itself: reads come from the primary.
+	Primary *store.Store
 }
 
 // Run runs the console until the user quits or ctx is done. The terminal
@@ -141,7 +147,7 @@ func DepsFor(ctx context.Context, cfg Config) Deps {
 		Event:       eventSource{Store: st, adm: cfg.Admin},
 		Events:      st,
 		Related:     st,
-		Tail:        tailStarter{st},
+		Tail:        tailStarter{st: st},
 		Trace:       st,
 		Types:       st,
 		Query:       qview.FromStore(st),
@@ -149,6 +155,10 @@ func DepsFor(ctx context.Context, cfg Config) Deps {
 		DatabaseURL: cfg.DatabaseURL,
 	}
 	d.ReadOnlyReason = cfg.ReadOnlyReason
+	if cfg.Primary != nil && cfg.Primary != st {
+		d.Replica = replicaLag{primary: cfg.Primary, replica: st}
+		d.Tail = tailStarter{st: st, primary: cfg.Primary}
+	}
 	if cfg.TimeTravel != nil {
 		d.TimeTravel = timeTravel{tt: cfg.TimeTravel, st: st}
 	}
@@ -168,7 +178,18 @@ func DepsFor(ctx context.Context, cfg Config) Deps {
 // tailStarter follows the global log from its head with
 // subscriptions.Follow (its own LISTEN connection, the held-back watcher,
 // polling, reconnection) into the tail's bounded feed.
-type tailStarter struct{ st *store.Store }
+type tailStarter struct {
+	st      *store.Store
+	primary *store.Store // when st is a standby of it: wake-ups from there
+}
+
+// replicaLag is the header's view of subscriptions.ReplicaLag.
+type replicaLag struct{ primary, replica *store.Store }
+
+func (r replicaLag) ReplicaLag(ctx context.Context) (header.Lag, error) {
+	s, err := subscriptions.ReplicaLag(ctx, r.primary, r.replica)
+	return header.Lag{InRecovery: s.InRecovery, Bytes: s.LagBytes, Time: s.LagTime}, err
+}
 
 func (t tailStarter) StartTail(ctx context.Context, feed *tail.Feed) {
 	go func() {
@@ -195,6 +216,7 @@ func (t tailStarter) StartTail(ctx context.Context, feed *tail.Feed) {
 		var failing atomic.Bool
 		_ = subscriptions.Follow(ctx, t.st, head, subscriptions.FollowOptions{
 			BatchSize: 1000,
+			Primary:   t.primary,
 			Logf: func(format string, args ...any) {
 				failing.Store(true)
 				feed.SetState(tail.ReaderState{Err: fmt.Errorf(format, args...), Since: time.Now()})

@@ -5,12 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/exp/teatest"
 	"github.com/google/uuid"
+	"github.com/muesli/termenv"
 
 	"eventscope/domain"
 	"eventscope/internal/testdb"
@@ -205,6 +210,68 @@ func TestConsoleOnPostgres(t *testing.T) {
 	}
 	v := tuitest.Plain(tm.FinalModel(t).(*Model).View())
 	if !strings.Contains(v, "order-29  Order aggregate  ·  version 0 of 0") || strings.Contains(v, "secret") {
+		t.Fatalf("final view:\n%s", v)
+	}
+}
+
+// TestConsoleOnStandby: with the log read from a real hot standby
+// (--read-db), the console browses the standby's events and its header
+// says it reads a replica and how far behind the primary it is, refreshed
+// every second: caught up, then behind (in the warning style past
+// header.LagWarn) while the standby's replay is paused and the primary
+// takes appends, then caught up again once it replays (and only then does
+// the overview count the new events: it reads the standby).
+func TestConsoleOnStandby(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	primaryURL, standbyURL := testdb.Replica(t)
+	primary, err := store.Open(ctx, primaryURL, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer primary.Close()
+	standby, err := store.Open(ctx, standbyURL, store.Options{NoMigrate: true, NoNotify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer standby.Close()
+	for i := 0; i < 5; i++ {
+		appendOne(t, primary, fmt.Sprintf("order-%d", i), "OrderPlaced", `{"customerId":"1","lines":[],"total":0}`, `{}`)
+	}
+	cfg := Config{Store: standby, Primary: primary, Admin: subscriptions.NewAdmin(primary), Monitor: subscriptions.NewMonitor(primary, 0),
+		TimeTravel: domain.NewTimeTravel(standby, nil, domain.TimeTravelOptions{NoLazySnapshots: true}), DatabaseURL: standbyURL}
+	d := DepsFor(ctx, cfg)
+	c := testCommon()
+	c.Tick = func(d time.Duration, fn func(time.Time) tea.Msg) tea.Cmd { return tea.Tick(d, fn) } // refresh for real
+	r := lipgloss.NewRenderer(io.Discard)
+	r.SetColorProfile(termenv.ANSI)
+	c.Styles.Warning = r.NewStyle().Bold(true) // visible in the plain output
+	m := New(ctx, c, d)
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(160, 36))
+	waitFor(t, tm, "Events 5", "replica · caught up")
+
+	// Pause the standby's replay: the primary moves on, the standby does not.
+	if _, err := standby.Pool().Exec(ctx, `SELECT pg_wal_replay_pause()`); err != nil {
+		t.Fatal(err)
+	}
+	for i := 5; i < 8; i++ {
+		appendOne(t, primary, fmt.Sprintf("order-%d", i), "OrderPlaced", `{"customerId":"1","lines":[],"total":0}`, `{}`)
+	}
+	waitFor(t, tm, "s behind")
+	// Past LagWarn the header warns (the replay timestamp ages while paused).
+	warn := c.Styles.Warning.Render("replica")
+	warned := regexp.MustCompile(regexp.QuoteMeta(warn[:strings.Index(warn, "replica")]) + `replica · \d+\.\d s behind`)
+	teatest.WaitFor(t, tm.Output(), warned.Match, teatest.WithDuration(time.Minute), teatest.WithCheckInterval(10*time.Millisecond))
+	if _, err := standby.Pool().Exec(ctx, `SELECT pg_wal_replay_resume()`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, tm, "Events 8", "replica · caught up")
+	if err := tm.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	v := tuitest.Plain(tm.FinalModel(t, teatest.WithFinalTimeout(20*time.Second)).(*Model).View())
+	if !strings.Contains(v, "replica") {
 		t.Fatalf("final view:\n%s", v)
 	}
 }

@@ -94,6 +94,7 @@ func (g *globals) runConsole(cmd *cobra.Command, readOnly bool) error {
 		ReadOnly:       readOnly || reason != "",
 		ReadOnlyReason: reason,
 		DatabaseURL:    st.Pool().Config().ConnString(),
+		Primary:        primary,
 	})
 }
 

@@ -1,9 +1,11 @@
 // Package header is the console's top line: the database (password
 // redacted), the server version, the head checkpoint, the append rate, and
-// the READ-ONLY and HELD-BACK badges. It probes the horizon (the head and
-// what holds it back) once a second and shares it with every view
-// (common.RateMsg), so they all show one head; the probe doubles as the
-// connection check behind the lost-connection banner.
+// the READ-ONLY and HELD-BACK badges and, when the log is read from a hot
+// standby (--read-db), how far that replica is behind the primary. It
+// probes the horizon (the head and what holds it back, and the replica's
+// lag) once a second and shares it with every view (common.RateMsg), so
+// they all show one head; the probe doubles as the connection check behind
+// the lost-connection banner.
 package header
 
 import (
@@ -25,14 +27,36 @@ type Source interface {
 	Horizon(ctx context.Context) (store.Horizon, error)
 }
 
+// Replica reports how far the read database (a hot standby the console
+// reads the log from) is behind the primary that takes writes and admin.
+type Replica interface {
+	ReplicaLag(ctx context.Context) (Lag, error)
+}
+
+// Lag is the read database's distance behind the primary.
+type Lag struct {
+	// InRecovery is false when the read database is not a standby.
+	InRecovery bool
+	// Bytes of WAL it has still to replay; Time, the age of the last
+	// transaction it replayed while it is behind (0 when caught up).
+	Bytes int64
+	Time  time.Duration
+}
+
 // Interval is the probe period.
 const Interval = time.Second
+
+// LagWarn is the replica lag past which the header warns.
+const LagWarn = 5 * time.Second
 
 type headMsg struct {
 	id   int64
 	head store.Horizon
 	at   time.Time
 	err  error
+	// the replica's lag (with a Replica only)
+	lag    Lag
+	lagErr error
 }
 
 type tickMsg struct{ id int64 }
@@ -45,6 +69,11 @@ type Model struct {
 	id       int64
 	db       string
 	readOnly bool
+	replica  Replica
+
+	lag      Lag
+	lagErr   error
+	lagKnown bool
 
 	version string
 	head    store.Checkpoint
@@ -61,6 +90,13 @@ func New(ctx context.Context, c common.Common, src Source, dbURL string, readOnl
 	return &Model{c: c, ctx: ctx, src: src, id: common.NewID(), db: common.RedactURL(dbURL), readOnly: readOnly, up: true}
 }
 
+// WithReplica makes the header show the read database's lag behind the
+// primary, probed with the head (nil: reads come from the primary).
+func (m *Model) WithReplica(r Replica) *Model {
+	m.replica = r
+	return m
+}
+
 // Init starts probing.
 func (m *Model) Init() tea.Cmd { return m.probe() }
 
@@ -68,12 +104,16 @@ func (m *Model) probe() tea.Cmd {
 	if m.src == nil {
 		return nil
 	}
-	id, src, ctx := m.id, m.src, m.ctx
+	id, src, rep, ctx := m.id, m.src, m.replica, m.ctx
 	return func() tea.Msg {
 		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
 		h, err := src.Horizon(cctx)
-		return headMsg{id: id, head: h, at: time.Now(), err: err}
+		msg := headMsg{id: id, head: h, at: time.Now(), err: err}
+		if rep != nil && err == nil {
+			msg.lag, msg.lagErr = rep.ReplicaLag(cctx)
+		}
+		return msg
 	}
 }
 
@@ -110,6 +150,9 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			m.rate = float64(d) / msg.at.Sub(m.lastAt).Seconds()
 		}
 		m.probed = true
+		if m.replica != nil {
+			m.lag, m.lagErr, m.lagKnown = msg.lag, msg.lagErr, true
+		}
 		m.head, m.lastPos, m.lastAt, m.horizon = msg.head.Head, msg.head.Head.Pos, msg.at, msg.head
 		rm := common.RateMsg{Head: m.head, Rate: m.rate, At: msg.at, Horizon: msg.head}
 		cmds = append(cmds, func() tea.Msg { return rm })
@@ -135,6 +178,13 @@ func (m *Model) View(w int) string {
 		parts = append(parts, common.Rate(m.rate))
 	}
 	right := st.HeaderInfo.Render(strings.Join(parts, " · "))
+	if r, warn := m.replicaText(); r != "" {
+		style := st.HeaderInfo
+		if warn {
+			style = st.Warning
+		}
+		right += " " + style.Render(r)
+	}
 	if b := m.horizon.Blocker; common.HeldBack(b) {
 		right += " " + st.HeldBack.Render(fmt.Sprintf("HELD BACK pid %d %s", b.PID, common.Age(b.Age)))
 	}
@@ -152,6 +202,38 @@ func (m *Model) View(w int) string {
 		lw = ansi.StringWidth(left)
 	}
 	return left + strings.Repeat(" ", max(w-lw-rw, 1)) + right
+}
+
+// replicaText is the replica part of the header ("replica · 0.4 s
+// behind"), and whether it is a warning: lag past LagWarn, a failed lag
+// probe, or a read database that is not a standby. Empty when reads come
+// from the primary.
+func (m *Model) replicaText() (string, bool) {
+	if m.replica == nil {
+		return "", false
+	}
+	switch {
+	case !m.lagKnown:
+		return "replica", false
+	case m.lagErr != nil:
+		return "replica · lag unknown", true
+	case !m.lag.InRecovery:
+		return "replica · not a standby", true
+	case m.lag.Bytes <= 0:
+		return "replica · caught up", false
+	case m.lag.Time <= 0:
+		return fmt.Sprintf("replica · %s B of WAL behind", common.Count(m.lag.Bytes)), false
+	}
+	return "replica · " + lagString(m.lag.Time) + " behind", m.lag.Time >= LagWarn
+}
+
+// lagString is a lag as the header shows it: tenths of a second under a
+// minute, then common.Age.
+func lagString(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	}
+	return common.Age(d)
 }
 
 // PageID addresses the results to the page that asked (common.Addressed).

@@ -7,8 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+
 	"eventscope/store"
 	"eventscope/tui/common"
+	"eventscope/tui/styles"
 	"eventscope/tui/tuitest"
 )
 
@@ -74,5 +78,70 @@ func TestOneHeadForEveryView(t *testing.T) {
 	m.Update(headMsg{id: m.id, head: hz(h.Head), at: tuitest.Now.Add(time.Second)})
 	if v := tuitest.Plain(m.View(160)); strings.Contains(v, "HELD BACK") {
 		t.Fatalf("released, yet %q", v)
+	}
+}
+
+type fakeReplica struct {
+	lag Lag
+	err error
+}
+
+func (f *fakeReplica) ReplicaLag(context.Context) (Lag, error) { return f.lag, f.err }
+
+// TestReplicaLag: reading from a hot standby, the header says so and how
+// far behind the primary it is, refreshed by every probe, in the warning
+// style past LagWarn or when the lag cannot be read; without a replica it
+// says nothing of one.
+func TestReplicaLag(t *testing.T) {
+	t.Parallel()
+	r := lipgloss.NewRenderer(nil)
+	r.SetColorProfile(termenv.ANSI)
+	c := tuitest.Common(160, 10)
+	c.Styles = styles.New(r)
+	f := &fakeHead{h: store.Checkpoint{Tx: 9, Pos: 1000}}
+	rep := &fakeReplica{lag: Lag{InRecovery: true, Bytes: 4096, Time: 400 * time.Millisecond}}
+	m := New(context.Background(), c, f, "postgres://standby/shop", false).WithReplica(rep)
+	if v := tuitest.Plain(m.View(160)); !strings.Contains(v, "replica") || strings.Contains(v, "behind") {
+		t.Fatalf("before the first probe: %s", v)
+	}
+	probe := func() string {
+		t.Helper()
+		msg := m.probe()()
+		m.Update(msg)
+		return m.View(160)
+	}
+	warned := func(v, text string) bool { return strings.Contains(v, c.Styles.Warning.Render(text)) }
+	if v := probe(); !strings.Contains(tuitest.Plain(v), "head 9:1000 · 0/s replica · 0.4 s behind") || warned(v, "replica · 0.4 s behind") {
+		t.Fatalf("%q", v)
+	}
+	rep.lag = Lag{InRecovery: true, Bytes: 1 << 20, Time: 12 * time.Second}
+	if v := probe(); !warned(v, "replica · 12.0 s behind") {
+		t.Fatalf("past LagWarn, not warned: %q", v)
+	}
+	rep.lag = Lag{InRecovery: true, Bytes: 1 << 20, Time: 3 * time.Minute}
+	if v := tuitest.Plain(probe()); !strings.Contains(v, "replica · 3m00s behind") {
+		t.Fatalf("%q", v)
+	}
+	rep.lag = Lag{InRecovery: true}
+	if v := probe(); !strings.Contains(tuitest.Plain(v), "replica · caught up") || warned(v, "replica · caught up") {
+		t.Fatalf("%q", v)
+	}
+	rep.err = errors.New("connection refused")
+	if v := probe(); !warned(v, "replica · lag unknown") {
+		t.Fatalf("%q", v)
+	}
+	rep.err, rep.lag = nil, Lag{InRecovery: false}
+	if v := probe(); !warned(v, "replica · not a standby") {
+		t.Fatalf("%q", v)
+	}
+	// Narrow terminals keep it, shortening the database.
+	if v := tuitest.Plain(m.View(80)); !strings.Contains(v, "replica · not a standby") || len([]rune(v)) > 80 {
+		t.Fatalf("%q", v)
+	}
+	// Reads from the primary: no replica part.
+	p := New(context.Background(), c, f, "postgres://primary/shop", false).WithReplica(nil)
+	p.Update(p.probe()())
+	if v := tuitest.Plain(p.View(160)); strings.Contains(v, "replica") {
+		t.Fatalf("%q", v)
 	}
 }
