@@ -17,6 +17,7 @@ import (
 
 	"eventscope/internal/textsafe"
 	"eventscope/store"
+	"eventscope/store/query"
 	"eventscope/tui/common"
 	"eventscope/tui/eventlist"
 )
@@ -63,7 +64,7 @@ type Model struct {
 	bytes    int64 // held, by Size
 	maxBytes int64
 
-	filter Filter
+	filter query.Filter
 	ferr   error   // the filter being typed does not parse
 	vis    []int64 // sequence numbers passing the filter (when filtering)
 
@@ -395,7 +396,7 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 // setFilter applies s (the query language plus plain words); a malformed
 // filter changes nothing.
 func (m *Model) setFilter(s string) error {
-	f, err := ParseFilter(s, m.c.Now())
+	f, err := query.ParseFilter(s, m.c.Now())
 	if err != nil {
 		return err
 	}
