@@ -87,7 +87,6 @@ func FuzzParseFilter(f *testing.F) {
 	})
 }
 
-
 // TestFilterInvertAndUnknownKey: a leading "!" keeps what the rest does
 // not match; a key:value with an unknown key says which keys there are.
 func TestFilterInvertAndUnknownKey(t *testing.T) {
