@@ -495,7 +495,7 @@ func (m *Model) move(g goal, at int64) tea.Cmd {
 			return m.findAt(m.found[len(m.found)-1]+1, g, at)
 		}
 		if i < 0 {
-			i, m.note = 0, "search wrapped to the first match"
+			i, m.note = 0, "wrapped to the first"
 		}
 	case prev:
 		j := m.firstFrom(at, false)
@@ -512,7 +512,7 @@ func (m *Model) move(g goal, at int64) tea.Cmd {
 				// wrapping to the last match, which is past what is found
 				return m.findAt(m.found[len(m.found)-1]+1, prev, math.MaxInt64)
 			}
-			i, m.note = len(m.found)-1, "search wrapped to the last match"
+			i, m.note = len(m.found)-1, "wrapped to the last"
 		}
 	}
 	return m.goTo(m.found[i])
@@ -575,7 +575,7 @@ func (m *Model) searchStatus() string {
 	} else {
 		fmt.Fprintf(&b, "%s matches", common.Count(m.total))
 	}
-	b.WriteString(" in the stream · n/N next/previous · esc clears")
+	b.WriteString(" in the stream · n/N next/prev · esc clears")
 	if m.note != "" {
 		b.WriteString(" · " + m.note)
 	}
