@@ -346,15 +346,22 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 			m.input.Blur()
 			return nil
 		case tea.KeyEsc:
+			// esc ends the filter for good, as in every list
 			m.focused = false
 			m.ferr = nil
 			m.input.Blur()
-			m.input.SetValue(m.filter.String())
+			m.input.SetValue("")
+			_ = m.setFilter("")
 			return nil
 		}
 		var cmd tea.Cmd
+		before := m.input.Value()
 		m.input, cmd = m.input.Update(msg)
-		m.ferr = nil
+		if m.input.Value() != before {
+			// as you type: a filter that parses applies at once, one that
+			// does not says why and keeps the last one
+			m.ferr = m.setFilter(m.input.Value())
+		}
 		return cmd
 	}
 	switch {

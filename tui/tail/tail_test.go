@@ -148,6 +148,49 @@ func TestFilter(t *testing.T) {
 	}
 }
 
+// TestFilterAsYouTypeOverData: the tail's "/" applies as you type (no
+// enter), plain words match the data, "!" inverts, an unknown key names
+// the keys, and esc clears the filter for good.
+func TestFilterAsYouTypeOverData(t *testing.T) {
+	t.Parallel()
+	m := setup(t, 1000)
+	evs := evs(0, 10)
+	evs[3].Data = json.RawMessage(`{"orderId":"000032"}`)
+	m.Update(BatchMsg{ID: m.ID(), Events: evs})
+	typeIn := func(s string) {
+		m.Update(tuitest.Key("/"))
+		for _, r := range s {
+			m.Update(tuitest.Key(string(r)))
+		}
+	}
+	count := func() int { return m.tbl.Events().Len() }
+	typeIn("000032")
+	if count() != 1 {
+		t.Fatalf("a word over the data, as you type: %d rows", count())
+	}
+	if e, _ := m.Selected(); e.Position != 3 {
+		t.Fatalf("selected %d", e.Position)
+	}
+	m.Update(tuitest.Key("esc"))
+	if count() != 10 || strings.Contains(tuitest.Plain(m.View()), "000032   ") {
+		t.Fatalf("esc in the input clears: %d rows", count())
+	}
+	typeIn("!000032")
+	if count() != 9 {
+		t.Fatalf("! inverts: %d rows", count())
+	}
+	m.Update(tuitest.Key("enter"))
+	m.Update(tuitest.Key("esc"))
+	typeIn("kind:x")
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, `unknown key "kind"`) || !strings.Contains(v, "type:, cat:, stream:") {
+		t.Fatalf("unknown key:\n%s", v)
+	}
+	m.Update(tuitest.Key("esc"))
+	if count() != 10 || m.ClaimsKey(tuitest.Key("esc")) {
+		t.Fatalf("esc clears for good: %d rows", count())
+	}
+}
+
 func TestFeedDropsOldestAndNeverBlocks(t *testing.T) {
 	t.Parallel()
 	done := make(chan struct{})
