@@ -41,6 +41,14 @@ type word struct {
 	neg bool
 }
 
+// Filter is the query as a Filter (no words, not inverted).
+func (q *Query) Filter() Filter {
+	if q == nil || len(q.Terms) == 0 {
+		return Filter{}
+	}
+	return Filter{text: q.Text, q: q}
+}
+
 // ParseFilter parses a filter; a malformed query term is a *SyntaxError
 // pointing at it. now anchors relative times.
 func ParseFilter(s string, now time.Time) (Filter, error) {

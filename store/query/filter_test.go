@@ -154,6 +154,32 @@ func TestFindInStream(t *testing.T) {
 			t.Errorf("%q: server %v (total %d), Match %v", text, got.Versions, got.Total, want)
 		}
 	}
+	// RunFilter over the global log agrees with Match too (words and !)
+	for _, text := range []string{"!credit 000032", "big -000040 customer-0002"} {
+		f, _ := query.ParseFilter(text, now)
+		all, err := st.ReadStream(ctx, "customer-0002", store.ReadStreamOptions{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 0
+		for _, es := range [][]store.Event{evs, all} {
+			for i := range es {
+				if f.Match(&es[i]) {
+					want++
+				}
+			}
+		}
+		got := 0
+		if _, err := query.RunFilter(ctx, st, f, query.RunOptions{}, func(e store.Event) error {
+			if !f.Match(&e) {
+				t.Errorf("%q: the server returned %s@%d", text, e.StreamID, e.Version)
+			}
+			got++
+			return nil
+		}); err != nil || got != want {
+			t.Fatalf("%q: RunFilter %d, Match %d, %v", text, got, want, err)
+		}
+	}
 	f, _ := query.ParseFilter("000032", now)
 	if got, _ := query.FindInStream(ctx, st, "customer-0001", f, query.FindOptions{}); !slices.Equal(got.Versions, []int64{2}) {
 		t.Fatalf("000032 is in v2 only: %v", got.Versions)
