@@ -634,10 +634,10 @@ func search(b key.Binding) key.Binding {
 // FullHelp is the full help.
 func (m *Model) FullHelp() [][]key.Binding {
 	k := m.c.Keys
-	return [][]key.Binding{
-		k.Moves(),
-		{k.Open, k.TimeTravel, search(k.Filter), k.NextMatch, k.PrevMatch, k.Copy, k.Refresh, k.Back},
+	if m.active() {
+		return [][]key.Binding{k.Moves(), {k.Open, k.TimeTravel, search(k.Filter), k.NextMatch, k.PrevMatch, k.Copy, k.Refresh, k.Back}}
 	}
+	return [][]key.Binding{k.Moves(), {k.Open, k.TimeTravel, search(k.Filter), k.Copy, k.Refresh, k.Back}}
 }
 
 // PageID addresses the results to the page that asked (common.Addressed).

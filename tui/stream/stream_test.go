@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,14 +53,30 @@ func (f fakeStream) ReadStream(_ context.Context, s string, o store.ReadStreamOp
 	return out, nil
 }
 
+var cache sync.Map // fakeStream → []store.Event
+
+// all is every event of the stream, built once per length.
+func (f fakeStream) all() []store.Event {
+	if v, ok := cache.Load(f); ok {
+		return v.([]store.Event)
+	}
+	evs := make([]store.Event, f.n)
+	for v := range evs {
+		evs[v] = f.ev(int64(v))
+	}
+	cache.Store(f, evs)
+	return evs
+}
+
 // FindInStream evaluates the filter over every event, as the server does.
 func (f fakeStream) FindInStream(_ context.Context, s string, flt query.Filter, o query.FindOptions) (query.Found, error) {
 	if s != f.id {
 		return query.Found{}, &store.NotFoundError{What: "stream " + s}
 	}
 	var out query.Found
+	all := f.all()
 	for v := max(o.From, 0); v < f.n; v++ {
-		if e := f.ev(v); flt.Match(&e) {
+		if flt.Match(&all[v]) {
 			out.Total++
 			if len(out.Versions) < o.Limit {
 				out.Versions = append(out.Versions, v)
