@@ -225,7 +225,13 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		}
 		cmds := []tea.Cmd{m.loadInfo(), m.jump(v)}
 		if m.active() {
-			cmds = append(cmds, m.find(0, stay)) // the stream may have grown
+			// the stream may have grown; a search not answered yet still
+			// puts the cursor on its first match
+			if m.found == nil {
+				cmds = append(cmds, m.findAt(0, atAfter, m.origin))
+			} else {
+				cmds = append(cmds, m.find(0, stay))
+			}
 		}
 		return tea.Batch(cmds...)
 	case debounceMsg:
