@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"eventscope/internal/testdb"
 )
@@ -45,19 +46,22 @@ func TestStreamSearchInTmux(t *testing.T) {
 	tm.send(":")
 	tm.typeText("stream customer-0001")
 	tm.send("Enter")
-	tm.waitFor("search-stream", "customer-0001 · ", "showing v0–")
+	tm.waitFor("search-stream", "customer-0001 · ", "events · version", "showing v0–")
 	tm.send("G")
-	screen := tm.waitFor("search-end", "customer-0001 · ")
-	if strings.Contains(screen, "showing v0–") {
-		screen = tm.waitFor("search-end-loaded", "customer-0001 · ", "events · version")
+	// the window moves to the end: wait until it no longer starts at v0
+	end := regexp.MustCompile(`showing v[1-9]\d*–`)
+	deadline := time.Now().Add(30 * time.Second)
+	for screen := tm.capture(); !end.MatchString(screen); screen = tm.capture() {
+		if time.Now().After(deadline) {
+			t.Fatalf("G did not load the end of the stream:\n%s", screen)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	if m := regexp.MustCompile(`showing v(\d+)–`).FindStringSubmatch(screen); m == nil || m[1] == "0" {
-		t.Fatalf("G did not load the end of the stream:\n%s", screen)
-	}
+	tm.save("search-end", tm.capture())
 
 	tm.send("/")
 	tm.typeText("000032")
-	screen = tm.waitFor("search-found", "match 1 of 1 in the stream", "showing v0–")
+	screen := tm.waitFor("search-found", "match 1 of 1 in the stream", "showing v0–")
 	if !cursorOn(screen, "4", "CreditLimitExceeded", "000032") {
 		t.Fatalf("the cursor is not on v4:\n%s", screen)
 	}
