@@ -580,6 +580,19 @@ func TestListStreams(t *testing.T) {
 	if len(l.Streams) != 1 || l.Streams[0].StreamID != "customer-3" {
 		t.Fatalf("match CSR3 gave %v", l.Streams)
 	}
+	// Exclude: an inverted filter, on the server, paged as any list.
+	l, _ = st.ListStreams(ctx, store.ListStreamsOptions{Exclude: store.StreamMatch{Match: "ord"}})
+	if len(l.Streams) != 5 || l.Streams[0].StreamID != "customer-0" {
+		t.Fatalf("exclude ord gave %v", l.Streams)
+	}
+	l, _ = st.ListStreams(ctx, store.ListStreamsOptions{Exclude: store.StreamMatch{Category: "order", Match: "1"}, Limit: 100})
+	if len(l.Streams) != 31-12 { // order-01, 10-19 and 21 out
+		t.Fatalf("exclude category order with 1 gave %d: %v", len(l.Streams), l.Streams)
+	}
+	l, _ = st.ListStreams(ctx, store.ListStreamsOptions{Category: "customer", Exclude: store.StreamMatch{Category: "customer"}})
+	if len(l.Streams) != 0 {
+		t.Fatalf("exclude the category listed gave %v", l.Streams)
+	}
 	mustAppend(t, st, "order-07", store.Any, ev("B", `{}`))
 	l, _ = st.ListStreams(ctx, store.ListStreamsOptions{Order: store.ByUpdated, Limit: 2})
 	if l.Streams[0].StreamID != "order-07" || l.Next == "" {

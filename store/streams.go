@@ -43,6 +43,9 @@ type ListStreamsOptions struct {
 	// case-insensitively (the candidates of a fuzzy match, narrowed on the
 	// server before ranking). Default none.
 	Match string
+	// Exclude drops the streams it matches (an inverted filter: the
+	// console's "!"). Default: drops nothing.
+	Exclude StreamMatch
 	// Order is ByID (ascending) or ByUpdated (newest first). Default ByID.
 	Order StreamOrder
 	// Reverse turns Order around (ids descending, the oldest update
@@ -54,6 +57,14 @@ type ListStreamsOptions struct {
 	After string
 	// Limit caps the page. Default 100.
 	Limit int
+}
+
+// StreamMatch selects streams: those of Category (when set) whose ids
+// contain Match's characters in order, case-insensitively (when set).
+// The zero StreamMatch selects none.
+type StreamMatch struct {
+	Category string
+	Match    string
 }
 
 // StreamList is one page of streams.
@@ -105,6 +116,16 @@ func (s *Store) ListStreams(ctx context.Context, o ListStreamsOptions) (StreamLi
 	}
 	if o.Match != "" {
 		conds = append(conds, `s.stream_id ILIKE `+arg(subsequencePattern(o.Match)))
+	}
+	if x := o.Exclude; x.Category != "" || x.Match != "" {
+		var in []string
+		if x.Category != "" {
+			in = append(in, `s.category = `+arg(x.Category))
+		}
+		if x.Match != "" {
+			in = append(in, `s.stream_id ILIKE `+arg(subsequencePattern(x.Match)))
+		}
+		conds = append(conds, `NOT (`+strings.Join(in, ` AND `)+`)`)
 	}
 	// Each order ascends or descends; the cursor compares the same way.
 	desc := o.Order == ByUpdated

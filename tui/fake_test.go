@@ -15,6 +15,7 @@ import (
 
 	"eventscope/domain"
 	"eventscope/store"
+	"eventscope/store/query"
 	"eventscope/tui/common"
 	"eventscope/tui/tail"
 	"eventscope/tui/timetravel"
@@ -163,6 +164,24 @@ func subseq(a, b string) bool {
 		b = b[i+1:]
 	}
 	return true
+}
+
+// FindInStream evaluates the filter over every event, as the server does.
+func (w *world) FindInStream(_ context.Context, s string, f query.Filter, o query.FindOptions) (query.Found, error) {
+	evs, ok := w.streams[s]
+	if !ok {
+		return query.Found{}, &store.NotFoundError{What: "stream " + s}
+	}
+	var out query.Found
+	for v := max(o.From, 0); v < int64(len(evs)); v++ {
+		if f.Match(&evs[v]) {
+			out.Total++
+			if len(out.Versions) < o.Limit {
+				out.Versions = append(out.Versions, v)
+			}
+		}
+	}
+	return out, nil
 }
 
 func (w *world) ReadStream(_ context.Context, s string, o store.ReadStreamOptions) ([]store.Event, error) {

@@ -25,6 +25,7 @@ import (
 
 	"eventscope/domain"
 	"eventscope/store"
+	"eventscope/store/query"
 	"eventscope/subscriptions"
 	"eventscope/tui/action"
 	"eventscope/tui/common"
@@ -143,7 +144,7 @@ func DepsFor(ctx context.Context, cfg Config) Deps {
 		Header:      st,
 		Overview:    st,
 		Streams:     st,
-		Stream:      st,
+		Stream:      streamSource{st},
 		Event:       eventSource{Store: st, adm: cfg.Admin},
 		Events:      st,
 		Related:     st,
@@ -173,6 +174,13 @@ func DepsFor(ctx context.Context, cfg Config) Deps {
 		d.SubsFeed = startMonitor(ctx, cfg.Monitor)
 	}
 	return d
+}
+
+// streamSource is the store with the stream view's server-side search.
+type streamSource struct{ *store.Store }
+
+func (s streamSource) FindInStream(ctx context.Context, stream string, f query.Filter, o query.FindOptions) (query.Found, error) {
+	return query.FindInStream(ctx, s.Store, stream, f, o)
 }
 
 // tailStarter follows the global log from its head with

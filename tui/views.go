@@ -149,7 +149,7 @@ func registry() []view {
 			cmds: []palette.Command{{Name: "query", Arg: "[EXPR]", Desc: "events matching a query (type: cat: stream: after: before: data.PATH OP VALUE)",
 				Run: func(arg string, now time.Time) (tea.Msg, error) {
 					if arg != "" {
-						if _, err := query.Parse(arg, now); err != nil {
+						if _, err := query.ParseFilter(arg, now); err != nil {
 							return nil, fmt.Errorf(":query: %v", err)
 						}
 					}

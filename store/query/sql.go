@@ -212,6 +212,12 @@ var ErrTimeout = errors.New("query ran past its statement timeout")
 // matching events to fn as they arrive. It runs in a read-only
 // transaction under a statement timeout.
 func Run(ctx context.Context, st *store.Store, q *Query, o RunOptions, fn func(store.Event) error) (Result, error) {
+	return RunFilter(ctx, st, q.Filter(), o, fn)
+}
+
+// RunFilter is Run for a Filter (a query plus plain words and a leading
+// "!", as the console types them).
+func RunFilter(ctx context.Context, st *store.Store, f Filter, o RunOptions, fn func(store.Event) error) (Result, error) {
 	if o.Limit <= 0 {
 		o.Limit = 1000
 	}
@@ -219,7 +225,7 @@ func Run(ctx context.Context, st *store.Store, q *Query, o RunOptions, fn func(s
 		o.Timeout = 30 * time.Second
 	}
 	res := Result{Next: o.After}
-	where, args := q.Where(4)
+	where, args := f.Where(4)
 	sql := `SELECT ` + store.EventColumns + `
 		  FROM eventscope.events e
 		 WHERE (e.tx_id, e.position) > ($1::xid8, $2)

@@ -1,7 +1,10 @@
 // Package query is the console's :query view: the filter language of
 // `eventscope query` run on the server, its matches in global order, a page
-// at a time. "/" edits the query (a malformed one says where it is wrong
-// and runs nothing), enter opens an event, "n" loads the next page.
+// at a time. "/" edits the query, which runs as you type (after a pause,
+// the run before cancelled; a malformed one says where it is wrong and
+// runs nothing; plain words match ids, types and data and a leading "!"
+// inverts, as in the tail's filter), enter opens an event, "n" loads the
+// next page.
 package query
 
 import (
@@ -29,17 +32,22 @@ const (
 
 // Source runs a query; FromStore adapts a *store.Store.
 type Source interface {
-	Query(ctx context.Context, qu *q.Query, o q.RunOptions) ([]store.Event, q.Result, error)
+	Query(ctx context.Context, f q.Filter, o q.RunOptions) ([]store.Event, q.Result, error)
 }
+
+// Debounce is the pause in typing after which the query being edited runs.
+const Debounce = 300 * time.Millisecond
+
+type editMsg struct{ id, seq int64 }
 
 type storeSource struct{ st *store.Store }
 
 // FromStore runs queries on st.
 func FromStore(st *store.Store) Source { return storeSource{st} }
 
-func (s storeSource) Query(ctx context.Context, qu *q.Query, o q.RunOptions) ([]store.Event, q.Result, error) {
+func (s storeSource) Query(ctx context.Context, f q.Filter, o q.RunOptions) ([]store.Event, q.Result, error) {
 	var evs []store.Event
-	res, err := q.Run(ctx, s.st, qu, o, func(e store.Event) error { evs = append(evs, e); return nil })
+	res, err := q.RunFilter(ctx, s.st, f, o, func(e store.Event) error { evs = append(evs, e); return nil })
 	return evs, res, err
 }
 
@@ -59,11 +67,14 @@ type Model struct {
 	src     Source
 	id, seq int64
 
-	text    string
-	parsed  *q.Query
+	text    string // the query committed (enter, or as opened)
+	parsed  q.Filter
 	perr    error
 	input   textinput.Model
 	editing bool
+	eseq    int64              // bumps on every edit: the debounce's tag
+	ran     string             // the text whose results are shown
+	cancel  context.CancelFunc // ends the run in flight
 
 	evs     []store.Event
 	res     q.Result
@@ -92,7 +103,7 @@ func New(ctx context.Context, c common.Common, src Source, expr string) *Model {
 
 func (m *Model) setText(s string) {
 	m.text = strings.TrimSpace(s)
-	m.parsed, m.perr = q.Parse(m.text, m.c.Now())
+	m.parsed, m.perr = q.ParseFilter(m.text, m.c.Now())
 }
 
 // Title is the breadcrumb.
@@ -109,7 +120,10 @@ func (m *Model) Init() tea.Cmd {
 	return m.run(false)
 }
 
-func (m *Model) run(more bool) tea.Cmd {
+func (m *Model) run(more bool) tea.Cmd { return m.runFilter(more, m.parsed, m.text) }
+
+// runFilter runs f (typed as text), cancelling the run in flight.
+func (m *Model) runFilter(more bool, f q.Filter, text string) tea.Cmd {
 	if m.src == nil {
 		m.err = fmt.Errorf("queries are unavailable")
 		return nil
@@ -123,10 +137,15 @@ func (m *Model) run(more bool) tea.Cmd {
 		m.evs, m.res, m.err = nil, q.Result{}, nil
 		m.tbl.SetEvents(eventlist.Slice(m.evs))
 	}
-	id, seq, src, ctx, qu := m.id, m.seq, m.src, m.ctx, m.parsed
-	return common.Fetch(ctx, 60*time.Second, func(ctx context.Context) tea.Msg {
+	if m.cancel != nil {
+		m.cancel()
+	}
+	rctx, cancel := context.WithCancel(m.ctx)
+	m.cancel, m.ran = cancel, text
+	id, seq, src := m.id, m.seq, m.src
+	return common.Fetch(rctx, 60*time.Second, func(ctx context.Context) tea.Msg {
 		t0 := time.Now()
-		evs, res, err := src.Query(ctx, qu, q.RunOptions{After: after, Limit: PageSize, Timeout: 30 * time.Second})
+		evs, res, err := src.Query(ctx, f, q.RunOptions{After: after, Limit: PageSize, Timeout: 30 * time.Second})
 		return pageMsg{id: id, seq: seq, evs: evs, res: res, more: more, err: err, took: time.Since(t0)}
 	})
 }
@@ -154,6 +173,10 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		m.loading = false
+		if m.cancel != nil {
+			m.cancel()
+			m.cancel = nil
+		}
 		if msg.err != nil {
 			m.err = msg.err
 			return common.ErrCmd("query", msg.err)
@@ -167,6 +190,8 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		m.res = msg.res
 		m.tbl.Empty = "no event matches"
 		m.tbl.SetEvents(eventlist.Slice(m.evs))
+	case editMsg:
+		return m.onEdit(msg)
 	case common.RefreshMsg:
 		if m.perr == nil && !m.editing {
 			return m.run(false)
@@ -212,16 +237,49 @@ func (m *Model) editKey(msg tea.KeyMsg) tea.Cmd {
 		m.input.Blur()
 		return m.run(false)
 	case tea.KeyEsc:
+		// the edit is abandoned: the query committed and its results
 		m.editing = false
 		m.input.Blur()
 		m.input.SetValue(m.text)
 		m.setText(m.text)
+		m.eseq++
+		switch {
+		case m.ran == m.text || m.perr != nil:
+		case m.text == "": // opened empty: nothing ran, nothing shown
+			m.seq++
+			m.loading, m.ran, m.evs, m.res = false, "", nil, q.Result{}
+			m.tbl.SetEvents(eventlist.Slice(m.evs))
+		default:
+			return m.run(false)
+		}
 		return nil
 	}
 	var cmd tea.Cmd
+	before := m.input.Value()
 	m.input, cmd = m.input.Update(msg)
-	_, m.perr = q.Parse(strings.TrimSpace(m.input.Value()), m.c.Now())
-	return cmd
+	if m.input.Value() == before {
+		return cmd
+	}
+	_, m.perr = q.ParseFilter(strings.TrimSpace(m.input.Value()), m.c.Now())
+	m.eseq++
+	if m.perr != nil {
+		return cmd
+	}
+	id, seq := m.id, m.eseq
+	return tea.Batch(cmd, m.c.Tick(Debounce, func(time.Time) tea.Msg { return editMsg{id: id, seq: seq} }))
+}
+
+// onEdit runs the query being typed once the typing pauses.
+func (m *Model) onEdit(msg editMsg) tea.Cmd {
+	if msg.id != m.id || msg.seq != m.eseq || !m.editing {
+		return nil
+	}
+	text := strings.TrimSpace(m.input.Value())
+	f, err := q.ParseFilter(text, m.c.Now())
+	if err != nil || text == m.ran {
+		return nil
+	}
+	return m.runFilter(false, f, text)
 }
 
 // View renders the query line, the status line and the matches.
@@ -245,7 +303,14 @@ func (m *Model) View() string {
 			line2 = st.Error.Render(strings.Repeat(" ", len("query ")+se.Column()-1) + "^ " + textsafe.Line(se.Msg))
 		}
 	case m.editing:
-		line2 = st.Faint.Render("enter run · esc cancel · type: cat: stream: after: before: data.PATH OP VALUE metadata.PATH OP VALUE (= != > >= < <= ~)")
+		hint := "runs as you type · enter done · esc cancel · words, ! inverts, type: cat: stream: after: before: data.PATH OP VALUE metadata.PATH OP VALUE"
+		switch {
+		case m.loading:
+			hint = "running on the server… · " + hint
+		case m.ran != "" && m.ran == strings.TrimSpace(m.input.Value()) && m.err == nil:
+			hint = fmt.Sprintf("%d events in global order · ", len(m.evs)) + hint
+		}
+		line2 = st.Faint.Render(hint)
 	case m.loading:
 		line2 = st.Faint.Render("running on the server…")
 	case m.err != nil:
@@ -279,6 +344,7 @@ func (m *Model) FullHelp() [][]key.Binding {
 
 // PageID addresses the results to the page that asked (common.Addressed).
 func (m pageMsg) PageID() int64 { return m.id }
+func (m editMsg) PageID() int64 { return m.id }
 
 // ID is the page's address.
 func (m *Model) ID() int64 { return m.id }

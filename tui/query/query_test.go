@@ -21,12 +21,12 @@ type fake struct {
 	runs *int
 }
 
-func (f fake) Query(_ context.Context, qu *q.Query, o q.RunOptions) ([]store.Event, q.Result, error) {
+func (f fake) Query(_ context.Context, qu q.Filter, o q.RunOptions) ([]store.Event, q.Result, error) {
 	*f.runs++
 	res := q.Result{Next: o.After}
 	var out []store.Event
 	for _, e := range f.evs {
-		if !o.After.Less(e.Checkpoint) || !qu.Match(e) {
+		if !o.After.Less(e.Checkpoint) || !qu.Match(&e) {
 			continue
 		}
 		if len(out) == o.Limit {
@@ -100,5 +100,39 @@ func TestQueryEditAndPages(t *testing.T) {
 	}
 	if m.Title() != "query data.total > 0" {
 		t.Fatalf("title %q", m.Title())
+	}
+}
+
+// TestQueryAsYouType: the query runs when the typing pauses (not per
+// key), plain words and "!" work as in the tail's filter, a malformed
+// query runs nothing, esc goes back to the query committed.
+func TestQueryAsYouType(t *testing.T) {
+	t.Parallel()
+	runs := 0
+	m := New(context.Background(), tuitest.Common(100, 8), fake{log(20), &runs}, "type:OrderPlaced")
+	m.SetSize(100, 8)
+	tuitest.Settle(m, tuitest.Drain(m.Init())...)
+	tuitest.Settle(m, tuitest.Key("/"))
+	for range "type:OrderPlaced" {
+		tuitest.Settle(m, tuitest.Key("backspace"))
+	}
+	for _, r := range "!order-1" {
+		tuitest.Settle(m, tuitest.Key(string(r)))
+	}
+	if runs != 1 {
+		t.Fatalf("ran %d times before the pause", runs)
+	}
+	tuitest.Settle(m, editMsg{id: m.id, seq: m.eseq}) // the pause (ticks are stubbed)
+	if v := tuitest.Plain(m.View()); runs != 2 || !m.editing || !strings.Contains(v, "9 events in global order") {
+		t.Fatalf("as you type (%d runs):\n%s", runs, v)
+	}
+	tuitest.Settle(m, tuitest.Key(" "), tuitest.Key("t"), tuitest.Key("y"), tuitest.Key("p"), tuitest.Key("e"), tuitest.Key(":"))
+	tuitest.Settle(m, editMsg{id: m.id, seq: m.eseq})
+	if v := tuitest.Plain(m.View()); runs != 2 || !strings.Contains(v, "needs a value") {
+		t.Fatalf("a malformed query ran (%d):\n%s", runs, v)
+	}
+	tuitest.Settle(m, tuitest.Key("esc"))
+	if v := tuitest.Plain(m.View()); runs != 3 || !strings.Contains(v, "20 events in global order") || !strings.Contains(v, "query type:OrderPlaced") {
+		t.Fatalf("esc: back to the query committed (%d runs):\n%s", runs, v)
 	}
 }

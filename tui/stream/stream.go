@@ -2,11 +2,18 @@
 // preview of the data) in a window of versions that pages forward and
 // backward through the store as the cursor moves, so a stream of 100,000
 // events costs a page at a time.
+//
+// "/" searches every version of the stream on the server as you type
+// (query.FindInStream: the console's filter — words in the type or data,
+// query terms, "!" inverts), puts the cursor on the first match at or
+// after it, and n/N step to the next and previous match, loading the
+// window around it; esc ends the search.
 package stream
 
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -14,7 +21,9 @@ import (
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 
+	"eventscope/internal/textsafe"
 	"eventscope/store"
+	"eventscope/store/query"
 	"eventscope/tui/common"
 	"eventscope/tui/eventlist"
 )
@@ -23,6 +32,9 @@ import (
 type Source interface {
 	ReadStream(ctx context.Context, stream string, o store.ReadStreamOptions) ([]store.Event, error)
 	StreamInfo(ctx context.Context, stream string) (store.StreamInfo, error)
+	// FindInStream is query.FindInStream: the versions of the stream's
+	// events that match f, searched on the server.
+	FindInStream(ctx context.Context, stream string, f query.Filter, o query.FindOptions) (query.Found, error)
 }
 
 // Tuning.
@@ -30,7 +42,33 @@ const (
 	PageSize   = 200
 	PrefetchAt = 40
 	MaxWindow  = 5000
+	// FindBatch is how many matching versions one search call returns;
+	// stepping past them asks for the next batch.
+	FindBatch = query.MaxFound
+	// Debounce is how long typing pauses before the search runs.
+	Debounce = 120 * time.Millisecond
 )
+
+// goal is where a search result sends the cursor.
+type goal int
+
+const (
+	stay    goal = iota // keep the cursor (a refresh)
+	atAfter             // the first match at or after the cursor (typing)
+	next                // the first match after the cursor (n)
+	prev                // the last match before the cursor (N)
+)
+
+type debounceMsg struct{ id, seq int64 }
+
+type foundMsg struct {
+	id, seq int64
+	from    int64
+	found   query.Found
+	goal    goal
+	at      int64 // the cursor's version when the search was asked for
+	err     error
+}
 
 type dir int
 
@@ -74,8 +112,21 @@ type Model struct {
 	tbl     eventlist.Model
 	input   textinput.Model
 	focused bool
-	filter  string
-	visible []int // indexes into events when filtered
+
+	// The search: the filter as parsed, its error while typing, the
+	// matching versions found so far (a prefix of every match, from
+	// version 0), how many there are in all, and a note on the last step.
+	search    query.Filter
+	serr      error
+	fseq      int64
+	found     []int64
+	total     int64
+	searching bool
+	note      string
+	// origin is the cursor's version when "/" was pressed: each search
+	// typed starts there (as vim's incremental search does), so a match
+	// found for "0" does not move where "000032" starts from.
+	origin int64
 }
 
 // New makes the view for stream, with the cursor on version (-1: start).
@@ -84,7 +135,7 @@ func New(ctx context.Context, c common.Common, src Source, stream string, versio
 	m.tbl = eventlist.New(c, eventlist.Version, eventlist.Type, eventlist.Recorded, eventlist.Size, eventlist.Data)
 	m.tbl.Empty = "no events"
 	m.tbl.SetEvents(window{m})
-	m.input = common.NewInput(c.Styles, "type or data text")
+	m.input = common.NewInput(c.Styles, "words in type or data, type:…, data.x = …, ! inverts")
 	m.input.Blur()
 	return m
 }
@@ -136,10 +187,14 @@ func (m *Model) read(d dir, o store.ReadStreamOptions, focus int64) tea.Cmd {
 	})
 }
 
-// ClaimsKey: the focused filter takes every key; an active filter takes esc.
+// ClaimsKey: the focused search takes every key; an active search takes
+// esc (to end it) and n/N.
 func (m *Model) ClaimsKey(msg tea.KeyMsg) bool {
-	return m.focused || (m.filter != "" && key.Matches(msg, m.c.Keys.Back))
+	return m.focused || (m.active() && key.Matches(msg, m.c.Keys.Back, m.c.Keys.NextMatch, m.c.Keys.PrevMatch))
 }
+
+// active reports a search in force (typed, parsed, not cleared).
+func (m *Model) active() bool { return !m.search.Empty() }
 
 // Selected is the event under the cursor.
 func (m *Model) Selected() (store.Event, bool) { return m.tbl.Selected() }
@@ -147,22 +202,11 @@ func (m *Model) Selected() (store.Event, bool) { return m.tbl.Selected() }
 // CopyText copies the selected event as JSON.
 func (m *Model) CopyText() (string, string, bool) { return m.tbl.CopyText() }
 
-// window is the loaded window (or its filtered part) as the list's events.
+// window is the loaded window as the list's events.
 type window struct{ m *Model }
 
-func (w window) Len() int {
-	if w.m.filter != "" {
-		return len(w.m.visible)
-	}
-	return len(w.m.events)
-}
-
-func (w window) At(i int) *store.Event {
-	if w.m.filter != "" {
-		return &w.m.events[w.m.visible[i]]
-	}
-	return &w.m.events[i]
-}
+func (w window) Len() int              { return len(w.m.events) }
+func (w window) At(i int) *store.Event { return &w.m.events[i] }
 
 // Update handles keys, mouse and results.
 func (m *Model) Update(msg tea.Msg) tea.Cmd {
@@ -179,7 +223,24 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		if e, ok := m.Selected(); ok {
 			v = e.Version
 		}
-		return tea.Batch(m.loadInfo(), m.jump(v))
+		cmds := []tea.Cmd{m.loadInfo(), m.jump(v)}
+		if m.active() {
+			// the stream may have grown; a search not answered yet still
+			// puts the cursor on its first match
+			if m.found == nil {
+				cmds = append(cmds, m.findAt(0, atAfter, m.origin))
+			} else {
+				cmds = append(cmds, m.find(0, stay))
+			}
+		}
+		return tea.Batch(cmds...)
+	case debounceMsg:
+		if msg.id != m.id || msg.seq != m.fseq || !m.active() {
+			return nil
+		}
+		return m.findAt(0, atAfter, m.origin)
+	case foundMsg:
+		return m.onFound(msg)
 	case infoMsg:
 		if msg.id != m.id {
 			return nil
@@ -242,13 +303,13 @@ func (m *Model) apply(msg eventsMsg) {
 			m.events = m.events[:MaxWindow]
 		}
 	}
-	m.refilter()
+	m.tbl.SetEvents(window{m})
 	m.tbl.SetCursor(cur)
 }
 
 // prefetch extends the window when the cursor nears either end.
 func (m *Model) prefetch() tea.Cmd {
-	if m.loading || len(m.events) == 0 || m.filter != "" {
+	if m.loading || len(m.events) == 0 {
 		return nil
 	}
 	cur := m.tbl.Cursor()
@@ -269,31 +330,39 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		case tea.KeyEnter:
 			m.focused = false
 			m.input.Blur()
+			if m.active() && m.found == nil && !m.searching {
+				return m.findAt(0, atAfter, m.origin) // typed faster than the debounce
+			}
 			return nil
 		case tea.KeyEsc:
-			m.focused = false
-			m.input.Blur()
-			m.input.SetValue("")
-			m.setFilter("")
+			m.clearSearch()
 			return nil
 		case tea.KeyUp, tea.KeyDown:
 			m.tbl.Model.Update(msg)
-			return nil
+			return m.prefetch()
 		}
 		var cmd tea.Cmd
+		before := m.input.Value()
 		m.input, cmd = m.input.Update(msg)
-		m.setFilter(m.input.Value())
-		return cmd
+		if m.input.Value() == before {
+			return cmd
+		}
+		return tea.Batch(cmd, m.setSearch(m.input.Value()))
 	}
 	switch {
 	case key.Matches(msg, k.Filter):
 		m.focused = true
 		m.input.Focus()
+		m.input.CursorEnd()
+		m.origin = m.cursorVersion()
 		return nil
-	case key.Matches(msg, k.Back) && m.filter != "":
-		m.input.SetValue("")
-		m.setFilter("")
+	case key.Matches(msg, k.Back) && m.active():
+		m.clearSearch()
 		return nil
+	case key.Matches(msg, k.NextMatch) && m.active():
+		return m.step(next)
+	case key.Matches(msg, k.PrevMatch) && m.active():
+		return m.step(prev)
 	case key.Matches(msg, k.Open):
 		return m.tbl.Open()
 	case key.Matches(msg, k.Refresh):
@@ -304,11 +373,11 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 			v = e.Version
 		}
 		return common.Navigate(common.OpenTimeTravelMsg{Stream: m.stream, Version: v})
-	case key.Matches(msg, k.Top) && m.filter == "":
+	case key.Matches(msg, k.Top):
 		if len(m.events) > 0 && m.events[0].Version > 0 {
 			return m.jump(-1)
 		}
-	case key.Matches(msg, k.Bottom) && m.filter == "":
+	case key.Matches(msg, k.Bottom):
 		if m.infoOK && len(m.events) > 0 && m.events[len(m.events)-1].Version < m.info.Version {
 			return m.jump(-2)
 		}
@@ -319,26 +388,204 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	return nil
 }
 
-func (m *Model) setFilter(f string) {
-	m.filter = strings.TrimSpace(f)
-	m.refilter()
-	m.tbl.SetCursor(0)
+// clearSearch ends the search for good: the input, the filter, the
+// matches (a refresh or a return to the view brings none of it back).
+func (m *Model) clearSearch() {
+	m.focused = false
+	m.input.Blur()
+	m.input.SetValue("")
+	m.search, m.serr, m.found, m.total, m.searching, m.note = query.Filter{}, nil, nil, 0, false, ""
+	m.fseq++ // results in flight are for the old search
 }
 
-func (m *Model) refilter() {
-	if m.filter == "" {
-		m.visible = nil
-		m.tbl.SetEvents(window{m})
-		return
+// setSearch parses the text typed; a filter that parses is searched for
+// after a pause in the typing (Debounce), one that does not says why and
+// searches nothing.
+func (m *Model) setSearch(text string) tea.Cmd {
+	m.fseq++
+	m.found, m.total, m.note = nil, 0, ""
+	f, err := query.ParseFilter(text, m.c.Now())
+	if err != nil {
+		m.search, m.serr, m.searching = query.Filter{}, err, false
+		return nil
 	}
-	f := strings.ToLower(m.filter)
-	m.visible = m.visible[:0]
-	for i, e := range m.events {
-		if strings.Contains(strings.ToLower(e.Type), f) || strings.Contains(strings.ToLower(string(e.Data)), f) {
-			m.visible = append(m.visible, i)
+	m.search, m.serr = f, nil
+	if f.Empty() {
+		m.searching = false
+		return nil
+	}
+	m.searching = true
+	id, seq := m.id, m.fseq
+	return tea.Tick(Debounce, func(time.Time) tea.Msg { return debounceMsg{id: id, seq: seq} })
+}
+
+// cursorVersion is the version under the cursor (-1: none).
+func (m *Model) cursorVersion() int64 {
+	if e, ok := m.Selected(); ok {
+		return e.Version
+	}
+	return -1
+}
+
+// find asks the server for the matching versions from version from on (0
+// starts a new list of matches; otherwise the next batch), then moves as
+// g says.
+func (m *Model) find(from int64, g goal) tea.Cmd { return m.findAt(from, g, m.cursorVersion()) }
+
+// findAt is find relative to version at rather than the cursor.
+func (m *Model) findAt(from int64, g goal, at int64) tea.Cmd {
+	if from == 0 {
+		m.fseq++
+	}
+	m.searching = true
+	id, seq, src, ctx, s, f := m.id, m.fseq, m.src, m.ctx, m.stream, m.search
+	return common.Fetch(ctx, 30*time.Second, func(ctx context.Context) tea.Msg {
+		found, err := src.FindInStream(ctx, s, f, query.FindOptions{From: from, Limit: FindBatch})
+		return foundMsg{id: id, seq: seq, from: from, found: found, goal: g, at: at, err: err}
+	})
+}
+
+func (m *Model) onFound(msg foundMsg) tea.Cmd {
+	if msg.id != m.id || msg.seq != m.fseq || !m.active() {
+		return nil
+	}
+	m.searching = false
+	if msg.err != nil {
+		m.serr = msg.err
+		return common.ErrCmd("search "+m.stream, msg.err)
+	}
+	if msg.from == 0 {
+		m.found = append([]int64(nil), msg.found.Versions...)
+		m.total = msg.found.Total
+	} else {
+		if len(m.found) == 0 || m.found[len(m.found)-1] >= msg.from {
+			return nil // not the batch that follows: a newer search won
+		}
+		m.found = append(m.found, msg.found.Versions...)
+		m.total = int64(len(m.found)) - int64(len(msg.found.Versions)) + msg.found.Total
+	}
+	m.found = m.found[:len(m.found):len(m.found)]
+	if msg.goal == stay {
+		return nil
+	}
+	return m.move(msg.goal, msg.at)
+}
+
+// more reports matches past the ones found so far.
+func (m *Model) more() bool { return int64(len(m.found)) < m.total }
+
+// step is n or N from the cursor.
+func (m *Model) step(g goal) tea.Cmd {
+	if m.searching {
+		return nil // the answer moves the cursor
+	}
+	if m.found == nil {
+		return m.find(0, g)
+	}
+	return m.move(g, m.cursorVersion())
+}
+
+// move puts the cursor on the match g asks for, relative to version at;
+// past the last match n wraps to the first, before the first N wraps to
+// the last (and says so), loading more matches when they are needed.
+func (m *Model) move(g goal, at int64) tea.Cmd {
+	m.note = ""
+	if len(m.found) == 0 {
+		return nil
+	}
+	i := -1
+	switch g {
+	case atAfter, next:
+		i = m.firstFrom(at, g == next)
+		if i < 0 && m.more() {
+			return m.findAt(m.found[len(m.found)-1]+1, g, at)
+		}
+		if i < 0 {
+			i, m.note = 0, "wrapped to the first"
+		}
+	case prev:
+		j := m.firstFrom(at, false)
+		if j < 0 && m.more() {
+			// matches between the last found and at may be closer
+			return m.findAt(m.found[len(m.found)-1]+1, prev, at)
+		}
+		if j < 0 {
+			j = len(m.found)
+		}
+		i = j - 1
+		if i < 0 {
+			if m.more() {
+				// wrapping to the last match, which is past what is found
+				return m.findAt(m.found[len(m.found)-1]+1, prev, math.MaxInt64)
+			}
+			i, m.note = len(m.found)-1, "wrapped to the last"
 		}
 	}
-	m.tbl.SetEvents(window{m})
+	return m.goTo(m.found[i])
+}
+
+// firstFrom is the index of the first match at (or, strict, after)
+// version v among those found, -1 when there is none.
+func (m *Model) firstFrom(v int64, strict bool) int {
+	lo, hi := 0, len(m.found)
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if m.found[mid] < v || (strict && m.found[mid] == v) {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo == len(m.found) {
+		return -1
+	}
+	return lo
+}
+
+// goTo puts the cursor on version v, reading the window around it when it
+// is not loaded.
+func (m *Model) goTo(v int64) tea.Cmd {
+	if n := len(m.events); n > 0 && v >= m.events[0].Version && v <= m.events[n-1].Version {
+		m.tbl.SetCursor(int(v - m.events[0].Version))
+		return m.prefetch()
+	}
+	return m.jump(v)
+}
+
+// matchAt is the 1-based number of the match under the cursor, 0 when the
+// cursor is not on one.
+func (m *Model) matchAt() int {
+	v := m.cursorVersion()
+	if i := m.firstFrom(v, false); i >= 0 && m.found[i] == v {
+		return i + 1
+	}
+	return 0
+}
+
+// searchStatus is the search's line after the input.
+func (m *Model) searchStatus() string {
+	st := m.c.Styles
+	switch {
+	case m.serr != nil:
+		return st.Error.Render(textsafe.Line(m.serr.Error()))
+	case !m.active():
+		return ""
+	case m.searching && m.found == nil:
+		return st.Faint.Render("searching every version…")
+	case m.total == 0:
+		return st.Warning.Render("no event in the stream matches")
+	}
+	var b strings.Builder
+	if k := m.matchAt(); k > 0 {
+		fmt.Fprintf(&b, "match %s of %s", common.Count(int64(k)), common.Count(m.total))
+	} else {
+		fmt.Fprintf(&b, "%s matches", common.Count(m.total))
+	}
+	b.WriteString(" in the stream · n/N next/prev · esc clears")
+	if m.note != "" {
+		b.WriteString(" · " + m.note)
+	}
+	return st.Faint.Render(b.String())
 }
 
 // View renders the stream's summary, the filter line and the events.
@@ -365,11 +612,11 @@ func (m *Model) View() string {
 	var filter string
 	switch {
 	case m.focused:
-		filter = st.Accent.Render("/ ") + m.input.View()
-	case m.filter != "":
-		filter = st.Accent.Render("/ ") + st.Input.Render(m.filter) + st.Faint.Render(fmt.Sprintf("   %d of %d loaded events match (esc clears)", len(m.visible), len(m.events)))
+		filter = st.Accent.Render("/ ") + m.input.View() + "  " + m.searchStatus()
+	case m.active() || m.serr != nil:
+		filter = st.Accent.Render("/ ") + st.Input.Render(textsafe.Line(m.input.Value())) + "   " + m.searchStatus()
 	default:
-		filter = st.Faint.Render("enter open event · t time-travel · / filter · g/G first/last")
+		filter = st.Faint.Render("enter open event · t time-travel · / search every version · g/G first/last")
 	}
 	out := common.Truncate(sum.String(), m.c.Width) + "\n" + filter + "\n" + m.tbl.View()
 	return common.FitLines(out, m.c.Width, m.c.Height)
@@ -378,21 +625,32 @@ func (m *Model) View() string {
 // ShortHelp is the footer help.
 func (m *Model) ShortHelp() []key.Binding {
 	k := m.c.Keys
-	return []key.Binding{k.Up, k.Down, k.Open, k.TimeTravel, k.Filter, k.Copy, k.Back}
+	if m.active() {
+		return []key.Binding{k.Up, k.Down, k.Open, search(k.Filter), k.NextMatch, k.PrevMatch, k.Copy, k.Back}
+	}
+	return []key.Binding{k.Up, k.Down, k.Open, k.TimeTravel, search(k.Filter), k.Copy, k.Back}
+}
+
+// search is "/" as this view has it: a search of every version.
+func search(b key.Binding) key.Binding {
+	b.SetHelp(b.Help().Key, "search")
+	return b
 }
 
 // FullHelp is the full help.
 func (m *Model) FullHelp() [][]key.Binding {
 	k := m.c.Keys
-	return [][]key.Binding{
-		k.Moves(),
-		{k.Open, k.TimeTravel, k.Filter, k.Copy, k.Refresh, k.Back},
+	if m.active() {
+		return [][]key.Binding{k.Moves(), {k.Open, k.TimeTravel, search(k.Filter), k.NextMatch, k.PrevMatch, k.Copy, k.Refresh, k.Back}}
 	}
+	return [][]key.Binding{k.Moves(), {k.Open, k.TimeTravel, search(k.Filter), k.Copy, k.Refresh, k.Back}}
 }
 
 // PageID addresses the results to the page that asked (common.Addressed).
-func (m eventsMsg) PageID() int64 { return m.id }
-func (m infoMsg) PageID() int64   { return m.id }
+func (m eventsMsg) PageID() int64   { return m.id }
+func (m infoMsg) PageID() int64     { return m.id }
+func (m foundMsg) PageID() int64    { return m.id }
+func (m debounceMsg) PageID() int64 { return m.id }
 
 // ID is the page's address.
 func (m *Model) ID() int64 { return m.id }

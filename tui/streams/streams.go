@@ -30,6 +30,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/sahilm/fuzzy"
 
+	"eventscope/internal/textsafe"
 	"eventscope/store"
 	"eventscope/tui/common"
 	"eventscope/tui/picker"
@@ -70,6 +71,10 @@ const LiveMax = 2000
 
 type debounceMsg struct{ id, seq int64 }
 
+// reloadMsg reloads the list after a pause in typing a filter that
+// changes the category or the exclusion.
+type reloadMsg struct{ id, seq int64 }
+
 type matchMsg struct {
 	id, seq  int64
 	query    string
@@ -100,9 +105,13 @@ type Model struct {
 	id  int64
 	tbl table.Model
 
-	order    store.StreamOrder
-	reverse  bool // the order turned around (s cycles through the four)
-	category string
+	order     store.StreamOrder
+	reverse   bool              // the order turned around (s cycles through the four)
+	category  string            // in force: the filter's cat: term, else the picker's
+	pickCat   string            // chosen with c
+	exclude   store.StreamMatch // "!": the streams the filter drops
+	ferr      error             // the filter typed does not parse
+	reloadSeq int64
 
 	// Browsing.
 	browse   []store.StreamInfo
@@ -142,7 +151,7 @@ func New(ctx context.Context, c common.Common, src Source) *Model {
 		{Title: "", Width: 10},
 	})
 	m.tbl.Empty = "no streams"
-	m.input = common.NewInput(c.Styles, "fuzzy filter (server-narrowed)")
+	m.input = common.NewInput(c.Styles, "fuzzy id (server-narrowed), cat:C, ! inverts")
 	m.input.Blur()
 	return m
 }
@@ -166,20 +175,20 @@ func (m *Model) reload() tea.Cmd {
 }
 
 func (m *Model) fetchPage(after string, appendTo bool) tea.Cmd {
-	return m.fetch(pageMsg{append: appendTo}, store.ListStreamsOptions{Category: m.category, Order: m.order, Reverse: m.reverse, After: after, Limit: PageSize})
+	return m.fetch(pageMsg{append: appendTo}, store.ListStreamsOptions{Category: m.category, Exclude: m.exclude, Order: m.order, Reverse: m.reverse, After: after, Limit: PageSize})
 }
 
 // fetchEnd loads the list's real end (G): its last page, read in the
 // opposite order so nothing before it is read.
 func (m *Model) fetchEnd() tea.Cmd {
 	m.loading = true
-	return m.fetch(pageMsg{end: true}, store.ListStreamsOptions{Category: m.category, Order: m.order, Reverse: !m.reverse, Limit: PageSize})
+	return m.fetch(pageMsg{end: true}, store.ListStreamsOptions{Category: m.category, Exclude: m.exclude, Order: m.order, Reverse: !m.reverse, Limit: PageSize})
 }
 
 // fetchBefore loads the page before the window G showed.
 func (m *Model) fetchBefore() tea.Cmd {
 	m.loading = true
-	return m.fetch(pageMsg{before: true}, store.ListStreamsOptions{Category: m.category, Order: m.order, Reverse: !m.reverse, After: m.prev, Limit: PageSize})
+	return m.fetch(pageMsg{before: true}, store.ListStreamsOptions{Category: m.category, Exclude: m.exclude, Order: m.order, Reverse: !m.reverse, After: m.prev, Limit: PageSize})
 }
 
 func (m *Model) fetch(kind pageMsg, o store.ListStreamsOptions) tea.Cmd {
@@ -209,7 +218,64 @@ func (m *Model) ClaimsKey(msg tea.KeyMsg) bool {
 	if m.focused || m.catPicker != nil {
 		return true
 	}
-	return m.query != "" && key.Matches(msg, m.c.Keys.Back)
+	return m.filtered() && key.Matches(msg, m.c.Keys.Back)
+}
+
+// filtered reports a filter in force (or one being fixed).
+func (m *Model) filtered() bool { return m.input.Value() != "" }
+
+// FilterKeys are the keys of the streams' "/" filter.
+var FilterKeys = []string{"cat"}
+
+// applyFilter reads the filter typed: free text fuzzy-matches stream ids
+// (narrowed on the server, ranked here), cat:C keeps one category, and a
+// leading "!" lists (paged from the server, in the list's order) the
+// streams the rest does not match. A filter that does not parse says why
+// and changes nothing.
+func (m *Model) applyFilter(text string) tea.Cmd { return m.filterWith(text, false) }
+
+// filterWith is applyFilter; reload reloads the list even when the
+// category and the exclusion stay (the picker changed).
+func (m *Model) filterWith(text string, reload bool) tea.Cmd {
+	f, err := common.ParseListFilter(text, FilterKeys...)
+	if err != nil {
+		m.ferr = err
+		return nil
+	}
+	m.ferr = nil
+	cat, exclude, q := m.pickCat, store.StreamMatch{}, f.Text
+	if c := f.Terms["cat"]; c != "" && !f.Invert {
+		cat = c
+	}
+	if f.Invert && !f.Empty() {
+		exclude, q = store.StreamMatch{Category: f.Terms["cat"], Match: f.Text}, ""
+	}
+	var cmds []tea.Cmd
+	if reload || cat != m.category || exclude != m.exclude {
+		m.category, m.exclude = cat, exclude
+		m.tbl.SetCursor(0)
+		m.reloadSeq++
+		if reload || text == "" {
+			cmds = append(cmds, m.reload()) // a choice or a clear: at once
+		} else {
+			m.browse, m.next, m.prev, m.loading = nil, "", "", true
+			m.pageSeq++ // what is in flight is for the old filter
+			id, seq := m.id, m.reloadSeq
+			cmds = append(cmds, m.c.Tick(Debounce, func(time.Time) tea.Msg { return reloadMsg{id: id, seq: seq} }))
+		}
+	}
+	if q != m.query || len(cmds) > 0 {
+		cmds = append(cmds, m.setQuery(q))
+	}
+	return tea.Batch(cmds...)
+}
+
+// clearFilter ends the filter for good (a refresh brings none of it back).
+func (m *Model) clearFilter() tea.Cmd {
+	m.focused = false
+	m.input.Blur()
+	m.input.SetValue("")
+	return m.applyFilter("")
 }
 
 // CopyText copies the selected stream id.
@@ -294,8 +360,12 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			m.tbl.SetCursor(cursor)
 		}
 	case debounceMsg:
-		if msg.id == m.id && msg.seq == m.inputSeq {
+		if msg.id == m.id && msg.seq == m.inputSeq && m.query != "" {
 			return m.search(msg.seq)
+		}
+	case reloadMsg:
+		if msg.id == m.id && msg.seq == m.reloadSeq {
+			return m.reload()
 		}
 	case matchMsg:
 		if msg.id != m.id {
@@ -333,18 +403,16 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 			m.input.Blur()
 			return m.open()
 		case msg.Type == tea.KeyEsc:
-			m.focused = false
-			m.input.Blur()
-			m.setQuery("")
-			return nil
+			return m.clearFilter()
 		case msg.Type == tea.KeyUp || msg.Type == tea.KeyDown || msg.Type == tea.KeyPgUp || msg.Type == tea.KeyPgDown:
 			m.tbl.Update(msg)
 			return nil
 		}
 		var cmd tea.Cmd
+		before := m.input.Value()
 		m.input, cmd = m.input.Update(msg)
-		if q := m.input.Value(); q != m.query {
-			return tea.Batch(cmd, m.setQuery(q))
+		if m.input.Value() != before {
+			return tea.Batch(cmd, m.applyFilter(m.input.Value()))
 		}
 		return cmd
 	}
@@ -353,10 +421,8 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		m.focused = true
 		m.input.Focus()
 		return nil
-	case key.Matches(msg, k.Back) && m.query != "":
-		m.input.SetValue("")
-		m.setQuery("")
-		return nil
+	case key.Matches(msg, k.Back) && m.filtered():
+		return m.clearFilter()
 	case key.Matches(msg, k.Open):
 		return m.open()
 	case key.Matches(msg, k.Refresh):
@@ -405,13 +471,8 @@ func (m *Model) pickCategory(msg tea.KeyMsg) tea.Cmd {
 		if !ok {
 			return nil
 		}
-		m.category = it.Value
-		m.tbl.SetCursor(0)
-		cmds := []tea.Cmd{m.reload()}
-		if m.query != "" {
-			cmds = append(cmds, m.setQuery(m.query))
-		}
-		return tea.Batch(cmds...)
+		m.pickCat = it.Value
+		return m.filterWith(m.input.Value(), true)
 	}
 	cmd, _ := m.catPicker.Update(msg)
 	return cmd
@@ -716,6 +777,16 @@ func (m *Model) View() string {
 		if total > 0 {
 			n = fmt.Sprintf("%s streams (%s loaded)", common.Count(total), common.Count(int64(len(m.browse))))
 		}
+		if x := m.exclude; x != (store.StreamMatch{}) {
+			n = fmt.Sprintf("%s loaded", common.Count(int64(len(m.browse))))
+			cat += " · without"
+			if x.Match != "" {
+				cat += fmt.Sprintf(" ids matching %q", x.Match)
+			}
+			if x.Category != "" {
+				cat += " in category " + x.Category
+			}
+		}
 		status = fmt.Sprintf("%s · sorted by %s · %s", n, order, cat)
 		if !m.at.IsZero() {
 			status += " · " + common.Updated(m.c.Now(), m.at)
@@ -736,10 +807,13 @@ func (m *Model) View() string {
 	switch {
 	case m.focused:
 		filter = st.Accent.Render("/ ") + m.input.View()
-	case m.query != "":
-		filter = st.Accent.Render("/ ") + st.Input.Render(m.query) + st.Faint.Render("   (/ edit · esc clear)")
+	case m.filtered():
+		filter = st.Accent.Render("/ ") + st.Input.Render(textsafe.Line(m.input.Value())) + st.Faint.Render("   (/ edit · esc clear)")
 	default:
 		filter = st.Faint.Render("/ filter · s sort · c category · enter open · t time-travel")
+	}
+	if m.ferr != nil {
+		filter += "  " + st.Error.Render(textsafe.Line(m.ferr.Error()))
 	}
 	body := m.tbl.View()
 	if m.catPicker != nil {
@@ -770,6 +844,7 @@ func (m *Model) FullHelp() [][]key.Binding {
 // PageID addresses the results to the page that asked (common.Addressed).
 func (m pageMsg) PageID() int64     { return m.id }
 func (m debounceMsg) PageID() int64 { return m.id }
+func (m reloadMsg) PageID() int64   { return m.id }
 func (m matchMsg) PageID() int64    { return m.id }
 
 // ID is the page's address.

@@ -75,6 +75,10 @@ func (f *fakeList) ListStreams(_ context.Context, o store.ListStreamsOptions) (s
 		if o.Match != "" && !IsSubsequence(strings.ToLower(o.Match), strings.ToLower(s.StreamID)) {
 			continue
 		}
+		if x := o.Exclude; (x.Category != "" || x.Match != "") && (x.Category == "" || s.Category == x.Category) &&
+			(x.Match == "" || IsSubsequence(strings.ToLower(x.Match), strings.ToLower(s.StreamID))) {
+			continue
+		}
 		out = append(out, s)
 		if len(out) > o.Limit {
 			break
@@ -226,6 +230,47 @@ func TestFilterNarrowsOnServerThenRanks(t *testing.T) {
 	tuitest.Settle(m, tuitest.Key("esc"))
 	if m.query != "" || m.focused {
 		t.Fatal("esc did not clear the filter")
+	}
+}
+
+// TestFilterKeysInvertAndClear: cat: keeps a category, "!" lists (from
+// the server) the streams the rest does not match, an unknown key names
+// the keys there are, and esc clears the filter for good.
+func TestFilterKeysInvertAndClear(t *testing.T) {
+	t.Parallel()
+	m, f := setup(t, 1000)
+	tuitest.Settle(m, tuitest.Key("/"))
+	typeText(m, "cat:customer")
+	tuitest.Settle(m, reloadMsg{id: m.id, seq: m.reloadSeq}) // the debounce (ticks are stubbed)
+	view := tuitest.Plain(m.View())
+	if got, _ := m.selected(); got.Category != "customer" || !strings.Contains(view, "category customer") || strings.Contains(view, "order-0") {
+		t.Fatalf("cat:customer:\n%s", view)
+	}
+	tuitest.Settle(m, tuitest.Key("esc"))
+	tuitest.Settle(m, tuitest.Key("/"))
+	typeText(m, "!customer")
+	tuitest.Settle(m, reloadMsg{id: m.id, seq: m.reloadSeq})
+	view = tuitest.Plain(m.View())
+	if got, _ := m.selected(); got.Category != "order" || strings.Contains(view, "customer-0") {
+		t.Fatalf("!customer:\n%s", view)
+	}
+	if last := f.calls[len(f.calls)-1]; last.Exclude.Match != "customer" {
+		t.Fatalf("the inverted filter is not the server's: %+v", last)
+	}
+	tuitest.Settle(m, tuitest.Key("esc"))
+	tuitest.Settle(m, tuitest.Key("/"))
+	typeText(m, "kind:x")
+	if view := tuitest.Plain(m.View()); !strings.Contains(view, `unknown key "kind"`) || !strings.Contains(view, "keys are cat:") {
+		t.Fatalf("unknown key:\n%s", view)
+	}
+	tuitest.Settle(m, tuitest.Key("esc"))
+	tuitest.Settle(m, common.RefreshMsg{})
+	view = tuitest.Plain(m.View())
+	if strings.Contains(view, "kind") || strings.Contains(view, "unknown key") || m.ClaimsKey(tuitest.Key("esc")) {
+		t.Fatalf("esc did not clear for good:\n%s", view)
+	}
+	if got, _ := m.selected(); got.StreamID != "customer-000000" {
+		t.Fatalf("after esc the list is the whole list again: %q", got.StreamID)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
@@ -95,7 +96,20 @@ type Model struct {
 	// waiting the outcome flashes.
 	asked    map[uuid.UUID]int
 	retrying map[uuid.UUID]int
+
+	// "/" over the parked events (all of them are loaded): vis indexes
+	// the rows shown, nil when no filter is in force.
+	input   textinput.Model
+	focused bool
+	flt     common.ListFilter
+	ferr    error
+	vis     []int
 }
+
+// FilterKeys are the keys of the parked events' "/" filter: type:T (the
+// event's type), cat:C (its stream's category), stream:S (in its stream
+// id); free text is looked for in the stream id, the type and the error.
+var FilterKeys = []string{"type", "cat", "stream"}
 
 // New makes the detail view of subscription name.
 func New(ctx context.Context, c common.Common, src Source, act *action.Actions, hist *common.SubHistory, name string) *Model {
@@ -110,6 +124,8 @@ func New(ctx context.Context, c common.Common, src Source, act *action.Actions, 
 	})
 	m.tbl.Empty = "no parked events"
 	m.tbl.SetRows(rows{m})
+	m.input = common.NewInput(c.Styles, "stream, type or error text, type:T, cat:C, stream:S, ! inverts")
+	m.input.Blur()
 	return m
 }
 
@@ -174,8 +190,11 @@ func (m *Model) loadWhy() tea.Cmd {
 // ClaimsKey: the reset dialog takes every key; an open parked event takes
 // esc (back to the list) and the scrolling keys.
 func (m *Model) ClaimsKey(msg tea.KeyMsg) bool {
-	if m.reset != nil {
+	if m.reset != nil || m.focused {
 		return true
+	}
+	if m.open == nil && m.input.Value() != "" && key.Matches(msg, m.c.Keys.Back) {
+		return true // esc clears the filter first
 	}
 	if m.open != nil {
 		k := m.c.Keys
@@ -186,6 +205,12 @@ func (m *Model) ClaimsKey(msg tea.KeyMsg) bool {
 
 func (m *Model) selected() (common.ParkedEvent, bool) {
 	i := m.tbl.Cursor()
+	if m.vis != nil {
+		if i < len(m.vis) {
+			return m.parked[m.vis[i]], true
+		}
+		return common.ParkedEvent{}, false
+	}
 	if i < len(m.parked) {
 		return m.parked[i], true
 	}
@@ -225,14 +250,18 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		m.status, m.why, m.parked, m.loaded, m.notFound = msg.status, msg.why, msg.parked, true, false
 		m.at = m.c.Now()
 		m.fitHead()
-		m.tbl.SetRows(rows{m})
+		m.refilter()
 		// The selection follows its parked event; one gone (delivered,
 		// skipped) leaves the cursor on the row that took its place.
 		cursor := m.tbl.Cursor()
 		if hasSel {
-			for i, p := range m.parked {
-				if p.Event.EventID == sel.Event.EventID {
-					cursor = i
+			for j, n := 0, (rows{m}).Len(); j < n; j++ {
+				i := j
+				if m.vis != nil {
+					i = m.vis[j]
+				}
+				if m.parked[i].Event.EventID == sel.Event.EventID {
+					cursor = j
 					break
 				}
 			}
@@ -347,6 +376,9 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 			return nil
 		}
 	}
+	if m.focused {
+		return m.filterKey(msg)
+	}
 	if !m.loaded {
 		// No subscription (not yet, or no such name): nothing to act on.
 		if key.Matches(msg, k.Refresh) {
@@ -355,6 +387,14 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		return nil
 	}
 	switch {
+	case key.Matches(msg, k.Filter):
+		m.focused = true
+		m.input.Focus()
+		m.input.CursorEnd()
+		return nil
+	case key.Matches(msg, k.Back) && m.input.Value() != "":
+		m.clearFilter()
+		return nil
 	case key.Matches(msg, k.Refresh):
 		return m.load()
 	case key.Matches(msg, k.PauseResume):
@@ -451,11 +491,97 @@ func (m *Model) retryOutcome() tea.Cmd {
 // Retrying is the number of parked events whose retry has not ended yet.
 func (m *Model) Retrying() int { return len(m.retrying) }
 
+func (m *Model) filterKey(msg tea.KeyMsg) tea.Cmd {
+	switch msg.Type {
+	case tea.KeyEnter:
+		m.focused = false
+		m.input.Blur()
+		return nil
+	case tea.KeyEsc:
+		m.clearFilter()
+		return nil
+	case tea.KeyUp, tea.KeyDown:
+		m.tbl.Update(msg)
+		return nil
+	}
+	var cmd tea.Cmd
+	before := m.input.Value()
+	m.input, cmd = m.input.Update(msg)
+	if m.input.Value() != before {
+		f, err := common.ParseListFilter(m.input.Value(), FilterKeys...)
+		m.ferr = err
+		if err == nil {
+			m.flt = f
+			m.refilter()
+			m.tbl.SetCursor(0)
+		}
+	}
+	return cmd
+}
+
+// clearFilter ends the filter for good (a reload does not bring it back).
+func (m *Model) clearFilter() {
+	m.focused = false
+	m.input.Blur()
+	m.input.SetValue("")
+	m.flt, m.ferr = common.ListFilter{}, nil
+	m.refilter()
+}
+
+// refilter recomputes the rows shown from every parked event.
+func (m *Model) refilter() {
+	m.vis = nil
+	m.tbl.Empty = "no parked events"
+	if !m.flt.Empty() {
+		m.tbl.Empty = "no parked event matches the filter"
+		m.vis = []int{}
+		for i := range m.parked {
+			if parkedPasses(m.flt, &m.parked[i]) != m.flt.Invert {
+				m.vis = append(m.vis, i)
+			}
+		}
+	}
+	m.tbl.SetRows(rows{m})
+}
+
+func parkedPasses(f common.ListFilter, p *common.ParkedEvent) bool {
+	e := &p.Event
+	for k, v := range f.Terms {
+		var ok bool
+		switch k {
+		case "type":
+			ok = strings.EqualFold(e.Type, v)
+		case "cat":
+			ok = store.Category(e.StreamID) == v
+		case "stream":
+			ok = strings.Contains(strings.ToLower(e.StreamID), strings.ToLower(v))
+		}
+		if !ok {
+			return false
+		}
+	}
+	hay := strings.ToLower(e.StreamID + "\n" + e.Type + "\n" + p.LastError)
+	for _, w := range strings.Fields(strings.ToLower(f.Text)) {
+		if !strings.Contains(hay, w) {
+			return false
+		}
+	}
+	return true
+}
+
 type rows struct{ m *Model }
 
-func (r rows) Len() int { return len(r.m.parked) }
+func (r rows) Len() int {
+	if r.m.vis != nil {
+		return len(r.m.vis)
+	}
+	return len(r.m.parked)
+}
 func (r rows) Cells(i int) []table.Cell {
 	st := r.m.c.Styles
+	if r.m.vis != nil {
+		i = r.m.vis[i]
+	}
 	p := r.m.parked[i]
 	return []table.Cell{
 		{Text: common.Timestamp(p.ParkedAt), Style: &st.Faint},
@@ -548,11 +674,26 @@ func (m *Model) View() string {
 	if m.open != nil {
 		return common.FitLines(strings.Join(lines[:2], "\n")+"\n"+m.openView(max(m.c.Height-2, 1)), w, m.c.Height)
 	}
-	help := "Parked events  enter details · t retry · T retry all · x skip · p pause/resume · R reset"
+	help := "Parked events  enter details · / filter · t retry · T retry all · x skip · p pause/resume · R reset"
 	if m.act.ReadOnly() {
-		help = "Parked events  (read-only: actions disabled) · enter details"
+		help = "Parked events  (read-only: actions disabled) · enter details · / filter"
 	}
-	lines = append(lines, st.Section.Render(help))
+	switch {
+	case m.focused:
+		help = st.Section.Render("Parked events") + "  " + st.Accent.Render("/ ") + m.input.View()
+		if m.vis != nil {
+			help += st.Faint.Render(fmt.Sprintf("  %d of %d", len(m.vis), len(m.parked)))
+		}
+	case m.input.Value() != "":
+		help = st.Section.Render("Parked events") + "  " + st.Accent.Render("/ ") + st.Input.Render(textsafe.Line(m.input.Value())) +
+			st.Faint.Render(fmt.Sprintf("   %d of %d · esc clears · T still retries all %d", len(m.vis), len(m.parked), len(m.parked)))
+	default:
+		help = st.Section.Render(help)
+	}
+	if m.ferr != nil {
+		help += "  " + st.Error.Render(textsafe.Line(m.ferr.Error()))
+	}
+	lines = append(lines, help)
 	out := strings.Join(lines, "\n") + "\n" + m.tbl.View()
 	if m.reset != nil {
 		out = m.reset.View(w) + "\n" + out
@@ -581,7 +722,7 @@ func (m *Model) FullHelp() [][]key.Binding {
 	if m.open != nil {
 		return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {openEvent(k.Open), copyAll(k.Copy), k.Retry, k.Skip, k.Back}}
 	}
-	return [][]key.Binding{{k.Up, k.Down, details(k.Open), k.Copy, k.Refresh, k.Back}, {k.Retry, k.RetryAll, k.Skip, k.PauseResume, k.Reset}}
+	return [][]key.Binding{{k.Up, k.Down, details(k.Open), k.Filter, k.Copy, k.Refresh, k.Back}, {k.Retry, k.RetryAll, k.Skip, k.PauseResume, k.Reset}}
 }
 
 func relabel(b key.Binding, desc string) key.Binding {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	tea "github.com/charmbracelet/bubbletea"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -322,5 +323,57 @@ func TestRetryOutcomeShowsByItself(t *testing.T) {
 	}
 	if v := tuitest.Plain(m.View()); !strings.Contains(v, "no parked events") {
 		t.Fatalf("want the list empty:\n%s", v)
+	}
+}
+
+// TestParkedFilter: "/" filters the parked events as you type (text in
+// the stream, type or error; type:, cat:, stream:; "!" inverts); t then
+// retries the row shown; an unknown key names the keys; esc clears for
+// good (a reload does not bring it back).
+func TestParkedFilter(t *testing.T) {
+	t.Parallel()
+	m, f := setup(t, false)
+	typeIn := func(s string) {
+		tuitest.Settle(m, tuitest.Key("/"))
+		for _, r := range s {
+			tuitest.Settle(m, tuitest.Key(string(r)))
+		}
+	}
+	shows := func(want ...string) {
+		t.Helper()
+		v := tuitest.Plain(m.View())
+		_, table, _ := strings.Cut(v, "tries error")
+		for _, s := range []string{"order-1", "order-2"} {
+			if strings.Contains(table, s) != slices.Contains(want, s) {
+				t.Fatalf("want %v:\n%s", want, v)
+			}
+		}
+	}
+	typeIn("stream:order-2")
+	shows("order-2")
+	if !strings.Contains(tuitest.Plain(m.View()), "1 of 2") {
+		t.Fatalf("count:\n%s", tuitest.Plain(m.View()))
+	}
+	tuitest.Settle(m, tuitest.Key("enter"))
+	tuitest.Settle(m, tuitest.Key("t"))
+	if c := f.Calls(); len(c) == 0 || c[0] != "retry notifications bbbb0000" {
+		t.Fatalf("t retries the row shown: %v", c)
+	}
+	tuitest.Settle(m, tuitest.Key("esc"))
+	shows("order-1")
+	typeIn("!order-1")
+	shows()
+	tuitest.Settle(m, tuitest.Key("esc"))
+	typeIn("mailbox")
+	shows("order-1")
+	tuitest.Settle(m, tuitest.Key("esc"))
+	typeIn("kind:x")
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, `unknown key "kind"`) || !strings.Contains(v, "cat:, stream:, type:") {
+		t.Fatalf("unknown key:\n%s", v)
+	}
+	tuitest.Settle(m, tuitest.Key("esc"))
+	tuitest.Settle(m, common.RefreshMsg{})
+	if v := tuitest.Plain(m.View()); strings.Contains(v, "kind") || !strings.Contains(v, "order-1") {
+		t.Fatalf("esc cleared for good:\n%s", v)
 	}
 }

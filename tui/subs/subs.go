@@ -8,6 +8,7 @@ package subs
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/sahilm/fuzzy"
 
+	"eventscope/internal/textsafe"
 	"eventscope/store"
 	"eventscope/tui/action"
 	"eventscope/tui/common"
@@ -53,7 +55,9 @@ type Model struct {
 	tbl     table.Model
 	input   textinput.Model
 	focused bool
-	filter  string
+	filter  string // the text typed
+	flt     common.ListFilter
+	ferr    error // the filter typed does not parse
 	reset   *resetmenu.Model
 	colIDs  []int // the columns shown (setColumns)
 	// horizon is the header's probe: while an open transaction holds the
@@ -73,7 +77,7 @@ func New(ctx context.Context, c common.Common, src Source, act *action.Actions, 
 	m.setColumns(c.Width)
 	m.tbl.Empty = "no subscriptions yet (start a worker: eventscope worker)"
 	m.tbl.SetRows(rows{m})
-	m.input = common.NewInput(c.Styles, "fuzzy filter by name")
+	m.input = common.NewInput(c.Styles, "fuzzy name, state:paused, cat:C, type:T, holder:H, ! inverts")
 	m.input.Blur()
 	return m
 }
@@ -238,14 +242,45 @@ func (m *Model) apply() {
 		sel = s.Name
 	}
 	m.rows = m.rows[:0]
-	if m.filter == "" {
+	f := m.flt
+	if f.Empty() {
 		for _, s := range m.all {
 			m.rows = append(m.rows, row{s: s})
 		}
 	} else {
-		for _, fm := range fuzzy.FindFrom(m.filter, names(m.all)) {
-			m.rows = append(m.rows, row{s: m.all[fm.Index], match: fm.MatchedIndexes})
+		var keep []int // indexes into m.all passing the key terms
+		for i, s := range m.all {
+			if termsHold(f, s) {
+				keep = append(keep, i)
+			}
 		}
+		var hits []row
+		if f.Text == "" {
+			for _, i := range keep {
+				hits = append(hits, row{s: m.all[i]})
+			}
+		} else {
+			sub := make(names, len(keep))
+			for j, i := range keep {
+				sub[j] = m.all[i]
+			}
+			for _, fm := range fuzzy.FindFrom(f.Text, sub) {
+				hits = append(hits, row{s: sub[fm.Index], match: fm.MatchedIndexes})
+			}
+		}
+		if f.Invert {
+			in := map[string]bool{}
+			for _, h := range hits {
+				in[h.s.Name] = true
+			}
+			hits = nil
+			for _, s := range m.all {
+				if !in[s.Name] {
+					hits = append(hits, row{s: s})
+				}
+			}
+		}
+		m.rows = append(m.rows, hits...)
 	}
 	m.tbl.SetRows(rows{m})
 	for i, r := range m.rows {
@@ -253,6 +288,53 @@ func (m *Model) apply() {
 			m.tbl.SetCursor(i)
 		}
 	}
+}
+
+// FilterKeys are the keys of the subscriptions' "/" filter: state:S (a
+// state or its start: live, catching-up, paused, failing, stopped,
+// no-holder), cat:C and type:T (subscribed to it; a subscription to
+// everything is to every one), holder:H (in the holder's host:pid).
+var FilterKeys = []string{"state", "cat", "type", "holder"}
+
+func termsHold(f common.ListFilter, s common.SubStatus) bool {
+	for k, v := range f.Terms {
+		v = strings.ToLower(v)
+		var ok bool
+		switch k {
+		case "state":
+			ok = strings.HasPrefix(strings.ToLower(s.State), v)
+		case "cat":
+			ok = len(s.Categories) == 0 || slices.Contains(s.Categories, v)
+		case "type":
+			ok = len(s.Types) == 0 || slices.ContainsFunc(s.Types, func(t string) bool { return strings.EqualFold(t, v) })
+		case "holder":
+			ok = strings.Contains(strings.ToLower(s.Holder), v)
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// setFilter applies the text typed; one that does not parse says why and
+// keeps the rows.
+func (m *Model) setFilter(text string) {
+	f, err := common.ParseListFilter(text, FilterKeys...)
+	m.filter, m.ferr = strings.TrimSpace(text), err
+	if err != nil {
+		return
+	}
+	m.flt = f
+	m.apply()
+}
+
+// clearFilter ends the filter for good.
+func (m *Model) clearFilter() {
+	m.focused = false
+	m.input.Blur()
+	m.input.SetValue("")
+	m.setFilter("")
 }
 
 func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
@@ -271,11 +353,7 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 			m.input.Blur()
 			return nil
 		case tea.KeyEsc:
-			m.focused = false
-			m.input.Blur()
-			m.input.SetValue("")
-			m.filter = ""
-			m.apply()
+			m.clearFilter()
 			return nil
 		case tea.KeyUp, tea.KeyDown:
 			m.tbl.Update(msg)
@@ -283,8 +361,7 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		}
 		var cmd tea.Cmd
 		m.input, cmd = m.input.Update(msg)
-		m.filter = strings.TrimSpace(m.input.Value())
-		m.apply()
+		m.setFilter(m.input.Value())
 		return cmd
 	}
 	switch {
@@ -293,9 +370,7 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		m.input.Focus()
 		return nil
 	case key.Matches(msg, k.Back) && m.filter != "":
-		m.input.SetValue("")
-		m.filter = ""
-		m.apply()
+		m.clearFilter()
 		return nil
 	case key.Matches(msg, k.Refresh):
 		return m.list()
@@ -407,9 +482,12 @@ func (m *Model) View() string {
 	case m.focused:
 		filter = st.Accent.Render("/ ") + m.input.View()
 	case m.filter != "":
-		filter = st.Accent.Render("/ ") + st.Input.Render(m.filter) + st.Faint.Render("   (esc clears)")
+		filter = st.Accent.Render("/ ") + st.Input.Render(textsafe.Line(m.filter)) + st.Faint.Render(fmt.Sprintf("   %d of %d · esc clears", len(m.rows), len(m.all)))
 	default:
-		filter = st.Faint.Render("enter detail · p pause/resume · R reset · / filter")
+		filter = st.Faint.Render("enter detail · p pause/resume · R reset · / filter (name, state:, cat:, type:, holder:, ! inverts)")
+	}
+	if m.ferr != nil {
+		filter += "  " + st.Error.Render(textsafe.Line(m.ferr.Error()))
 	}
 	out := common.Truncate(status, m.c.Width) + "\n" + filter + "\n" + m.tbl.View()
 	if m.reset != nil {

@@ -3,6 +3,7 @@ package subs
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -250,4 +251,48 @@ func lineWith(v, s string) string {
 		}
 	}
 	return ""
+}
+
+// TestFilterKeysInvertAndClear: state: and the other keys, "!" inverts,
+// an unknown key names the keys there are, esc clears for good (a new
+// snapshot does not bring the filter back).
+func TestFilterKeysInvertAndClear(t *testing.T) {
+	t.Parallel()
+	m, f := setup(t, false)
+	typeIn := func(s string) {
+		tuitest.Settle(m, tuitest.Key("/"))
+		for _, r := range s {
+			tuitest.Settle(m, tuitest.Key(string(r)))
+		}
+	}
+	shows := func(want ...string) {
+		t.Helper()
+		v := tuitest.Plain(m.View())
+		_, table, _ := strings.Cut(v, "name")
+		for _, name := range []string{"notifications", "order-summary"} {
+			if strings.Contains(table, name) != slices.Contains(want, name) {
+				t.Fatalf("want %v:\n%s", want, v)
+			}
+		}
+	}
+	typeIn("state:fail")
+	shows("notifications")
+	tuitest.Settle(m, tuitest.Key("esc"))
+	shows("notifications", "order-summary")
+	typeIn("!sum")
+	shows("notifications")
+	tuitest.Settle(m, tuitest.Key("esc"))
+	typeIn("holder:vm")
+	shows("order-summary")
+	tuitest.Settle(m, tuitest.Key("esc"))
+	typeIn("kind:x")
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, `unknown key "kind"`) || !strings.Contains(v, "cat:, holder:, state:, type:") {
+		t.Fatalf("unknown key:\n%s", v)
+	}
+	tuitest.Settle(m, tuitest.Key("esc"))
+	tuitest.Settle(m, common.SubsMsg{Subs: f.Subs(), At: tuitest.Now})
+	shows("notifications", "order-summary")
+	if v := tuitest.Plain(m.View()); strings.Contains(v, "kind") {
+		t.Fatalf("esc cleared for good:\n%s", v)
+	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"eventscope/internal/textsafe"
 	"eventscope/store"
+	"eventscope/store/query"
 	"eventscope/tui/common"
 	"eventscope/tui/eventlist"
 )
@@ -63,7 +64,7 @@ type Model struct {
 	bytes    int64 // held, by Size
 	maxBytes int64
 
-	filter Filter
+	filter query.Filter
 	ferr   error   // the filter being typed does not parse
 	vis    []int64 // sequence numbers passing the filter (when filtering)
 
@@ -353,15 +354,22 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 			m.input.Blur()
 			return nil
 		case tea.KeyEsc:
+			// esc ends the filter for good, as in every list
 			m.focused = false
 			m.ferr = nil
 			m.input.Blur()
-			m.input.SetValue(m.filter.String())
+			m.input.SetValue("")
+			_ = m.setFilter("")
 			return nil
 		}
 		var cmd tea.Cmd
+		before := m.input.Value()
 		m.input, cmd = m.input.Update(msg)
-		m.ferr = nil
+		if m.input.Value() != before {
+			// as you type: a filter that parses applies at once, one that
+			// does not says why and keeps the last one
+			m.ferr = m.setFilter(m.input.Value())
+		}
 		return cmd
 	}
 	switch {
@@ -403,7 +411,7 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 // setFilter applies s (the query language plus plain words); a malformed
 // filter changes nothing.
 func (m *Model) setFilter(s string) error {
-	f, err := ParseFilter(s, m.c.Now())
+	f, err := query.ParseFilter(s, m.c.Now())
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package tail
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -12,7 +11,6 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"eventscope/store"
-	"eventscope/store/query"
 	"eventscope/tui/common"
 	"eventscope/tui/tuitest"
 )
@@ -150,6 +148,49 @@ func TestFilter(t *testing.T) {
 	}
 }
 
+// TestFilterAsYouTypeOverData: the tail's "/" applies as you type (no
+// enter), plain words match the data, "!" inverts, an unknown key names
+// the keys, and esc clears the filter for good.
+func TestFilterAsYouTypeOverData(t *testing.T) {
+	t.Parallel()
+	m := setup(t, 1000)
+	evs := evs(0, 10)
+	evs[3].Data = json.RawMessage(`{"orderId":"000032"}`)
+	m.Update(BatchMsg{ID: m.ID(), Events: evs})
+	typeIn := func(s string) {
+		m.Update(tuitest.Key("/"))
+		for _, r := range s {
+			m.Update(tuitest.Key(string(r)))
+		}
+	}
+	count := func() int { return m.tbl.Events().Len() }
+	typeIn("000032")
+	if count() != 1 {
+		t.Fatalf("a word over the data, as you type: %d rows", count())
+	}
+	if e, _ := m.Selected(); e.Position != 3 {
+		t.Fatalf("selected %d", e.Position)
+	}
+	m.Update(tuitest.Key("esc"))
+	if count() != 10 || strings.Contains(tuitest.Plain(m.View()), "000032   ") {
+		t.Fatalf("esc in the input clears: %d rows", count())
+	}
+	typeIn("!000032")
+	if count() != 9 {
+		t.Fatalf("! inverts: %d rows", count())
+	}
+	m.Update(tuitest.Key("enter"))
+	m.Update(tuitest.Key("esc"))
+	typeIn("kind:x")
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, `unknown key "kind"`) || !strings.Contains(v, "type:, cat:, stream:") {
+		t.Fatalf("unknown key:\n%s", v)
+	}
+	m.Update(tuitest.Key("esc"))
+	if count() != 10 || m.ClaimsKey(tuitest.Key("esc")) {
+		t.Fatalf("esc clears for good: %d rows", count())
+	}
+}
+
 func TestFeedDropsOldestAndNeverBlocks(t *testing.T) {
 	t.Parallel()
 	done := make(chan struct{})
@@ -191,80 +232,6 @@ func TestFeedStopsWhenDone(t *testing.T) {
 	if msg := f.Next(1)(); msg != nil {
 		t.Fatalf("a closed feed yields %v", msg)
 	}
-}
-
-func TestParseFilter(t *testing.T) {
-	t.Parallel()
-	now := tuitest.Now
-	f, err := ParseFilter("cat:order,customer type:OrderPlaced 42 ORD", now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := f.String(); got != "cat:order,customer type:OrderPlaced 42 ORD" {
-		t.Fatalf("String %q", got)
-	}
-	e := store.Event{StreamID: "order-42", Type: "OrderPlaced", Data: []byte(`{}`)}
-	if !f.Match(&e) {
-		t.Fatal("query terms and words all hold")
-	}
-	e.Type = "orderplaced"
-	if f.Match(&e) {
-		t.Fatal("type: is exact, as in eventscope query")
-	}
-	e.Type, e.StreamID = "OrderPlaced", "order-7"
-	if f.Match(&e) {
-		t.Fatal("a word must appear in the stream id, type or data")
-	}
-	e.Data = []byte(`{"sku":"X-42"}`)
-	if !f.Match(&e) {
-		t.Fatal("words match the data too")
-	}
-	f, _ = ParseFilter("data.total > 1000 -shipped order-4", now)
-	for _, c := range []struct {
-		e    store.Event
-		want bool
-	}{
-		{store.Event{StreamID: "order-42", Type: "OrderPlaced", Data: []byte(`{"total":1500}`)}, true},
-		{store.Event{StreamID: "order-42", Type: "OrderPlaced", Data: []byte(`{"total":999}`)}, false},
-		{store.Event{StreamID: "order-42", Type: "OrderShipped", Data: []byte(`{"total":1500}`)}, false},
-		{store.Event{StreamID: "order-7", Type: "OrderPlaced", Data: []byte(`{"total":1500}`)}, false},
-	} {
-		if got := f.Match(&c.e); got != c.want {
-			t.Errorf("%+v: %v", c.e, got)
-		}
-	}
-	if f, err := ParseFilter("  ", now); err != nil || !f.Empty() {
-		t.Fatal("blank is empty")
-	}
-	for _, bad := range []string{"type:", "data.total >", "bogus:x", `data.x ~ "("`} {
-		_, err := ParseFilter(bad, now)
-		var se *query.SyntaxError
-		if !errors.As(err, &se) {
-			t.Errorf("%q: %v, want a syntax error", bad, err)
-		}
-	}
-}
-
-// FuzzParseFilter: parsing never panics, and what parses parses again
-// from its text to a filter that matches alike.
-func FuzzParseFilter(f *testing.F) {
-	for _, s := range []string{"cat:order", "type:A,B x", "c: t:", "::", "cat:,", "-x y", "data.a > 1 w", "- -", "a-b -c:d"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		a, err := ParseFilter(s, tuitest.Now)
-		if err != nil {
-			return
-		}
-		b, err := ParseFilter(a.String(), tuitest.Now)
-		if err != nil {
-			t.Fatalf("%q parsed, its text %q does not: %v", s, a.String(), err)
-		}
-		e := store.Event{StreamID: s, Type: s, Data: []byte(`{"a":2}`)}
-		if a.Match(&e) != b.Match(&e) {
-			t.Fatalf("%q and %q disagree", s, a.String())
-		}
-	})
 }
 
 func big(from, n, size int) []store.Event {

@@ -52,7 +52,7 @@ type Model struct {
 	tbl     table.Model
 	input   textinput.Model
 	focused bool
-	filter  *query.Query
+	filter  *query.Filter // nil: none
 	ferr    error
 	visible []int
 }
@@ -203,19 +203,22 @@ func (m *Model) setFilter() {
 		m.apply()
 		return
 	}
-	q, err := query.Parse(text, m.c.Now())
+	f, err := query.ParseFilter(text, m.c.Now())
 	if err != nil {
 		m.ferr = err
 		return
 	}
-	m.filter, m.ferr = q, nil
+	m.filter, m.ferr = &f, nil
+	if f.Empty() {
+		m.filter = nil
+	}
 	m.apply()
 }
 
 func (m *Model) apply() {
 	m.visible = m.visible[:0]
 	for i, s := range m.tr.Steps {
-		if m.filter == nil || m.filter.Match(s.Event) {
+		if m.filter == nil || m.filter.Match(&s.Event) {
 			m.visible = append(m.visible, i)
 		}
 	}
@@ -323,7 +326,7 @@ func (m *Model) View() string {
 			line2 += st.Faint.Render(fmt.Sprintf("  %d of %d steps", len(m.visible), len(m.tr.Steps)))
 		}
 	default:
-		line2 = st.Faint.Render("enter open · / filter (query language) · y copy · r reload · esc back")
+		line2 = st.Faint.Render("enter open · / filter (query language, words, ! inverts) · y copy · r reload · esc back")
 	}
 	out := common.Truncate(sum, m.c.Width) + "\n" + common.Truncate(line2, m.c.Width) + "\n" + m.tbl.View()
 	return common.FitLines(out, m.c.Width, m.c.Height)

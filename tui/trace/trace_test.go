@@ -76,13 +76,24 @@ func TestTraceFilter(t *testing.T) {
 		t.Fatalf("filtered view:\n%s", v)
 	}
 	// a malformed filter says where, and keeps the last good one
-	tuitest.Settle(m, tuitest.Key("/"), tuitest.Key(" "), tuitest.Key("d"), tuitest.Key("a"), tuitest.Key("t"), tuitest.Key("a"))
+	tuitest.Settle(m, tuitest.Key("/"), tuitest.Key(" "), tuitest.Key("t"), tuitest.Key("y"), tuitest.Key("p"), tuitest.Key("e"), tuitest.Key(":"))
 	if v := tuitest.Plain(m.View()); !strings.Contains(v, "column") || !strings.Contains(v, "OrderApproved") {
 		t.Fatalf("bad filter:\n%s", v)
 	}
 	tuitest.Settle(m, tuitest.Key("esc"), tuitest.Key("esc"))
 	if v := tuitest.Plain(m.View()); !strings.Contains(v, "CreditReserved") {
 		t.Fatalf("cleared filter:\n%s", v)
+	}
+	// words match the data and ids as the tail's do; "!" inverts
+	for _, c := range []struct{ text, want string }{{"!shipped", "3 of 4 steps"}, {"customer", "1 of 4 steps"}, {"1500", "4 of 4 steps"}} {
+		tuitest.Settle(m, tuitest.Key("/"))
+		for _, r := range c.text {
+			tuitest.Settle(m, tuitest.Key(string(r)))
+		}
+		if v := tuitest.Plain(m.View()); !strings.Contains(v, c.want) {
+			t.Fatalf("%q:\n%s", c.text, v)
+		}
+		tuitest.Settle(m, tuitest.Key("esc"))
 	}
 }
 

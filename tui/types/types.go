@@ -2,13 +2,15 @@
 // count, last seen, categories, fields and drift, refreshed every few
 // seconds. Enter drills into a type: its fields (JSON types with shares,
 // presence, examples) and its drift, where enter opens the example's event
-// or the event where the drift began. "/" filters by type name.
+// or the event where the drift began. "/" filters by type name, cat:,
+// field: and drift: (a leading "!" inverts).
 package types
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -57,7 +59,9 @@ type Model struct {
 	visible []int
 	input   textinput.Model
 	focused bool
-	filter  string
+	filter  string // the text typed
+	flt     common.ListFilter
+	ferr    error // the filter typed does not parse
 
 	detail  string // the type drilled into, "" for the list
 	rows    []detailRow
@@ -88,7 +92,7 @@ func New(ctx context.Context, c common.Common, src Source, typ string) *Model {
 		{Title: "types", Width: 22, Flex: 1},
 		{Title: "examples / where it began", Width: 20, Flex: 3},
 	})
-	m.input = common.NewInput(c.Styles, "type name")
+	m.input = common.NewInput(c.Styles, "name, cat:C, field:F, drift:yes|no, ! inverts")
 	m.input.Blur()
 	m.list.SetRows(listRows{m})
 	return m
@@ -202,9 +206,8 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			m.detail = ""
 			return nil
 		case m.detail == "" && m.filter != "" && key.Matches(msg, k.Back):
-			m.filter = ""
 			m.input.SetValue("")
-			m.apply()
+			m.setFilter("")
 			return nil
 		case m.detail == "" && key.Matches(msg, k.Filter):
 			m.focused = true
@@ -245,31 +248,72 @@ func (m *Model) filterKey(msg tea.KeyMsg) tea.Cmd {
 	case tea.KeyEnter:
 		m.focused = false
 		m.input.Blur()
+		return nil
 	case tea.KeyEsc:
 		m.focused = false
 		m.input.Blur()
 		m.input.SetValue("")
-	default:
-		var cmd tea.Cmd
-		m.input, cmd = m.input.Update(msg)
-		m.filter = strings.TrimSpace(m.input.Value())
-		m.apply()
-		return cmd
+		m.setFilter("")
+		return nil
 	}
-	m.filter = strings.TrimSpace(m.input.Value())
+	var cmd tea.Cmd
+	m.input, cmd = m.input.Update(msg)
+	m.setFilter(m.input.Value())
+	return cmd
+}
+
+// FilterKeys are the keys of the types' "/" filter: cat:C (has events in
+// category C), field:F (has a field whose path contains F), drift:yes or
+// drift:no (its shape drifted, or not).
+var FilterKeys = []string{"cat", "field", "drift"}
+
+// setFilter applies the text typed (text in the type's name, the keys, a
+// leading "!" inverts); one that does not parse says why and keeps the
+// rows.
+func (m *Model) setFilter(text string) {
+	f, err := common.ParseListFilter(text, FilterKeys...)
+	if err == nil {
+		if d, ok := f.Terms["drift"]; ok && d != "yes" && d != "no" {
+			err = fmt.Errorf("drift: is yes or no, not %q", d)
+		}
+	}
+	m.filter, m.ferr = strings.TrimSpace(text), err
+	if err != nil {
+		return
+	}
+	m.flt = f
 	m.apply()
-	return nil
 }
 
 func (m *Model) apply() {
 	m.visible = m.visible[:0]
-	f := strings.ToLower(m.filter)
-	for i, t := range m.types {
-		if f == "" || strings.Contains(strings.ToLower(t.Type), f) {
+	for i := range m.types {
+		if m.flt.Empty() || m.passes(&m.types[i]) != m.flt.Invert {
 			m.visible = append(m.visible, i)
 		}
 	}
 	m.list.SetRows(listRows{m})
+}
+
+func (m *Model) passes(t *store.TypeInfo) bool {
+	f := m.flt
+	if f.Text != "" {
+		for _, w := range strings.Fields(strings.ToLower(f.Text)) {
+			if !strings.Contains(strings.ToLower(t.Type), w) {
+				return false
+			}
+		}
+	}
+	if c, ok := f.Terms["cat"]; ok && !slices.ContainsFunc(t.Categories, func(s store.CategoryShare) bool { return s.Category == c }) {
+		return false
+	}
+	if p, ok := f.Terms["field"]; ok && !slices.ContainsFunc(t.Fields, func(fi store.FieldInfo) bool { return strings.Contains(strings.ToLower(fi.Path), strings.ToLower(p)) }) {
+		return false
+	}
+	if d, ok := f.Terms["drift"]; ok && (len(t.Drift) > 0) != (d == "yes") {
+		return false
+	}
+	return true
 }
 
 // open shows a type's detail: its fields, then its drift.
@@ -459,6 +503,9 @@ func (m *Model) View() string {
 		switch {
 		case m.focused || m.filter != "":
 			hint = st.Faint.Render("filter: ") + m.input.View() + st.Faint.Render(fmt.Sprintf("  %d of %d types", len(m.visible), len(m.types)))
+			if m.ferr != nil {
+				hint += "  " + st.Error.Render(textsafe.Line(m.ferr.Error()))
+			}
 		default:
 			hint = st.Faint.Render("enter fields & drift · / filter · y copy · r refresh (every 2s)")
 		}

@@ -3,6 +3,7 @@ package types
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -111,5 +112,47 @@ func TestReadOnlyDoesNotAdvance(t *testing.T) {
 		if got := strings.Contains(tuitest.Plain(m.View()), "read-only: not advanced"); got != ro {
 			t.Fatalf("read-only %v: view says so %v:\n%s", ro, got, tuitest.Plain(m.View()))
 		}
+	}
+}
+
+// TestFilterKeysInvertAndClear: drift:, field:, cat: and "!" filter as
+// you type; an unknown key names the keys there are; esc clears for good
+// (the 2 s reload does not bring it back).
+func TestFilterKeysInvertAndClear(t *testing.T) {
+	t.Parallel()
+	m := New(context.Background(), tuitest.Common(140, 8), fake{catalog()}, "")
+	m.SetSize(140, 8)
+	tuitest.Settle(m, tuitest.Drain(m.Init())...)
+	shows := func(text string, want ...string) {
+		t.Helper()
+		tuitest.Settle(m, tuitest.Key("/"))
+		for _, r := range text {
+			tuitest.Settle(m, tuitest.Key(string(r)))
+		}
+		v := tuitest.Plain(m.View())
+		_, table, _ := strings.Cut(v, "type")
+		for _, name := range []string{"OrderPlaced", "OrderShipped"} {
+			if strings.Contains(table, name) != slices.Contains(want, name) {
+				t.Fatalf("%q: want %v:\n%s", text, want, v)
+			}
+		}
+		tuitest.Settle(m, tuitest.Key("esc"))
+	}
+	shows("drift:yes", "OrderPlaced")
+	shows("!drift:yes", "OrderShipped")
+	shows("field:tot", "OrderPlaced")
+	shows("cat:order ship", "OrderShipped")
+	shows("!placed", "OrderShipped")
+	tuitest.Settle(m, tuitest.Key("/"))
+	for _, r := range "kind:x" {
+		tuitest.Settle(m, tuitest.Key(string(r)))
+	}
+	if v := tuitest.Plain(m.View()); !strings.Contains(v, `unknown key "kind"`) || !strings.Contains(v, "cat:, drift:, field:") {
+		t.Fatalf("unknown key:\n%s", v)
+	}
+	tuitest.Settle(m, tuitest.Key("esc"))
+	tuitest.Settle(m, common.RefreshMsg{})
+	if v := tuitest.Plain(m.View()); strings.Contains(v, "kind") || !strings.Contains(v, "OrderPlaced") || !strings.Contains(v, "OrderShipped") {
+		t.Fatalf("esc cleared for good:\n%s", v)
 	}
 }
