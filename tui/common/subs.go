@@ -12,14 +12,15 @@ import (
 	"time"
 
 	"eventscope/store"
+	"eventscope/subscriptions"
 )
 
 // SubStatus is a subscription's status as the console shows it (the
-// subscriptions package's Status, adapted by tui.Run, so views do not
-// depend on that package).
+// subscriptions package's Status, adapted by tui.Run, so views depend on
+// that package's enums only, not on its Admin).
 type SubStatus struct {
 	Name        string
-	State       string // catching-up, live, paused, failing, stopped, no-holder
+	State       subscriptions.State
 	Categories  []string
 	Types       []string
 	Holder      string // host:pid (instance), "" when none
@@ -120,10 +121,9 @@ type Attempt struct {
 // takes it (the subscriptions package's Delivery, adapted by tui.Run).
 type Delivery struct {
 	Subscription string
-	// State is handled, pending, retrying or parked.
-	State string
+	State        subscriptions.DeliveryState
 	// SubState is the subscription's state (why a pending event waits).
-	SubState string
+	SubState subscriptions.State
 	// Attempts (of Of, while retrying) and LastError: a parked or
 	// retrying event's.
 	Attempts, Of int
@@ -134,9 +134,7 @@ type Delivery struct {
 // SubWhy says why a subscription is behind, in one line (the
 // subscriptions package's Why, adapted by tui.Run).
 type SubWhy struct {
-	// Reason is up-to-date, paused, stopped, no-holder, unresponsive,
-	// retrying, held-back or slow.
-	Reason string
+	Reason subscriptions.Reason
 	// Line is the explanation: "behind 4m12s (1,234 events): paused since
 	// 12:01:07 (4m ago) · 3 parked".
 	Line string
@@ -185,17 +183,17 @@ func (h *SubHistory) Rate(name string) []float64 {
 }
 
 // StateStyle is the style of a subscription state word.
-func StateStyle(st *styles.Styles, state string) lipgloss.Style {
+func StateStyle(st *styles.Styles, state subscriptions.State) lipgloss.Style {
 	switch state {
-	case "live":
+	case subscriptions.StateLive:
 		return st.StateLive
-	case "catching-up":
+	case subscriptions.StateCatchingUp:
 		return st.StateCatchingUp
-	case "paused":
+	case subscriptions.StatePaused:
 		return st.StatePaused
-	case "failing":
+	case subscriptions.StateFailing:
 		return st.StateFailing
-	case "no-holder":
+	case subscriptions.StateNoHolder:
 		return st.StateNoHolder
 	}
 	return st.StateStopped

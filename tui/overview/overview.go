@@ -15,6 +15,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"eventscope/store"
+	"eventscope/subscriptions"
 	"eventscope/tui/common"
 )
 
@@ -253,17 +254,17 @@ func (m *Model) subsSummary() string {
 	for _, s := range m.subs {
 		parked += s.Parked
 		switch s.State {
-		case "failing":
+		case subscriptions.StateFailing:
 			failing++
-		case "paused":
+		case subscriptions.StatePaused:
 			paused++
-		case "live":
+		case subscriptions.StateLive:
 			if s.Lag >= common.LagThreshold {
 				lagging++
 			} else {
 				live++
 			}
-		case "catching-up":
+		case subscriptions.StateCatchingUp:
 			lagging++
 		default:
 			idle++

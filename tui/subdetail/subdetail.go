@@ -21,6 +21,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"eventscope/internal/textsafe"
+	"eventscope/subscriptions"
 	"eventscope/tui/action"
 	"eventscope/tui/common"
 	"eventscope/tui/resetmenu"
@@ -407,7 +408,7 @@ func (m *Model) View() string {
 	}
 	state := common.StateStyle(st, s.State)
 	lines := []string{
-		st.Bold.Render(s.Name) + "  " + state.Render(s.State) + "  " + st.Faint.Render("filter: "+filter),
+		st.Bold.Render(s.Name) + "  " + state.Render(string(s.State)) + "  " + st.Faint.Render("filter: "+filter),
 		st.Label.Render("why ") + m.whyStyle().Render(common.Truncate(textsafe.Line(m.why.Line), max(w-4, 1))),
 		kv("checkpoint", s.Checkpoint.String()) + "   " + kv("head", s.Head.String()) + "   " + kv("lag", common.Count(s.Lag)) + "   " + kv("rate", common.Rate(s.Rate)) + "   " + kv("processed", common.Count(s.Processed)),
 		kv("holder", holder) + "   " + kv("heartbeat", common.Ago(m.c.Now(), s.Heartbeat)) + "   " + kv("parked", common.Count(s.Parked)),
@@ -492,9 +493,9 @@ func copyAll(b key.Binding) key.Binding   { return relabel(b, "copy error and at
 func (m *Model) whyStyle() lipgloss.Style {
 	st := m.c.Styles
 	switch m.why.Reason {
-	case "up-to-date":
+	case subscriptions.ReasonUpToDate:
 		return st.OK
-	case "paused", "slow":
+	case subscriptions.ReasonPaused, subscriptions.ReasonSlow:
 		return st.Warning
 	case "":
 		return st.Faint

@@ -349,7 +349,7 @@ func (r rows) Cells(i int) []table.Cell {
 	}
 	all := [...]table.Cell{
 		colName:       {Text: s.Name, Match: m.rows[i].match},
-		colState:      {Text: s.State, Style: &state},
+		colState:      {Text: string(s.State), Style: &state},
 		colCheckpoint: {Text: s.Checkpoint.String(), Style: &st.Faint},
 		colLag:        {Text: common.Count(s.Lag), Style: &lagStyle},
 		colTrend:      {Text: common.Sparkline(m.hist.Lag(s.Name), 12), Style: &st.Spark},
