@@ -8,6 +8,7 @@
 package event
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"eventscope/subscriptions"
 	"eventscope/tui/action"
 	"eventscope/tui/common"
+	"eventscope/tui/eventlist"
 	"eventscope/tui/table"
 )
 
@@ -294,13 +296,18 @@ func (m *Model) render() {
 	m.lines = lines
 }
 
-// CopyText copies the event as JSON.
+// CopyText copies the event as every event list does (eventlist.CopyEvent),
+// indented: the open event is copied to be read, a listed one to be piped.
 func (m *Model) CopyText() (string, string, bool) {
-	b, err := json.MarshalIndent(m.ev, "", "  ")
-	if err != nil {
+	text, what, ok := eventlist.CopyEvent(m.ev)
+	if !ok {
 		return "", "", false
 	}
-	return string(b), "event", true
+	var b bytes.Buffer
+	if err := json.Indent(&b, []byte(text), "", "  "); err != nil {
+		return "", "", false
+	}
+	return b.String(), what, true
 }
 
 func (m *Model) maxOffset() int {
