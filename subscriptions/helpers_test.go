@@ -41,13 +41,7 @@ func setupPrivate(t testing.TB) *bundle {
 
 func setupURL(t testing.TB, url string) *bundle {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	st, err := store.Open(ctx, url, store.Options{})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(st.Close)
+	st := testdb.Open(t, url, store.Options{})
 	return &bundle{url: url, st: st, adm: NewAdmin(st)}
 }
 

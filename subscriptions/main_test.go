@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"eventscope/internal/pgserver"
+	"eventscope/internal/testdb"
 	"eventscope/store"
 )
 
@@ -78,8 +79,6 @@ func benchStore(b *testing.B, o store.Options) *bundle {
 		}
 	})
 	u := pgserver.WithDatabase(base, name)
-	st, err := store.Open(ctx, u, o)
-	must(b, err)
-	b.Cleanup(st.Close)
+	st := testdb.Open(b, u, o)
 	return &bundle{url: u, st: st, adm: NewAdmin(st)}
 }

@@ -20,18 +20,7 @@ import (
 func standbyPair(t *testing.T) (primary, standby *store.Store) {
 	t.Helper()
 	pURL, sURL := testdb.Replica(t)
-	ctx := context.Background()
-	p, err := store.Open(ctx, pURL, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
-	s, err := store.Open(ctx, sURL, store.Options{NoMigrate: true, NoNotify: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	return p, s
+	return testdb.Open(t, pURL, store.Options{}), testdb.Open(t, sURL, store.Options{NoMigrate: true, NoNotify: true})
 }
 
 // TestStandbyReads runs a subscription that reads the log from a hot

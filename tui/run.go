@@ -281,7 +281,7 @@ type admin struct{ a *subscriptions.Admin }
 
 func convStatus(s subscriptions.Status) common.SubStatus {
 	out := common.SubStatus{
-		Name: s.Name, State: string(s.State), Categories: s.Categories, Types: s.Types,
+		Name: s.Name, State: s.State, Categories: s.Categories, Types: s.Types,
 		Heartbeat: s.Heartbeat, Checkpoint: s.Checkpoint, Head: s.Head, Lag: s.Lag, Rate: s.Rate,
 		Processed: s.Processed, Parked: s.Parked, LastError: s.LastError, LastErrorAt: s.LastErrorAt,
 	}
@@ -355,7 +355,7 @@ func (s eventSource) Deliveries(ctx context.Context, e store.Event) ([]common.De
 	}
 	out := make([]common.Delivery, len(l))
 	for i, d := range l {
-		out[i] = common.Delivery{Subscription: d.Subscription, State: string(d.State), SubState: string(d.SubState),
+		out[i] = common.Delivery{Subscription: d.Subscription, State: d.State, SubState: d.SubState,
 			Attempts: d.Attempts, Of: d.Of, LastError: d.LastError, ParkedAt: d.ParkedAt}
 	}
 	return out, nil
@@ -371,7 +371,7 @@ func (a admin) Why(ctx context.Context, name string) (common.SubWhy, error) {
 	if err != nil {
 		return common.SubWhy{}, err
 	}
-	return common.SubWhy{Reason: string(w.Reason), Line: w.Line(w.At), At: w.At}, nil
+	return common.SubWhy{Reason: w.Reason, Line: w.Line(w.At), At: w.At}, nil
 }
 
 func (a admin) Pause(ctx context.Context, name string) error  { return a.a.Pause(ctx, name) }

@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"eventscope/domain"
@@ -186,11 +185,7 @@ func (g *globals) stopEmbeddedIfIdle(ctx context.Context) {
 	if err != nil || !s.Running {
 		return
 	}
-	others := 0
-	if conn, err := pgx.Connect(ctx, pgserver.WithDatabase(s.URL, "postgres")); err == nil {
-		_ = conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`).Scan(&others)
-		conn.Close(ctx)
-	}
+	others, _ := pgserver.OtherSessions(ctx, pgserver.WithDatabase(s.URL, "postgres"))
 	if others > 0 {
 		g.progressf("left the embedded PostgreSQL running: %d other session(s) use it (stop it with eventscope db stop)", others)
 		return

@@ -137,6 +137,38 @@ func TestLifecycle(t *testing.T) {
 		t.FailNow()
 	}
 
+	t.Run("other sessions", func(t *testing.T) {
+		// What the demo asks before it stops the server it started.
+		waitSessions := func(want int) {
+			t.Helper()
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				n, err := OtherSessions(ctx, first.AdminURL())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n == want {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("OtherSessions = %d, want %d", n, want)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		waitSessions(0)
+		conn, err := pgx.Connect(ctx, first.URL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitSessions(1)
+		conn.Close(ctx)
+		waitSessions(0)
+		if _, err := OtherSessions(ctx, WithDatabase(first.AdminURL(), "no_such_database")); err == nil {
+			t.Error("OtherSessions on a missing database: no error")
+		}
+	})
+
 	t.Run("reuse", func(t *testing.T) {
 		s, err := Ensure(ctx, o)
 		if err != nil {

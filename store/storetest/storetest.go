@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"eventscope/store"
@@ -93,4 +94,39 @@ func Analyze(ctx context.Context, st *store.Store) error {
 		return fmt.Errorf("storetest: vacuum analyze: %w", err)
 	}
 	return nil
+}
+
+// StoredEvent is an event as its row holds it at rest: Data without its
+// personal fields, which are sealed in Personal (nil when it has none).
+type StoredEvent struct {
+	StreamID string
+	Version  int64
+	Type     string
+	Data     []byte // jsonb text
+	Personal []byte // jsonb text, nil when the event has no personal fields
+}
+
+// Stored returns every event of the log as the table holds it, in position
+// order, without the decryption every read does: for tests of what is
+// stored in plain text.
+func Stored(ctx context.Context, st *store.Store) ([]StoredEvent, error) {
+	rows, err := st.Pool().Query(ctx, `SELECT stream_id, version, type, data::text, personal::text FROM eventscope.events ORDER BY position`)
+	if err != nil {
+		return nil, fmt.Errorf("storetest: stored events: %w", err)
+	}
+	evs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (StoredEvent, error) {
+		var e StoredEvent
+		var personal *string
+		if err := r.Scan(&e.StreamID, &e.Version, &e.Type, &e.Data, &personal); err != nil {
+			return e, err
+		}
+		if personal != nil {
+			e.Personal = []byte(*personal)
+		}
+		return e, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storetest: stored events: %w", err)
+	}
+	return evs, nil
 }

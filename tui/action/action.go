@@ -163,8 +163,8 @@ func (a *Actions) Resume(name string) tea.Cmd {
 }
 
 // PauseResume resumes a paused subscription and pauses any other.
-func (a *Actions) PauseResume(name, state string) tea.Cmd {
-	if state == "paused" {
+func (a *Actions) PauseResume(name string, state subscriptions.State) tea.Cmd {
+	if state == subscriptions.StatePaused {
 		return a.Resume(name)
 	}
 	return a.Pause(name)

@@ -12,14 +12,15 @@ import (
 	"time"
 
 	"eventscope/store"
+	"eventscope/subscriptions"
 )
 
 // SubStatus is a subscription's status as the console shows it (the
-// subscriptions package's Status, adapted by tui.Run, so views do not
-// depend on that package).
+// subscriptions package's Status, adapted by tui.Run, so views depend on
+// that package's enums only, not on its Admin).
 type SubStatus struct {
 	Name        string
-	State       string // catching-up, live, paused, failing, stopped, no-holder
+	State       subscriptions.State
 	Categories  []string
 	Types       []string
 	Holder      string // host:pid (instance), "" when none
@@ -123,10 +124,9 @@ type Attempt struct {
 // takes it (the subscriptions package's Delivery, adapted by tui.Run).
 type Delivery struct {
 	Subscription string
-	// State is handled, pending, retrying or parked.
-	State string
+	State        subscriptions.DeliveryState
 	// SubState is the subscription's state (why a pending event waits).
-	SubState string
+	SubState subscriptions.State
 	// Attempts (of Of, while retrying) and LastError: a parked or
 	// retrying event's.
 	Attempts, Of int
@@ -137,9 +137,7 @@ type Delivery struct {
 // SubWhy says why a subscription is behind, in one line (the
 // subscriptions package's Why, adapted by tui.Run).
 type SubWhy struct {
-	// Reason is up-to-date, paused, stopped, no-holder, unresponsive,
-	// retrying, held-back or slow.
-	Reason string
+	Reason subscriptions.Reason
 	// Line is the explanation: "behind 4m12s (1,234 events): paused since
 	// 12:01:07 (4m ago) · 3 parked".
 	Line string
@@ -190,31 +188,31 @@ func (h *SubHistory) Rate(name string) []float64 {
 // StateHeldBack is the state shown for a live subscription while an
 // open transaction holds the log back: its lag 0 means "nothing visible
 // yet", not "up to date".
-const StateHeldBack = "held back"
+const StateHeldBack subscriptions.State = "held back"
 
 // ShownState is the state word the console shows for a subscription in
 // state while the log is as h says.
-func ShownState(state string, h store.Horizon) string {
-	if state == "live" && HeldBack(h.Blocker) {
+func ShownState(state subscriptions.State, h store.Horizon) subscriptions.State {
+	if state == subscriptions.StateLive && HeldBack(h.Blocker) {
 		return StateHeldBack
 	}
 	return state
 }
 
 // StateStyle is the style of a subscription state word.
-func StateStyle(st *styles.Styles, state string) lipgloss.Style {
+func StateStyle(st *styles.Styles, state subscriptions.State) lipgloss.Style {
 	switch state {
 	case StateHeldBack:
 		return st.StateFailing
-	case "live":
+	case subscriptions.StateLive:
 		return st.StateLive
-	case "catching-up":
+	case subscriptions.StateCatchingUp:
 		return st.StateCatchingUp
-	case "paused":
+	case subscriptions.StatePaused:
 		return st.StatePaused
-	case "failing":
+	case subscriptions.StateFailing:
 		return st.StateFailing
-	case "no-holder":
+	case subscriptions.StateNoHolder:
 		return st.StateNoHolder
 	}
 	return st.StateStopped

@@ -8,6 +8,7 @@
 package event
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,8 +21,10 @@ import (
 
 	"eventscope/internal/textsafe"
 	"eventscope/store"
+	"eventscope/subscriptions"
 	"eventscope/tui/action"
 	"eventscope/tui/common"
+	"eventscope/tui/eventlist"
 	"eventscope/tui/table"
 )
 
@@ -186,7 +189,7 @@ func (m *Model) loadDeliveries() tea.Cmd {
 // unsettled: some subscription has not handled or parked the event yet.
 func (m *Model) unsettled() bool {
 	for _, d := range m.deliv {
-		if d.State == "pending" || d.State == "retrying" {
+		if d.State == subscriptions.DeliveryPending || d.State == subscriptions.DeliveryRetrying {
 			return true
 		}
 	}
@@ -214,19 +217,19 @@ func (m *Model) deliveryLines() []string {
 		name := "  " + common.PadRight(common.Truncate(textsafe.Line(d.Subscription), w), w) + "  "
 		var text string
 		switch d.State {
-		case "handled":
+		case subscriptions.DeliveryHandled:
 			text = st.OK.Render("✓ handled")
-		case "pending":
-			text = st.Warning.Render("… pending") + st.Faint.Render(" ("+d.SubState+")")
-		case "retrying":
+		case subscriptions.DeliveryPending:
+			text = st.Warning.Render("… pending") + st.Faint.Render(" ("+string(d.SubState)+")")
+		case subscriptions.DeliveryRetrying:
 			text = st.Error.Render(fmt.Sprintf("↻ retrying, attempt %d of %d failed", d.Attempts, d.Of))
 			if d.LastError != "" {
 				text += st.Error.Render(": " + textsafe.Line(firstLine(d.LastError)))
 			}
-		case "parked":
+		case subscriptions.DeliveryParked:
 			text = st.Error.Render(fmt.Sprintf("✗ parked after %d attempts (%s): %s", d.Attempts, common.Ago(m.c.Now(), d.ParkedAt), textsafe.Line(firstLine(d.LastError))))
 		default:
-			text = textsafe.Line(d.State)
+			text = textsafe.Line(string(d.State))
 		}
 		out = append(out, common.Truncate(name+text, max(m.c.Width, 20)))
 	}
@@ -293,13 +296,18 @@ func (m *Model) render() {
 	m.lines = lines
 }
 
-// CopyText copies the event as JSON.
+// CopyText copies the event as every event list does (eventlist.CopyEvent),
+// indented: the open event is copied to be read, a listed one to be piped.
 func (m *Model) CopyText() (string, string, bool) {
-	b, err := json.MarshalIndent(m.ev, "", "  ")
-	if err != nil {
+	text, what, ok := eventlist.CopyEvent(m.ev)
+	if !ok {
 		return "", "", false
 	}
-	return string(b), "event", true
+	var b bytes.Buffer
+	if err := json.Indent(&b, []byte(text), "", "  "); err != nil {
+		return "", "", false
+	}
+	return b.String(), what, true
 }
 
 func (m *Model) maxOffset() int {

@@ -12,6 +12,7 @@ import (
 	"eventscope/store"
 	"eventscope/tui/action"
 	"eventscope/tui/common"
+	"eventscope/tui/eventlist"
 	"eventscope/tui/tuitest"
 )
 
@@ -92,6 +93,12 @@ func TestViewAndLinks(t *testing.T) {
 	text, what, ok := m.CopyText()
 	if !ok || what != "event" || !json.Valid([]byte(text)) {
 		t.Fatalf("copy: %q", text)
+	}
+	// the list's copy of the event (eventlist.CopyEvent), indented as
+	// this view always copied it
+	line, _, _ := eventlist.CopyEvent(m.Event())
+	if want, _ := json.MarshalIndent(m.Event(), "", "  "); text != string(want) || !json.Valid([]byte(line)) || strings.Contains(line, "\n") {
+		t.Fatalf("copy = %q, want %q (the list's %q indented)", text, want, line)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"eventscope/store"
+	"eventscope/subscriptions"
 	"eventscope/tui/common"
 )
 
@@ -274,11 +275,11 @@ func (m *Model) subsSummary() string {
 	for _, s := range m.subs {
 		parked += s.Parked
 		switch s.State {
-		case "failing":
+		case subscriptions.StateFailing:
 			failing++
-		case "paused":
+		case subscriptions.StatePaused:
 			paused++
-		case "live":
+		case subscriptions.StateLive:
 			switch {
 			case common.HeldBack(m.horizon.Blocker):
 				held++
@@ -287,7 +288,7 @@ func (m *Model) subsSummary() string {
 			default:
 				live++
 			}
-		case "catching-up":
+		case subscriptions.StateCatchingUp:
 			lagging++
 		default:
 			idle++

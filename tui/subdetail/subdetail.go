@@ -24,6 +24,7 @@ import (
 
 	"eventscope/internal/textsafe"
 	"eventscope/store"
+	"eventscope/subscriptions"
 	"eventscope/tui/action"
 	"eventscope/tui/common"
 	"eventscope/tui/resetmenu"
@@ -638,7 +639,7 @@ func (m *Model) View() string {
 	stateText := common.ShownState(s.State, m.horizon)
 	state := common.StateStyle(st, stateText)
 	lines := []string{
-		st.Bold.Render(s.Name) + "  " + state.Render(stateText) + "  " + st.Faint.Render("filter: "+filter),
+		st.Bold.Render(s.Name) + "  " + state.Render(string(stateText)) + "  " + st.Faint.Render("filter: "+filter),
 		st.Label.Render("why ") + m.whyStyle().Render(common.Truncate(textsafe.Line(m.why.Line), max(w-4, 1))),
 		kv("checkpoint", s.Checkpoint.String()) + "   " + kv("head", s.Head.String()) + "   " + kv("lag", common.Count(s.Lag)) + "   " + kv("rate", common.Rate(s.Rate)) + "   " + kv("processed", common.Count(s.Processed)),
 		kv("holder", holder) + "   " + kv("heartbeat", common.Ago(m.c.Now(), s.Heartbeat)) + "   " + kv("parked", common.Count(s.Parked)) + "   " + st.Faint.Render(common.Updated(m.c.Now(), m.at)) + m.retryingText(),
@@ -738,9 +739,9 @@ func copyAll(b key.Binding) key.Binding   { return relabel(b, "copy error and at
 func (m *Model) whyStyle() lipgloss.Style {
 	st := m.c.Styles
 	switch m.why.Reason {
-	case "up-to-date":
+	case subscriptions.ReasonUpToDate:
 		return st.OK
-	case "paused", "slow":
+	case subscriptions.ReasonPaused, subscriptions.ReasonSlow:
 		return st.Warning
 	case "":
 		return st.Faint

@@ -302,7 +302,7 @@ func termsHold(f common.ListFilter, s common.SubStatus) bool {
 		var ok bool
 		switch k {
 		case "state":
-			ok = strings.HasPrefix(strings.ToLower(s.State), v)
+			ok = strings.HasPrefix(strings.ToLower(string(s.State)), v)
 		case "cat":
 			ok = len(s.Categories) == 0 || slices.Contains(s.Categories, v)
 		case "type":
@@ -431,7 +431,7 @@ func (r rows) Cells(i int) []table.Cell {
 	}
 	all := [...]table.Cell{
 		colName:       {Text: s.Name, Match: m.rows[i].match},
-		colState:      {Text: stateText, Style: &state},
+		colState:      {Text: string(stateText), Style: &state},
 		colCheckpoint: {Text: s.Checkpoint.String(), Style: &st.Faint},
 		colLag:        {Text: common.Count(s.Lag), Style: &lagStyle},
 		colTrend:      {Text: common.Sparkline(m.hist.Lag(s.Name), 12), Style: &st.Spark},

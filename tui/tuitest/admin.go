@@ -99,9 +99,9 @@ func (a *Admin) Why(_ context.Context, name string) (common.SubWhy, error) {
 	}
 	s := a.subs[i]
 	if s.Lag == 0 {
-		return common.SubWhy{Reason: "up-to-date", Line: "up to date"}, nil
+		return common.SubWhy{Reason: subscriptions.ReasonUpToDate, Line: "up to date"}, nil
 	}
-	return common.SubWhy{Reason: "slow", Line: fmt.Sprintf("behind 2.0s (%d events): handler slow, catching up at %.0f/s", s.Lag, s.Rate)}, nil
+	return common.SubWhy{Reason: subscriptions.ReasonSlow, Line: fmt.Sprintf("behind 2.0s (%d events): handler slow, catching up at %.0f/s", s.Lag, s.Rate)}, nil
 }
 
 // Deliveries: every subscription takes every event; a parked event is
@@ -112,13 +112,13 @@ func (a *Admin) Deliveries(_ context.Context, e store.Event) ([]common.Delivery,
 	defer a.mu.Unlock()
 	var out []common.Delivery
 	for _, s := range a.subs {
-		d := common.Delivery{Subscription: s.Name, State: "handled", SubState: s.State}
+		d := common.Delivery{Subscription: s.Name, State: subscriptions.DeliveryHandled, SubState: s.State}
 		if e.Checkpoint.Compare(s.Checkpoint) > 0 {
-			d.State = "pending"
+			d.State = subscriptions.DeliveryPending
 		}
 		for _, p := range a.parked {
 			if p.Event.EventID == e.EventID && s.Name == "notifications" {
-				d = common.Delivery{Subscription: s.Name, State: "parked", SubState: s.State, Attempts: p.Attempts, LastError: p.LastError, ParkedAt: p.ParkedAt}
+				d = common.Delivery{Subscription: s.Name, State: subscriptions.DeliveryParked, SubState: s.State, Attempts: p.Attempts, LastError: p.LastError, ParkedAt: p.ParkedAt}
 			}
 		}
 		out = append(out, d)
@@ -203,12 +203,12 @@ func (a *Admin) unpark(id uuid.UUID) {
 
 // Pause pauses.
 func (a *Admin) Pause(_ context.Context, name string) error {
-	return a.act("pause "+name, name, func(i int) { a.subs[i].State = "paused" })
+	return a.act("pause "+name, name, func(i int) { a.subs[i].State = subscriptions.StatePaused })
 }
 
 // Resume resumes.
 func (a *Admin) Resume(_ context.Context, name string) error {
-	return a.act("resume "+name, name, func(i int) { a.subs[i].State = "live" })
+	return a.act("resume "+name, name, func(i int) { a.subs[i].State = subscriptions.StateLive })
 }
 
 // Reset records the reset.
