@@ -313,6 +313,76 @@ func TestAppendLockBounded(t *testing.T) {
 	}
 }
 
+// TestSQLAppendWaitsForABusyStream: a plain-SQL append that the fast path
+// would take (one plain event, an existing stream) finds the stream's lock
+// held by an open transaction that appended to it: it waits (migration 019
+// sends it to the general path for that), then commits the next version, and
+// its event sorts after the holder's in the global log.
+func TestSQLAppendWaitsForABusyStream(t *testing.T) {
+	t.Parallel()
+	st, _ := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	mustAppend(t, st, "order-1", store.Any, ev("A", `{}`))
+	holder, err := pgx.Connect(ctx, st.Pool().Config().ConnConfig.ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(ctx)
+	hx, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := sqlAppend(ctx, hx, "order-1", nil, `[{"type":"B","data":{}}]`); err != nil || v != 1 {
+		t.Fatalf("holder's append: %d %v", v, err)
+	}
+	type result struct {
+		v   int64
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		exp := int64(1)
+		v, err := sqlAppend(ctx, st.Pool(), "order-1", &exp, `[{"type":"C","data":{"n":1},"metadata":{"correlationId":"x"}}]`)
+		done <- result{v, err}
+	}()
+	// The waiter blocks on the stream's advisory lock; poll until it does.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var waiting bool
+		if err := st.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		select {
+		case r := <-done:
+			t.Fatalf("the append did not wait for the busy stream: %d %v", r.v, r.err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the append never waited for the stream's lock")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := hx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || r.v != 2 {
+		t.Fatalf("after the holder committed: version %d, %v; want 2", r.v, r.err)
+	}
+	var ordered bool
+	if err := st.Pool().QueryRow(ctx, `SELECT (SELECT tx_id FROM eventscope.events WHERE stream_id = 'order-1' AND version = 1)
+	                                        < (SELECT tx_id FROM eventscope.events WHERE stream_id = 'order-1' AND version = 2)`).Scan(&ordered); err != nil {
+		t.Fatal(err)
+	}
+	if !ordered {
+		t.Fatal("the waiter's event sorts before the holder's in the global log")
+	}
+}
+
 // TestSQLAppendDoesNotNotify: a plain SQL append NOTIFYs only when the
 // session opts in. Notifications arrive in commit order, so a sentinel sent
 // after the append is the first one the listener sees when it did not.

@@ -14,7 +14,8 @@
 #
 # URL is a scratch database migrated with `eventscope migrate`, holding the
 # raw table bench_raw.events (created here if missing). WORKLOAD is a script
-# name without .sql; default: raw_insert_seq es_append_any es_append_exact, plus
+# name without .sql; default: raw_insert_seq raw_insert_same es_append_any
+# es_append_exact, plus
 # mdb_write_any mdb_write_exact when Message DB's functions are installed in
 # that database (schema message_store; eventscope does not ship them).
 set -euo pipefail
@@ -45,12 +46,22 @@ CREATE TABLE IF NOT EXISTS bench_raw.events (
     PRIMARY KEY (stream_id, version));
 CREATE UNIQUE INDEX IF NOT EXISTS events_tx_id_position_idx ON bench_raw.events (tx_id, position);
 CREATE UNIQUE INDEX IF NOT EXISTS events_event_id_idx ON bench_raw.events (event_id);
+-- The same row into a table with every index eventscope.events has (006's
+-- partial correlation and causation indexes, 007's category and type
+-- indexes, 012's personal column and its partial index): what the append's
+-- INSERT itself costs, without the store's logic (raw_insert_same).
+CREATE TABLE IF NOT EXISTS bench_raw.events_same (LIKE bench_raw.events INCLUDING DEFAULTS INCLUDING INDEXES, personal jsonb);
+CREATE INDEX IF NOT EXISTS events_same_correlation_idx ON bench_raw.events_same ((metadata->>'correlationId')) WHERE metadata ? 'correlationId';
+CREATE INDEX IF NOT EXISTS events_same_causation_idx ON bench_raw.events_same ((metadata->>'causationId')) WHERE metadata ? 'causationId' AND NOT metadata ? 'correlationId';
+CREATE INDEX IF NOT EXISTS events_same_category_idx ON bench_raw.events_same (split_part(stream_id, '-', 1), tx_id, position);
+CREATE INDEX IF NOT EXISTS events_same_type_idx ON bench_raw.events_same (type, tx_id, position);
+CREATE INDEX IF NOT EXISTS events_same_personal_idx ON bench_raw.events_same ((personal ->> 'subject'), stream_id) WHERE personal IS NOT NULL;
 SQL
 
 if [ $# -gt 0 ]; then
     workloads=("$@")
 else
-    workloads=(raw_insert_seq es_append_any es_append_exact)
+    workloads=(raw_insert_seq raw_insert_same es_append_any es_append_exact)
     if [ "$(psql -qXAt "$url" -c "SELECT to_regproc('message_store.write_message') IS NOT NULL")" = t ]; then
         workloads+=(mdb_write_any mdb_write_exact)
     fi
@@ -76,12 +87,15 @@ done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 raw=$(echo "${results[raw_insert_seq]:-}" | median)
+same=$(echo "${results[raw_insert_same]:-}" | median)
 echo
-printf '%-18s %10s %8s %14s   %s\n' workload "median tps" "x raw" "median ratio" "runs"
+printf '%-18s %10s %8s %14s %8s   %s\n' workload "median tps" "x raw" "median ratio" "x same" "runs"
 for w in "${workloads[@]}"; do
     m=$(echo "${results[$w]}" | median)
     ratio=$( [ -n "$raw" ] && awk -v m="$m" -v r="$raw" 'BEGIN {printf "%.2f", m / r}' || echo "-")
     pr=$( [ -n "${ratios[$w]:-}" ] && echo "${ratios[$w]}" | median || echo "-")
-    printf '%-18s %10.0f %8s %14s   %s\n' "$w" "$m" "$ratio" "$pr" "${results[$w]}"
+    rs=$( [ -n "$same" ] && awk -v m="$m" -v r="$same" 'BEGIN {printf "%.2f", m / r}' || echo "-")
+    printf '%-18s %10.0f %8s %14s %8s   %s\n' "$w" "$m" "$ratio" "$pr" "$rs" "${results[$w]}"
 done
-echo "(x raw: ratio of medians; median ratio: median over repetitions of tps / that repetition's raw_insert_seq tps)"
+echo "(x raw: ratio of medians; median ratio: median over repetitions of tps / that repetition's raw_insert_seq tps;"
+echo " x same: ratio of medians to raw_insert_same, the raw INSERT into a table with every index of eventscope.events)"
