@@ -682,9 +682,9 @@ func (m *Model) crumbs() string {
 	parts := make([]string, len(s))
 	for i, p := range s {
 		if i == len(s)-1 {
-			parts[i] = st.CrumbLast.Render(p.Title())
+			parts[i] = st.CrumbLast.Render(textsafe.Line(p.Title()))
 		} else {
-			parts[i] = st.Crumb.Render(p.Title())
+			parts[i] = st.Crumb.Render(textsafe.Line(p.Title()))
 		}
 	}
 	return " " + cutLeft(strings.Join(parts, st.CrumbSep.Render(" › ")), m.w-1)
@@ -796,7 +796,7 @@ func (m *Model) footer() string {
 func (m *Model) fullHelp() string {
 	st := m.c.Styles
 	groups := m.helpGroups()
-	return st.Section.Render("Keys — "+m.page().Title()) + st.Faint.Render("   (any key closes)") + "\n\n" + m.help.FullHelpView(groups) +
+	return st.Section.Render("Keys — "+textsafe.Line(m.page().Title())) + st.Faint.Render("   (any key closes)") + "\n\n" + m.help.FullHelpView(groups) +
 		"\n\n" + st.Faint.Render("Mouse: the wheel scrolls, a click selects (a click on the selected row opens it), a click on a tab switches.\n"+
 		m.views.commandHelp(m.w-1))
 }

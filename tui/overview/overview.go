@@ -14,6 +14,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 
+	"eventscope/internal/textsafe"
 	"eventscope/store"
 	"eventscope/tui/common"
 )
@@ -299,7 +300,7 @@ func (m *Model) topCategories(w int) string {
 			b.WriteString(st.Faint.Render(fmt.Sprintf("… %d more", len(m.stats.Categories)-n)) + "\n")
 			break
 		}
-		b.WriteString(common.PadRight(c.Category, w-26) + common.PadLeft(common.Count(c.Streams), 12) + common.PadLeft(common.Count(c.Events), 14) + "\n")
+		b.WriteString(common.PadRight(textsafe.Line(c.Category), w-26) + common.PadLeft(common.Count(c.Streams), 12) + common.PadLeft(common.Count(c.Events), 14) + "\n")
 	}
 	return b.String()
 }
@@ -319,7 +320,7 @@ func (m *Model) topTypes(w int) string {
 			b.WriteString(st.Faint.Render(fmt.Sprintf("… %d more", len(m.types)-n)) + "\n")
 			break
 		}
-		b.WriteString(common.PadRight(t.Type, w-14) + common.PadLeft(common.Count(t.Events), 14) + "\n")
+		b.WriteString(common.PadRight(textsafe.Line(t.Type), w-14) + common.PadLeft(common.Count(t.Events), 14) + "\n")
 	}
 	return b.String()
 }
