@@ -637,7 +637,7 @@ func (m *Model) View() (out string) {
 	st := m.c.Styles
 	lines := []string{m.hdr.View(m.w), m.tabsLine(), m.crumbs()}
 	if m.connErr != nil {
-		lines = append(lines, st.Banner.Render(common.PadRight(" ⚠ connection to the database lost, reconnecting in the background: "+firstLine(m.connErr.Error()), m.w)))
+		lines = append(lines, st.Banner.Render(common.PadRight(" ⚠ connection to the database lost, reconnecting in the background: "+textsafe.Line(firstLine(m.connErr.Error())), m.w)))
 	}
 	bh := m.bodyHeight()
 	var body string
@@ -708,14 +708,14 @@ func (m *Model) statusLine() string {
 	s := m.status
 	switch s.Kind {
 	case common.Failure:
-		return common.Truncate(st.StatusErr.Render(" ✗ "+firstLine(s.Text)), m.w)
+		return common.Truncate(st.StatusErr.Render(" ✗ "+textsafe.Line(firstLine(s.Text))), m.w)
 	case common.Success:
-		return common.Truncate(st.StatusOK.Render(" ✓ "+firstLine(s.Text)), m.w)
+		return common.Truncate(st.StatusOK.Render(" ✓ "+textsafe.Line(firstLine(s.Text))), m.w)
 	}
 	if s.Text == "" {
 		return ""
 	}
-	return common.Truncate(st.StatusInfo.Render(" "+firstLine(s.Text)), m.w)
+	return common.Truncate(st.StatusInfo.Render(" "+textsafe.Line(firstLine(s.Text))), m.w)
 }
 
 func (m *Model) globalKeys() []key.Binding {

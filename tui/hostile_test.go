@@ -25,6 +25,7 @@ const (
 	hostileData   = `{"x":"\u001b[31mred\u009b\u202e","k":"` + "\u2067\u0085\u200d\ufeff" + `"}`
 	hostileMeta   = `{"m":"\u009b\u202e","correlationId":"c\u202e1"}`
 	hostileErr    = "boom \x1b[2J\u009b\u202e"
+	hostileSub    = "sub\u202e\x1b[1m"
 )
 
 // TestConsoleSanitisesStoredText (issue 8 item 4, console side): no view
@@ -43,7 +44,7 @@ func TestConsoleSanitisesStoredText(t *testing.T) {
 	}
 	if _, err := st.Pool().Exec(ctx, `INSERT INTO eventscope.subscriptions (name, categories, types, state, holder_host, holder_pid, heartbeat, last_error, last_error_at)
 		VALUES ($1, ARRAY[$2], ARRAY[$3], 'failing', $4, 42, now(), $5, now())`,
-		"sub\u202e\x1b[1m", "evil\u200b", hostileType, "host\x1b]0;x\x07\u202e", hostileErr); err != nil {
+		hostileSub, "evil\u200b", hostileType, "host\x1b]0;x\x07\u202e", hostileErr); err != nil {
 		t.Fatal(err)
 	}
 	cfg := Config{Store: st, Admin: subscriptions.NewAdmin(st), Monitor: subscriptions.NewMonitor(st, 100*time.Millisecond),
@@ -62,6 +63,7 @@ func TestConsoleSanitisesStoredText(t *testing.T) {
 		{view: "event", open: []tea.Msg{common.OpenStreamMsg{Stream: hostileStream, Version: -1}}, ready: "showing v0", keys: []string{"enter"}, wait: "red"},
 		{view: "timetravel", open: []tea.Msg{common.OpenTimeTravelMsg{Stream: hostileStream, Version: -1}}, wait: "red"},
 		{view: "subs", open: []tea.Msg{common.SwitchTabMsg{View: "subs"}}, wait: "boom"},
+		{view: "subdetail", open: []tea.Msg{common.OpenSubMsg{Name: hostileSub}}, wait: "boom"},
 		{view: "tail", open: []tea.Msg{common.SwitchTabMsg{View: "tail"}}, ready: "following", wait: "Evil", after: func() {
 			if err := storetest.RawAppend(ctx, st.Pool(), hostileStream, raw); err != nil {
 				t.Error(err)

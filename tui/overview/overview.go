@@ -213,17 +213,17 @@ func (m *Model) View() string {
 		bl := m.stats.Blocker
 		who := fmt.Sprintf("pid %d", bl.PID)
 		if bl.Prepared != "" {
-			who = fmt.Sprintf("prepared transaction %q", bl.Prepared)
+			who = fmt.Sprintf("prepared transaction \"%s\"", textsafe.Line(bl.Prepared))
 		}
-		q := strings.Join(strings.Fields(bl.Query), " ")
+		q := textsafe.Line(strings.Join(strings.Fields(bl.Query), " "))
 		if q == "" {
 			q = "(no query)"
 		}
-		line(" " + st.Error.Render(fmt.Sprintf("⚠ The global log is held back by %s, in a transaction for %s (%s).", who, common.Age(bl.Age), bl.State)))
+		line(" " + st.Error.Render(fmt.Sprintf("⚠ The global log is held back by %s, in a transaction for %s (%s).", who, common.Age(bl.Age), textsafe.Line(bl.State))))
 		line("   " + st.Label.Render("query: ") + common.Truncate(q, w-12))
 		detail := fmt.Sprintf("%s committed events wait behind it; subscribers and the tail see them when it ends.", common.Count(m.stats.Pending))
 		if bl.ApplicationName != "" || bl.Database != "" {
-			detail = fmt.Sprintf("application %q, database %q. ", bl.ApplicationName, bl.Database) + detail
+			detail = fmt.Sprintf("application \"%s\", database \"%s\". ", textsafe.Line(bl.ApplicationName), textsafe.Line(bl.Database)) + detail
 		}
 		line("   " + st.Faint.Render(common.Truncate(detail, w-4)))
 		line("")
