@@ -70,6 +70,7 @@ func TestConsoleSanitisesStoredText(t *testing.T) {
 			}
 			st.Wake()
 		}},
+		{view: "related", open: []tea.Msg{common.OpenCorrelatedMsg{ID: "c\u202e1"}}, wait: "Evil"},
 		{view: "types", open: []tea.Msg{common.SwitchTabMsg{View: "types"}}, wait: "Evil"},
 	} {
 		t.Run(c.view, func(t *testing.T) {
