@@ -3,7 +3,9 @@ package domain
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"eventscope/store"
@@ -38,6 +40,32 @@ type State struct {
 	SnapshotVersion int64 `json:"snapshot_version"`
 	// EventsFolded counts the events read and applied.
 	EventsFolded int `json:"events_folded"`
+	// Undecodable lists the events whose data Go cannot decode (JSON nested
+	// deeper than 10,000 levels, stored before the SQL API refused it): the
+	// fold passes over them, leaving the state as it was, and goes on.
+	Undecodable []UndecodableEvent `json:"undecodable,omitempty"`
+}
+
+// UndecodableEvent is an event a fold passed over: its data cannot be
+// decoded.
+type UndecodableEvent struct {
+	Version int64  `json:"version"`
+	Type    string `json:"type"`
+	Reason  string `json:"reason"`
+}
+
+// undecodable reports whether err is the JSON decoder refusing an event's
+// data (valid JSON to PostgreSQL, so too deep or otherwise beyond Go's
+// decoder) rather than an aggregate's error, and says why.
+func undecodable(err error) (string, bool) {
+	var se *json.SyntaxError
+	if !errors.As(err, &se) {
+		return "", false
+	}
+	if strings.Contains(se.Error(), "exceeded max depth") {
+		return "its data is nested deeper than Go's JSON decoder reads (10,000 levels)", true
+	}
+	return "its data cannot be decoded: " + se.Error(), true
 }
 
 // VersionError: the stream has no event at the version asked for.
@@ -276,7 +304,13 @@ func (t *TimeTravel) fold(ctx context.Context, stream string, version int64, pre
 			}
 			if registered {
 				if err := ApplyStored(agg, e); err != nil {
-					return State{}, nil, err
+					reason, ok := undecodable(err)
+					if !ok {
+						return State{}, nil, err
+					}
+					s.Undecodable = append(s.Undecodable, UndecodableEvent{Version: e.Version, Type: e.Type, Reason: reason})
+					s.Event = e
+					continue
 				}
 				if every > 0 && !t.o.NoLazySnapshots && (e.Version+1)%every == 0 && e.Version > h.snapVer {
 					b, err := json.Marshal(agg)
@@ -286,7 +320,13 @@ func (t *TimeTravel) fold(ctx context.Context, stream string, version int64, pre
 					}
 				}
 			} else if err := generic.apply(e.Data); err != nil {
-				return State{}, nil, fmt.Errorf("%s version %d: generic fold: %w", stream, e.Version, err)
+				reason, ok := undecodable(err)
+				if !ok {
+					return State{}, nil, fmt.Errorf("%s version %d: generic fold: %w", stream, e.Version, err)
+				}
+				s.Undecodable = append(s.Undecodable, UndecodableEvent{Version: e.Version, Type: e.Type, Reason: reason})
+				s.Event = e
+				continue
 			}
 			s.EventsFolded++
 			s.Event = e

@@ -27,11 +27,14 @@ func insertDeep(t *testing.T, b *bundle, stream string) uuid.UUID {
 	return id
 }
 
-// TestUndecodableEventStallsNoReader: an event the store holds but cannot
-// decode is parked by the subscriptions it concerns (a Handler's and a
-// TxHandler's, live and catching up); the others, and the live shared log,
-// keep going; Follow passes it on without its data; the parked event is
-// listed and can be retried.
+// TestUndecodableEventStallsNoReader: an event Go's JSON decoder refuses
+// (nested deeper than 10,000 levels, stored past the SQL API) stalls no
+// reader. The store reads data as the stored bytes, so the subscriptions it
+// concerns (a Handler's and a TxHandler's, live and catching up) and Follow
+// get it once, with its bytes intact, and go on to the events after it; the
+// other category's subscription and the live shared log never wait. (A
+// handler that cannot decode it fails, is retried and parks it, as for any
+// handler error.)
 func TestUndecodableEventStallsNoReader(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

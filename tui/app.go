@@ -658,7 +658,7 @@ func (m *Model) View() (out string) {
 	st := m.c.Styles
 	lines := []string{m.hdr.View(m.w), m.tabsLine(), m.crumbs()}
 	if m.connErr != nil {
-		lines = append(lines, st.Banner.Render(common.PadRight(" ⚠ connection to the database lost, reconnecting in the background: "+firstLine(m.connErr.Error()), m.w)))
+		lines = append(lines, st.Banner.Render(common.PadRight(" ⚠ connection to the database lost, reconnecting in the background: "+textsafe.Line(firstLine(m.connErr.Error())), m.w)))
 	}
 	bh := m.bodyHeight()
 	var body string
@@ -703,9 +703,9 @@ func (m *Model) crumbs() string {
 	parts := make([]string, len(s))
 	for i, p := range s {
 		if i == len(s)-1 {
-			parts[i] = st.CrumbLast.Render(p.Title())
+			parts[i] = st.CrumbLast.Render(textsafe.Line(p.Title()))
 		} else {
-			parts[i] = st.Crumb.Render(p.Title())
+			parts[i] = st.Crumb.Render(textsafe.Line(p.Title()))
 		}
 	}
 	return " " + cutLeft(strings.Join(parts, st.CrumbSep.Render(" › ")), m.w-1)
@@ -729,14 +729,14 @@ func (m *Model) statusLine() string {
 	s := m.status
 	switch s.Kind {
 	case common.Failure:
-		return common.Truncate(st.StatusErr.Render(" ✗ "+firstLine(s.Text)), m.w)
+		return common.Truncate(st.StatusErr.Render(" ✗ "+textsafe.Line(firstLine(s.Text))), m.w)
 	case common.Success:
-		return common.Truncate(st.StatusOK.Render(" ✓ "+firstLine(s.Text)), m.w)
+		return common.Truncate(st.StatusOK.Render(" ✓ "+textsafe.Line(firstLine(s.Text))), m.w)
 	}
 	if s.Text == "" {
 		return ""
 	}
-	return common.Truncate(st.StatusInfo.Render(" "+firstLine(s.Text)), m.w)
+	return common.Truncate(st.StatusInfo.Render(" "+textsafe.Line(firstLine(s.Text))), m.w)
 }
 
 func (m *Model) globalKeys() []key.Binding {
@@ -817,7 +817,7 @@ func (m *Model) footer() string {
 func (m *Model) fullHelp() string {
 	st := m.c.Styles
 	groups := m.helpGroups()
-	return st.Section.Render("Keys — "+m.page().Title()) + st.Faint.Render("   (any key closes)") + "\n\n" + m.help.FullHelpView(groups) +
+	return st.Section.Render("Keys — "+textsafe.Line(m.page().Title())) + st.Faint.Render("   (any key closes)") + "\n\n" + m.help.FullHelpView(groups) +
 		"\n\n" + st.Faint.Render("Mouse: the wheel scrolls, a click selects (a click on the selected row opens it), a click on a tab switches.\n"+
 		m.views.commandHelp(m.w-1))
 }

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"eventscope/internal/textsafe"
+	"eventscope/store"
 	"eventscope/tui/common"
 )
 
@@ -49,10 +50,54 @@ func (e *jsonEncoder) Encode(v any) error {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	if err := enc.Encode(v); err != nil {
-		return err
+		ev, ok := v.(store.Event)
+		if !ok {
+			return err
+		}
+		// Data or metadata nested deeper than Go's decoder takes (stored
+		// before the SQL API refused it) fails encoding/json's check of
+		// a RawMessage: write the event with them as stored.
+		b.Reset()
+		if err := encodeEventRaw(&b, ev); err != nil {
+			return err
+		}
 	}
 	_, err := e.w.Write(safeJSON(b.Bytes()))
 	return err
+}
+
+// encodeEventRaw writes e as json.Encoder would, but with its data and
+// metadata spliced in as the stored bytes (still valid JSON, just too deep
+// for encoding/json to re-check), followed by a newline.
+func encodeEventRaw(b *bytes.Buffer, e store.Event) error {
+	data, meta := e.Data, e.Metadata
+	e.Data, e.Metadata = json.RawMessage("null"), json.RawMessage("null")
+	head, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	// Quotes inside JSON strings are escaped, so this sequence can only be
+	// the fields themselves.
+	const marker = `,"data":null,"metadata":null,`
+	i := bytes.Index(head, []byte(marker))
+	if i < 0 {
+		return fmt.Errorf("encode event %s: unexpected layout", e.EventID)
+	}
+	if len(data) == 0 {
+		data = json.RawMessage("null")
+	}
+	if len(meta) == 0 {
+		meta = json.RawMessage("null")
+	}
+	b.Write(head[:i])
+	b.WriteString(`,"data":`)
+	b.Write(bytes.TrimSpace(data))
+	b.WriteString(`,"metadata":`)
+	b.Write(bytes.TrimSpace(meta))
+	b.WriteByte(',')
+	b.Write(head[i+len(marker):])
+	b.WriteByte('\n')
+	return nil
 }
 
 // safeJSON escapes unsafe runes in encoded JSON. They can only occur inside

@@ -98,7 +98,15 @@ time in local time (2025-03-01 12:00[:05]), "now", or a duration ago (90m,
 			} else if out.State, err = tt.StateAt(ctx, stream, v); err != nil {
 				return stateErr(err)
 			}
+			for _, u := range out.State.Undecodable {
+				fmt.Fprintf(g.errw, "eventscope: %s version %d (%s) not folded: %s; the state is as before it\n", safe(stream), u.Version, safe(u.Type), u.Reason)
+			}
 			if asJSON {
+				if !json.Valid(out.State.Event.Data) {
+					// Too deep for encoding/json to write back: "undecodable"
+					// says so, and read --json shows the stored bytes.
+					out.State.Event.Data = nil
+				}
 				return newJSONEncoder(g.out).Encode(out.jsonForm(diff))
 			}
 			return printState(g.out, out, diff)
@@ -190,6 +198,9 @@ func printState(w io.Writer, o stateOutput, diff bool) error {
 		pretty.Write(b)
 	} else {
 		pretty.Write(s.State)
+	}
+	for _, u := range s.Undecodable {
+		fmt.Fprintf(w, "not folded: version %d %s: %s\n", u.Version, safe(u.Type), u.Reason)
 	}
 	fmt.Fprintf(w, "\nstate:\n%s\n", textsafe.Block(pretty.String()))
 	return nil

@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -184,7 +183,7 @@ func (g *globals) runSubscribe(ctx context.Context, def subscriptions.Subscripti
 		mu      sync.Mutex
 		written int
 		buf     bytes.Buffer
-		enc     = json.NewEncoder(&buf)
+		enc     = newJSONEncoder(&buf)
 	)
 	// With --count the subscription's own batch must end at the count, so
 	// that the checkpoint stops exactly after the last event written.

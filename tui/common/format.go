@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"eventscope/internal/textsafe"
 )
 
 // Count formats n with thousands separators: 1,000,000.
@@ -124,7 +126,7 @@ func Preview(raw []byte, n int) string {
 		}
 		return r
 	}, b.String())
-	return Truncate(s, n)
+	return Truncate(textsafe.Line(s), n)
 }
 
 // Truncate cuts s to n cells with an ellipsis.

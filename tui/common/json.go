@@ -3,6 +3,7 @@ package common
 import (
 	"bytes"
 	"encoding/json"
+	"eventscope/internal/textsafe"
 	"strings"
 
 	"github.com/charmbracelet/lipgloss"
@@ -16,11 +17,17 @@ import (
 func PrettyJSON(raw []byte, s *styles.Styles) []string {
 	var b bytes.Buffer
 	if err := json.Indent(&b, bytes.TrimSpace(raw), "", "  "); err != nil {
-		return strings.Split(string(raw), "\n")
+		lines := strings.Split(string(raw), "\n")
+		for i, l := range lines {
+			lines[i] = textsafe.Line(l)
+		}
+		return lines
 	}
 	lines := strings.Split(b.String(), "\n")
 	for i, l := range lines {
-		lines[i] = ColorJSONLine(l, s)
+		// Unsafe runes can only be inside strings (indented JSON is ASCII
+		// outside them): escaped there, they are shown, never obeyed.
+		lines[i] = ColorJSONLine(textsafe.Line(l), s)
 	}
 	return lines
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 
+	"eventscope/internal/textsafe"
 	"eventscope/tui/common"
 )
 
@@ -65,12 +66,12 @@ func (m *Model) View(w int) string {
 	st := m.c.Styles
 	bw := min(max(w-10, 30), 80)
 	var b strings.Builder
-	b.WriteString(st.Warning.Render(m.req.Title) + "\n\n")
-	b.WriteString(m.req.Prompt + "\n\n")
+	b.WriteString(st.Warning.Render(textsafe.Line(m.req.Title)) + "\n\n")
+	b.WriteString(textsafe.Block(m.req.Prompt) + "\n\n")
 	if m.req.Typed == "" {
 		b.WriteString(st.Bold.Render("Proceed? [y/N]") + st.Faint.Render("  (enter or esc cancels)"))
 	} else {
-		b.WriteString("This discards data. Type " + st.Bold.Render(m.req.Typed) + " to confirm:\n")
+		b.WriteString("This discards data. Type " + st.Bold.Render(textsafe.Line(m.req.Typed)) + " to confirm:\n")
 		b.WriteString("> " + m.input.View() + "\n")
 		if m.wrong {
 			b.WriteString(st.Error.Render("that is not the name") + "  ")

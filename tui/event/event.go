@@ -249,24 +249,24 @@ func (m *Model) render() {
 	m.width = m.c.Width
 	kv := func(k, v string) string { return st.Label.Render(common.PadRight(k, 12)) + v }
 	lines := []string{
-		st.Bold.Render(fmt.Sprintf("%s @ v%d", e.StreamID, e.Version)) + "  " + st.Accent.Render(e.Type),
+		st.Bold.Render(fmt.Sprintf("%s @ v%d", textsafe.Line(e.StreamID), e.Version)) + "  " + st.Accent.Render(textsafe.Line(e.Type)),
 		kv("event id", e.EventID.String()),
 		kv("checkpoint", e.Checkpoint.String()+st.Faint.Render(fmt.Sprintf("  (transaction %d, position %d)", e.Checkpoint.Tx, e.Position))),
 		kv("recorded", common.Timestamp(e.RecordedAt)+"  "+st.Faint.Render(e.RecordedAt.UTC().Format(time.RFC3339Nano))),
 		kv("size", common.Bytes(len(e.Data))+" data, "+common.Bytes(len(e.Metadata))+" metadata"),
 	}
 	if m.causation != "" {
-		lines = append(lines, kv("causation", m.causation+st.Faint.Render("  (C opens it)")))
+		lines = append(lines, kv("causation", textsafe.Line(m.causation)+st.Faint.Render("  (C opens it)")))
 	}
 	if m.correlation != "" {
-		lines = append(lines, kv("correlation", m.correlation+st.Faint.Render("  (O lists the correlated events, T traces them by causation)")))
+		lines = append(lines, kv("correlation", textsafe.Line(m.correlation)+st.Faint.Render("  (O lists the correlated events, T traces them by causation)")))
 	}
 	if p := m.personal; p != nil {
 		fields := strings.Join(p.FieldNames(), ", ")
 		if p.Erased {
-			lines = append(lines, kv("personal", st.Warning.Render("ERASED")+" "+fields+st.Faint.Render("  (read as null: "+p.Subject+" was forgotten)")))
+			lines = append(lines, kv("personal", st.Warning.Render("ERASED")+" "+fields+st.Faint.Render("  (read as null: "+textsafe.Line(p.Subject)+" was forgotten)")))
 		} else {
-			lines = append(lines, kv("personal", fields+" of "+st.Bold.Render(p.Subject)+st.Faint.Render("  (stored encrypted; F forgets the subject)")))
+			lines = append(lines, kv("personal", fields+" of "+st.Bold.Render(textsafe.Line(p.Subject))+st.Faint.Render("  (stored encrypted; F forgets the subject)")))
 		}
 	}
 	lines = append(lines, "")

@@ -14,6 +14,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 
+	"eventscope/internal/textsafe"
 	"eventscope/store"
 	"eventscope/subscriptions"
 	"eventscope/tui/common"
@@ -230,13 +231,13 @@ func (m *Model) View() string {
 		bl := m.horizon.Blocker
 		who := fmt.Sprintf("pid %d", bl.PID)
 		if bl.Prepared != "" {
-			who = fmt.Sprintf("prepared transaction %q", bl.Prepared)
+			who = fmt.Sprintf("prepared transaction \"%s\"", textsafe.Line(bl.Prepared))
 		}
-		q := strings.Join(strings.Fields(bl.Query), " ")
+		q := textsafe.Line(strings.Join(strings.Fields(bl.Query), " "))
 		if q == "" {
 			q = "(no query)"
 		}
-		line(" " + st.Error.Render(fmt.Sprintf("⚠ The global log is held back by %s, in a transaction for %s (%s).", who, common.Age(bl.Age), bl.State)))
+		line(" " + st.Error.Render(fmt.Sprintf("⚠ The global log is held back by %s, in a transaction for %s (%s).", who, common.Age(bl.Age), textsafe.Line(bl.State))))
 		line("   " + st.Label.Render("query: ") + common.Truncate(q, w-12))
 		n := common.Count(m.horizon.Pending)
 		if m.horizon.PendingMore {
@@ -244,7 +245,7 @@ func (m *Model) View() string {
 		}
 		detail := fmt.Sprintf("%s committed events wait behind it; subscribers and the tail see them when it ends.", n)
 		if bl.ApplicationName != "" || bl.Database != "" {
-			detail = fmt.Sprintf("application %q, database %q. ", bl.ApplicationName, bl.Database) + detail
+			detail = fmt.Sprintf("application \"%s\", database \"%s\". ", textsafe.Line(bl.ApplicationName), textsafe.Line(bl.Database)) + detail
 		}
 		line("   " + st.Faint.Render(common.Truncate(detail, w-4)))
 		line("")
@@ -329,7 +330,7 @@ func (m *Model) topCategories(w int) string {
 			b.WriteString(st.Faint.Render(fmt.Sprintf("… %d more", len(m.stats.Categories)-n)) + "\n")
 			break
 		}
-		b.WriteString(common.PadRight(c.Category, w-26) + common.PadLeft(common.Count(c.Streams), 12) + common.PadLeft(common.Count(c.Events), 14) + "\n")
+		b.WriteString(common.PadRight(textsafe.Line(c.Category), w-26) + common.PadLeft(common.Count(c.Streams), 12) + common.PadLeft(common.Count(c.Events), 14) + "\n")
 	}
 	return b.String()
 }
@@ -353,7 +354,7 @@ func (m *Model) topTypes(w int) string {
 			b.WriteString(st.Faint.Render(fmt.Sprintf("… %d more", len(m.types)-n)) + "\n")
 			break
 		}
-		b.WriteString(common.PadRight(t.Type, w-14) + common.PadLeft(common.Count(t.Events), 14) + "\n")
+		b.WriteString(common.PadRight(textsafe.Line(t.Type), w-14) + common.PadLeft(common.Count(t.Events), 14) + "\n")
 	}
 	return b.String()
 }

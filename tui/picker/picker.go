@@ -10,6 +10,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/sahilm/fuzzy"
 
+	"eventscope/internal/textsafe"
 	"eventscope/tui/common"
 )
 
@@ -135,15 +136,17 @@ func (p *Model) View(w int) string {
 			set[x] = true
 		}
 		for j, r := range label {
+			// textsafe.Line per rune keeps the match indexes (runes of
+			// the label) and escapes what is unsafe.
 			if set[j] {
-				lb.WriteString(st.Match.Render(string(r)))
+				lb.WriteString(st.Match.Render(textsafe.Line(string(r))))
 			} else {
-				lb.WriteRune(r)
+				lb.WriteString(textsafe.Line(string(r)))
 			}
 		}
 		line := lb.String()
 		if mt.item.Hint != "" {
-			line += "  " + st.Faint.Render(mt.item.Hint)
+			line += "  " + st.Faint.Render(textsafe.Line(mt.item.Hint))
 		}
 		if i == p.cursor {
 			b.WriteString(st.Marker.Render("▶ ") + common.Truncate(line, w-2))

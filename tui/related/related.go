@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 
+	"eventscope/internal/textsafe"
 	"eventscope/store"
 	"eventscope/tui/common"
 	"eventscope/tui/eventlist"
@@ -134,12 +135,12 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 // View renders the summary and the list.
 func (m *Model) View() string {
 	st := m.c.Styles
-	sum := st.Bold.Render("Events correlated by "+m.corr) + "  "
+	sum := st.Bold.Render("Events correlated by "+textsafe.Line(m.corr)) + "  "
 	switch {
 	case m.loading:
 		sum += st.Faint.Render("searching the log's metadata…")
 	case m.err != nil:
-		sum += st.Error.Render(m.err.Error())
+		sum += st.Error.Render(textsafe.Line(m.err.Error()))
 	default:
 		n := fmt.Sprintf("%d events", len(m.evs))
 		if len(m.evs) >= Limit {

@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 
+	"eventscope/internal/textsafe"
 	"eventscope/store"
 	"eventscope/subscriptions"
 	"eventscope/tui/action"
@@ -115,10 +116,10 @@ func (m *Model) View(w int) string {
 	if m.input == nil {
 		body = m.menu.View(bw - 4)
 	} else {
-		body = st.Accent.Render("reset "+m.name+" to "+m.kind.String()+": ") + m.input.View()
+		body = st.Accent.Render("reset "+textsafe.Line(m.name)+" to "+m.kind.String()+": ") + m.input.View()
 		if m.err != "" {
-			body += "\n" + st.Error.Render(m.err)
+			body += "\n" + st.Error.Render(textsafe.Line(m.err))
 		}
 	}
-	return st.Box.Width(bw).Render(st.Warning.Render("Reset "+m.name) + "\n\n" + body + "\n\n" + st.Faint.Render("enter chooses · esc cancels"))
+	return st.Box.Width(bw).Render(st.Warning.Render("Reset "+textsafe.Line(m.name)) + "\n\n" + body + "\n\n" + st.Faint.Render("enter chooses · esc cancels"))
 }

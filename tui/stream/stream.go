@@ -592,10 +592,10 @@ func (m *Model) searchStatus() string {
 func (m *Model) View() string {
 	st := m.c.Styles
 	if m.notFound {
-		return common.FitLines(st.Error.Render(fmt.Sprintf("Stream %q does not exist.", m.stream))+"\n"+st.Faint.Render("esc goes back"), m.c.Width, m.c.Height)
+		return common.FitLines(st.Error.Render(fmt.Sprintf("Stream \"%s\" does not exist.", textsafe.Line(m.stream)))+"\n"+st.Faint.Render("esc goes back"), m.c.Width, m.c.Height)
 	}
 	var sum strings.Builder
-	sum.WriteString(st.Bold.Render(m.stream))
+	sum.WriteString(st.Bold.Render(textsafe.Line(m.stream)))
 	if m.infoOK {
 		sum.WriteString(st.Faint.Render(fmt.Sprintf(" · %s events · version %d · created %s · updated %s",
 			common.Count(m.info.EventCount), m.info.Version, common.Timestamp(m.info.CreatedAt), common.Ago(m.c.Now(), m.info.UpdatedAt))))

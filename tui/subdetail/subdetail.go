@@ -441,7 +441,7 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 			return deny
 		}
 		return common.Confirm("Skip a parked event",
-			fmt.Sprintf("Skip %s@%d (%s) for %s? The subscriber never processes it.", p.Event.StreamID, p.Event.Version, p.Event.Type, m.name),
+			fmt.Sprintf("Skip %s@%d (%s) for %s? The subscriber never processes it.", textsafe.Line(p.Event.StreamID), p.Event.Version, textsafe.Line(p.Event.Type), textsafe.Line(m.name)),
 			m.name, m.act.Skip(m.name, p.Event.EventID))
 	case key.Matches(msg, k.Open):
 		if p, ok := m.selected(); ok {
@@ -625,10 +625,10 @@ func (m *Model) View() string {
 	if len(s.Categories) > 0 || len(s.Types) > 0 {
 		var parts []string
 		if len(s.Categories) > 0 {
-			parts = append(parts, "categories "+strings.Join(s.Categories, ", "))
+			parts = append(parts, "categories "+textsafe.Line(strings.Join(s.Categories, ", ")))
 		}
 		if len(s.Types) > 0 {
-			parts = append(parts, "types "+strings.Join(s.Types, ", "))
+			parts = append(parts, "types "+textsafe.Line(strings.Join(s.Types, ", ")))
 		}
 		filter = strings.Join(parts, "; ")
 	}
@@ -639,10 +639,10 @@ func (m *Model) View() string {
 	stateText := common.ShownState(s.State, m.horizon)
 	state := common.StateStyle(st, stateText)
 	lines := []string{
-		st.Bold.Render(s.Name) + "  " + state.Render(string(stateText)) + "  " + st.Faint.Render("filter: "+filter),
+		st.Bold.Render(textsafe.Line(s.Name)) + "  " + state.Render(textsafe.Line(string(stateText))) + "  " + st.Faint.Render("filter: "+filter),
 		st.Label.Render("why ") + m.whyStyle().Render(common.Truncate(textsafe.Line(m.why.Line), max(w-4, 1))),
 		kv("checkpoint", s.Checkpoint.String()) + "   " + kv("head", s.Head.String()) + "   " + kv("lag", common.Count(s.Lag)) + "   " + kv("rate", common.Rate(s.Rate)) + "   " + kv("processed", common.Count(s.Processed)),
-		kv("holder", holder) + "   " + kv("heartbeat", common.Ago(m.c.Now(), s.Heartbeat)) + "   " + kv("parked", common.Count(s.Parked)) + "   " + st.Faint.Render(common.Updated(m.c.Now(), m.at)) + m.retryingText(),
+		kv("holder", textsafe.Line(holder)) + "   " + kv("heartbeat", common.Ago(m.c.Now(), s.Heartbeat)) + "   " + kv("parked", common.Count(s.Parked)) + "   " + st.Faint.Render(common.Updated(m.c.Now(), m.at)) + m.retryingText(),
 	}
 	if s.Partitions > 0 {
 		lines[2] += "   " + kv("partitions", fmt.Sprint(s.Partitions)) + st.Faint.Render(" (streams split by a hash of their id)")
@@ -653,14 +653,14 @@ func (m *Model) View() string {
 		if mb.Live {
 			live = "live"
 		}
-		lines = append(lines, "  "+kv("member", mb.Instance+" "+st.Faint.Render(mb.Holder))+"  "+live+"   "+
+		lines = append(lines, "  "+kv("member", textsafe.Line(mb.Instance)+" "+st.Faint.Render(textsafe.Line(mb.Holder)))+"  "+live+"   "+
 			kv("partitions", common.PartitionList(mb.Partitions))+"   "+kv("lag", common.Count(mb.Lag))+"   "+kv("rate", common.Rate(mb.Rate)))
 	}
 	if len(s.Unheld) > 0 {
 		lines = append(lines, "  "+st.Warning.Render("no member holds partitions "+common.PartitionList(s.Unheld)))
 	}
 	if s.LastError != "" {
-		lines = append(lines, st.Error.Render("last error ("+common.Ago(m.c.Now(), s.LastErrorAt)+"): ")+firstLine(s.LastError))
+		lines = append(lines, st.Error.Render("last error ("+common.Ago(m.c.Now(), s.LastErrorAt)+"): ")+textsafe.Line(firstLine(s.LastError)))
 	} else {
 		lines = append(lines, st.Faint.Render("no error"))
 	}

@@ -6,13 +6,13 @@ package table
 
 import (
 	"strings"
-	"unicode/utf8"
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
+	"eventscope/internal/textsafe"
 	"eventscope/tui/keymap"
 	"eventscope/tui/styles"
 )
@@ -500,26 +500,10 @@ func highlight(text string, idx []int, base, hl lipgloss.Style) string {
 	return b.String()
 }
 
-// sanitize replaces control characters (a stream id or type can't hold
-// them, but data previews might) so a cell never moves the cursor.
-func sanitize(s string) string {
-	clean := true
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] == 0x7f {
-			clean = false
-			break
-		}
-	}
-	if clean && utf8.ValidString(s) {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
-			return '�'
-		}
-		return r
-	}, s)
-}
+// sanitize is textsafe.Line: a cell never moves the cursor, and no C1
+// control or format character (a bidi override, a zero-width space) makes
+// one id look like another; what is unsafe is shown escaped.
+func sanitize(s string) string { return textsafe.Line(s) }
 
 func fit(s string, w int, right bool) string {
 	sw := ansi.StringWidth(s)

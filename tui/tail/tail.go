@@ -448,7 +448,7 @@ func (m *Model) View() string {
 	}
 	switch {
 	case m.state.Err != nil:
-		parts = append(parts, st.Error.Render("reconnecting: "+firstLine(m.state.Err.Error())))
+		parts = append(parts, st.Error.Render("reconnecting: "+textsafe.Line(firstLine(m.state.Err.Error()))))
 	case m.feed == nil:
 		parts = append(parts, st.Faint.Render("starting…"))
 	case common.HeldBackText(m.horizon) != "":

@@ -20,6 +20,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"eventscope/domain"
+	"eventscope/internal/textsafe"
 	"eventscope/store"
 	"eventscope/tui/common"
 )
@@ -468,7 +469,7 @@ func (m *Model) View() string {
 			st.Faint.Render("Type a stream id (order-42), optionally with @version or @time, then enter.\nOr pick a stream in Streams (2) and press t."), w, h)
 	}
 	if m.cur == nil {
-		msg := "Loading " + m.stream + "…"
+		msg := "Loading " + textsafe.Line(m.stream) + "…"
 		if m.err != nil {
 			msg = st.Error.Render(m.err.Error())
 		}
@@ -476,9 +477,9 @@ func (m *Model) View() string {
 	}
 	s := m.cur
 	var head strings.Builder
-	head.WriteString(st.Bold.Render(s.Stream))
+	head.WriteString(st.Bold.Render(textsafe.Line(s.Stream)))
 	if s.Generic {
-		head.WriteString("  " + st.Warning.Render("generic fold") + st.Faint.Render(" (JSON merge-patch of each event's data: no aggregate is registered for category "+store.Category(s.Stream)+")"))
+		head.WriteString("  " + st.Warning.Render("generic fold") + st.Faint.Render(" (JSON merge-patch of each event's data: no aggregate is registered for category "+textsafe.Line(store.Category(s.Stream))+")"))
 	} else {
 		head.WriteString("  " + st.Accent.Render(s.Aggregate+" aggregate"))
 	}
@@ -567,7 +568,7 @@ func (m *Model) eventLines() []string {
 	st := m.c.Styles
 	e := m.cur.Event
 	out := []string{
-		st.Section.Render(fmt.Sprintf("Event v%d", e.Version)) + "  " + st.Accent.Render(e.Type),
+		st.Section.Render(fmt.Sprintf("Event v%d", e.Version)) + "  " + st.Accent.Render(textsafe.Line(e.Type)),
 		st.Faint.Render(common.Timestamp(e.RecordedAt) + " · " + e.Checkpoint.String()),
 	}
 	return append(out, common.PrettyJSON(e.Data, st)...)
@@ -592,7 +593,7 @@ func (m *Model) changeLines() []string {
 	}
 	out := []string{st.Section.Render("Changes "+since) + st.Faint.Render(fmt.Sprintf("  %d added · %d changed · %d removed", added, changed, removed))}
 	for _, c := range m.changes {
-		path := c.Path
+		path := textsafe.Line(c.Path)
 		if path == "" {
 			path = "(whole state)"
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"eventscope/domain"
+	"eventscope/internal/textsafe"
 	"eventscope/tui/common"
 	"eventscope/tui/styles"
 )
@@ -96,7 +97,7 @@ func renderTree(n *node, marks map[string]string, st *styles.Styles) []string {
 		}
 		switch n.kind {
 		case 's':
-			line(kind, indent, prefix+common.ColorJSONLine(n.scalar, st)+sfx)
+			line(kind, indent, prefix+common.ColorJSONLine(textsafe.Line(n.scalar), st)+sfx)
 		case '{', '[':
 			open, closing := "{", "}"
 			if n.kind == '[' {
@@ -112,7 +113,7 @@ func renderTree(n *node, marks map[string]string, st *styles.Styles) []string {
 				if n.kind == '{' {
 					cp = domain.ChildPath(path, n.keys[i])
 					kb, _ := json.Marshal(n.keys[i])
-					pre = st.JSONKey.Render(string(kb)) + st.JSONPunct.Render(": ")
+					pre = st.JSONKey.Render(textsafe.Line(string(kb))) + st.JSONPunct.Render(": ")
 				} else {
 					cp = indexPath(path, i)
 				}
