@@ -479,8 +479,9 @@ func (m *Model) pickCategory(msg tea.KeyMsg) tea.Cmd {
 }
 
 // refreshLive re-reads the rows shown (the beat): as many as are loaded,
-// from the top, or the window at the end after G. Not while another load
-// or a filter runs, nor past LiveMax rows.
+// from the top, or the window at the end after G, with the server's
+// category and exclusion ("!") of the filter. Not while another load or a
+// fuzzy filter runs (its ranking is over candidates), nor past LiveMax rows.
 func (m *Model) refreshLive() tea.Cmd {
 	if m.query != "" || m.loading || m.live || m.focused || len(m.browse) > LiveMax {
 		return nil
@@ -488,9 +489,9 @@ func (m *Model) refreshLive() tea.Cmd {
 	m.live = true
 	n := max(len(m.browse), PageSize)
 	if m.prev != "" {
-		return m.fetch(pageMsg{live: true, end: true}, store.ListStreamsOptions{Category: m.category, Order: m.order, Reverse: !m.reverse, Limit: n})
+		return m.fetch(pageMsg{live: true, end: true}, store.ListStreamsOptions{Category: m.category, Exclude: m.exclude, Order: m.order, Reverse: !m.reverse, Limit: n})
 	}
-	return m.fetch(pageMsg{live: true}, store.ListStreamsOptions{Category: m.category, Order: m.order, Reverse: m.reverse, Limit: n})
+	return m.fetch(pageMsg{live: true}, store.ListStreamsOptions{Category: m.category, Exclude: m.exclude, Order: m.order, Reverse: m.reverse, Limit: n})
 }
 
 // applyLive puts the re-read rows in place: the selection follows its

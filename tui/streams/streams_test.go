@@ -469,3 +469,28 @@ func TestBeatAnswerUnderAFilter(t *testing.T) {
 		t.Fatalf("selected %q", got.StreamID)
 	}
 }
+
+// TestBeatKeepsTheInvertedFilter: the 2 s re-read of the rows shown keeps
+// an inverted filter ("!customer"): it is the server's exclusion, so the
+// re-read asks for it too (it used to bring the customer streams back
+// while the filter line still said !customer).
+func TestBeatKeepsTheInvertedFilter(t *testing.T) {
+	t.Parallel()
+	m, f := setup(t, 1000)
+	tuitest.Settle(m, tuitest.Key("/"))
+	typeText(m, "!customer")
+	tuitest.Settle(m, reloadMsg{id: m.id, seq: m.reloadSeq})
+	tuitest.Settle(m, tuitest.Key("enter"))
+	cmd := m.Update(common.BeatMsg{})
+	if cmd == nil {
+		t.Fatal("the beat re-reads the rows under an inverted filter (server-paged)")
+	}
+	tuitest.Settle(m, cmd())
+	if last := f.calls[len(f.calls)-1]; last.Exclude.Match != "customer" {
+		t.Fatalf("the re-read dropped the exclusion: %+v", last)
+	}
+	view := tuitest.Plain(m.View())
+	if got, _ := m.selected(); got.Category != "order" || strings.Contains(view, "customer-0") || !strings.Contains(view, "!customer") {
+		t.Fatalf("after the beat:\n%s", view)
+	}
+}
