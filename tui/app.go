@@ -741,7 +741,7 @@ func (m *Model) statusLine() string {
 
 func (m *Model) globalKeys() []key.Binding {
 	k := m.c.Keys
-	return []key.Binding{k.Tabs, k.NextTab, k.Palette, k.Help, k.Quit}
+	return []key.Binding{k.Tabs, k.NextTab, k.PrevTab, k.Palette, k.Help, k.Quit}
 }
 
 // helpGroups is the full help of the page shown: its keys, then the

@@ -515,11 +515,11 @@ func (m *Model) ShortHelp() []key.Binding {
 // FullHelp is the full help.
 func (m *Model) FullHelp() [][]key.Binding {
 	k := m.c.Keys
-	return [][]key.Binding{
-		k.Moves(),
-		m.refKeys(),
-		{k.Causation, k.Correlation, k.Trace, k.OpenStream, k.TimeTravel, k.PrevEvent, k.NextEvent, k.Forget, k.Copy, k.Back},
+	acts := []key.Binding{k.Causation, k.Correlation, k.Trace, k.OpenStream, k.TimeTravel, k.PrevEvent, k.NextEvent}
+	if m.personal != nil && !m.personal.Erased {
+		acts = append(acts, k.Forget) // only where there is something to forget, as in the footer
 	}
+	return [][]key.Binding{k.Moves(), m.refKeys(), append(acts, k.Copy, k.Back)}
 }
 
 // PageID addresses the results to the page that asked (common.Addressed).

@@ -723,7 +723,7 @@ func (m *Model) FullHelp() [][]key.Binding {
 	if m.open != nil {
 		return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {openEvent(k.Open), copyAll(k.Copy), k.Retry, k.Skip, k.Back}}
 	}
-	return [][]key.Binding{{k.Up, k.Down, details(k.Open), k.Filter, k.Copy, k.Refresh, k.Back}, {k.Retry, k.RetryAll, k.Skip, k.PauseResume, k.Reset}}
+	return [][]key.Binding{k.Moves(), {details(k.Open), k.Filter, k.Copy, k.Refresh, k.Back}, {k.Retry, k.RetryAll, k.Skip, k.PauseResume, k.Reset}}
 }
 
 func relabel(b key.Binding, desc string) key.Binding {
