@@ -132,19 +132,7 @@ func run(t *testing.T, name string, args ...string) string {
 
 func TestConsoleInTmux(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed: the end-to-end console test needs it (CI installs it)")
-	}
-	if testing.Short() {
-		t.Skip("-short: skipping the tmux end-to-end test")
-	}
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "eventscope")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = moduleRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := consoleBinary(t)
 	db := testdb.URL(t)
 	run(t, bin, "seed", "--db", db, "--customers", "40", "--orders", "400")
 
@@ -269,19 +257,7 @@ func TestConsoleInTmux(t *testing.T) {
 // 1 before any console is drawn; the schema is not created.
 func TestReadOnlyWithoutSchemaInTmux(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed: the end-to-end console test needs it (CI installs it)")
-	}
-	if testing.Short() {
-		t.Skip("-short: skipping the tmux end-to-end test")
-	}
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "eventscope")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = moduleRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := consoleBinary(t)
 	admin := testdb.AdminURL(t)
 	name := fmt.Sprintf("es_test_e2e_ro_%d", time.Now().UnixNano())
 	run(t, "psql", admin, "-qc", "CREATE DATABASE "+name)

@@ -3,8 +3,6 @@ package e2e
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,18 +14,7 @@ import (
 // the name erased, and the CLI reads it as null too.
 func TestForgetInTmux(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed: the end-to-end console test needs it (CI installs it)")
-	}
-	if testing.Short() {
-		t.Skip("-short: skipping the tmux end-to-end test")
-	}
-	bin := filepath.Join(t.TempDir(), "eventscope")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = moduleRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := consoleBinary(t)
 	db := testdb.URL(t)
 	run(t, bin, "seed", "--db", db, "--customers", "12", "--orders", "30")
 	before := run(t, bin, "read", "customer-0003", "--limit", "1", "--db", db)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,19 +25,7 @@ import (
 // screen.
 func TestHostileTextInTmux(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed: the end-to-end console test needs it (CI installs it)")
-	}
-	if testing.Short() {
-		t.Skip("-short: skipping the tmux end-to-end test")
-	}
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "eventscope")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = moduleRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := consoleBinary(t)
 	admin := testdb.AdminURL(t)
 	name := fmt.Sprintf("es_test_e2e_hostile_%d", time.Now().UnixNano())
 	run(t, "psql", admin, "-qc", "CREATE DATABASE "+name)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -63,12 +62,7 @@ func TestLaunchTime(t *testing.T) {
 	if n, err := strconv.Atoi(os.Getenv("E2E_LAUNCH_RUNS")); err == nil && n > 0 {
 		runs = n
 	}
-	bin := filepath.Join(t.TempDir(), "eventscope")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = moduleRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := eventscopeBinary(t)
 	var firstFrame, withData []time.Duration
 	for i := 0; i < runs; i++ {
 		ctl, tty, err := openPTY(160, 48)

@@ -3,8 +3,6 @@ package e2e
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,19 +17,7 @@ import (
 // primary.
 func TestReadDBInTmux(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed: the end-to-end console test needs it (CI installs it)")
-	}
-	if testing.Short() {
-		t.Skip("-short: skipping the tmux end-to-end test")
-	}
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "eventscope")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = moduleRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := consoleBinary(t)
 	primary, standby := testdb.Replica(t)
 	run(t, bin, "append", "--db", primary, "order-1", "OrderPlaced", `{"total":1}`)
 	// A subscription (made on the primary) to pause from the console.

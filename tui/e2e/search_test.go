@@ -3,8 +3,6 @@ package e2e
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -21,18 +19,7 @@ import (
 // there are; esc ends the search.
 func TestStreamSearchInTmux(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed: the end-to-end console test needs it (CI installs it)")
-	}
-	if testing.Short() {
-		t.Skip("-short: skipping the tmux end-to-end test")
-	}
-	bin := filepath.Join(t.TempDir(), "eventscope")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = moduleRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := consoleBinary(t)
 	db := testdb.URL(t)
 	run(t, bin, "seed", "--db", db) // the demo's seed: customer-0001 holds 10,000+ events
 	tm := &term{t: t, sock: fmt.Sprintf("es-search-%d", os.Getpid()), session: "console", dir: os.Getenv("E2E_CAPTURES")}

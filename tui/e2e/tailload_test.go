@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,13 +36,7 @@ func TestTailLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "eventscope")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = moduleRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := eventscopeBinary(t)
 	tm := &term{t: t, sock: fmt.Sprintf("es-load-%d", os.Getpid()), session: "console", dir: os.Getenv("E2E_CAPTURES")}
 	if _, err := tm.tmux("new-session", "-d", "-s", tm.session, "-x", "160", "-y", "48", bin, "tui", "--db", db); err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,19 +23,7 @@ func startConsole(t *testing.T, name string, cols, rows int, workerArgs ...strin
 // the shared server; a private cluster's is migrated first).
 func startConsoleOn(t *testing.T, name string, cols, rows int, db string, workerArgs ...string) (tm *term, bin, _ string) {
 	t.Helper()
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed: the end-to-end console test needs it (CI installs it)")
-	}
-	if testing.Short() {
-		t.Skip("-short: skipping the tmux end-to-end test")
-	}
-	tmp := t.TempDir()
-	bin = filepath.Join(tmp, "eventscope")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = moduleRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin = consoleBinary(t)
 	if db == "" {
 		db = testdb.URL(t)
 	} else {
