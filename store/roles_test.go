@@ -289,6 +289,10 @@ func TestPrivilegesListEverything(t *testing.T) {
 		WHERE p.pronamespace = 'eventscope'::regnamespace AND l.runs_as = 'invoker' AND (p.prosecdef OR p.proconfig IS NOT NULL)`); len(bad) > 0 {
 		t.Errorf("invoker functions that are SECURITY DEFINER or SET something: %v", bad)
 	}
+	if bad := q(`SELECT p.oid::regprocedure::text FROM pg_proc p JOIN eventscope.privileges l ON l.kind = 'function' AND l.name = p.proname
+		WHERE p.pronamespace = 'eventscope'::regnamespace AND l.runs_as = 'qualified' AND NOT (p.prosecdef AND p.proconfig IS NULL)`); len(bad) > 0 {
+		t.Errorf("qualified functions that are not SECURITY DEFINER without a SET clause: %v", bad)
+	}
 	if bad := q(`SELECT p.oid::regprocedure::text FROM pg_proc p
 		WHERE p.pronamespace = 'eventscope'::regnamespace AND has_function_privilege('public', p.oid, 'EXECUTE')`); len(bad) > 0 {
 		t.Errorf("functions PUBLIC may execute: %v", bad)
@@ -323,6 +327,7 @@ func TestPrivilegesListEverything(t *testing.T) {
 	// replaced without its attributes), and grants nothing more.
 	if _, err := st.Pool().Exec(ctx, `ALTER FUNCTION eventscope.append(text, bigint, jsonb) SECURITY INVOKER;
 		ALTER FUNCTION eventscope.append(text, bigint, jsonb) RESET ALL;
+		ALTER FUNCTION eventscope.append(text, bigint, jsonb) SET search_path = public;
 		REVOKE EXECUTE ON FUNCTION eventscope.append(text, bigint, jsonb) FROM eventscope_writer;
 		GRANT INSERT ON eventscope.events TO eventscope_writer;
 		GRANT EXECUTE ON FUNCTION eventscope.lock_stream(text) TO PUBLIC`); err != nil {
@@ -331,7 +336,7 @@ func TestPrivilegesListEverything(t *testing.T) {
 	if _, err := store.Migrate(ctx, st.Pool()); err != nil {
 		t.Fatalf("migrate again: %v", err)
 	}
-	if err := st.Pool().QueryRow(ctx, `SELECT p.prosecdef AND p.proconfig = ARRAY['search_path=pg_catalog, eventscope, pg_temp']
+	if err := st.Pool().QueryRow(ctx, `SELECT p.prosecdef AND p.proconfig IS NULL
 		AND has_function_privilege('eventscope_writer', p.oid, 'EXECUTE')
 		AND NOT has_table_privilege('eventscope_writer', 'eventscope.events', 'INSERT')
 		AND NOT has_function_privilege('public', 'eventscope.lock_stream(text)', 'EXECUTE')

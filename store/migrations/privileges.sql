@@ -30,6 +30,14 @@
 --            pg_temp (pg_temp last, so a caller's temporary objects never
 --            shadow anything), as the owner: the only way to write the
 --            log, and the way readers see what only the owner may see;
+--   qualified: SECURITY DEFINER without a SET clause, as the owner: the
+--            append (migration 020), whose search_path switch cost 6% of
+--            a plain-SQL append. Every function, operator and type in its
+--            body and in the SQL functions it inlines is named with its
+--            schema, so the caller's search_path reaches nothing
+--            (TestAppendUnderHostileSearchPath). Until its qualified body
+--            exists (a fresh database migrating up to 020) it runs as a
+--            definer;
 --   invoker: as the caller, for five reasons: the SQL read functions
 --            (read_stream, read_all, read_category, read_type), which the
 --            planner inlines into the caller's query so that their filters
@@ -43,13 +51,27 @@
 --            whoever changes the table (the subscription guard must see
 --            that role).
 
+-- 0. The list's own shape: runs_as gained 'qualified' after migration 011
+-- made the table; this runs in 011's transaction and every later one.
+DO $shape$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint
+                    WHERE conrelid = 'eventscope.privileges'::regclass AND conname = 'privileges_runs_as_check'
+                      AND pg_catalog.pg_get_constraintdef(oid) LIKE '%qualified%') THEN
+        ALTER TABLE eventscope.privileges DROP CONSTRAINT IF EXISTS privileges_runs_as_check;
+        ALTER TABLE eventscope.privileges ADD CONSTRAINT privileges_runs_as_check
+            CHECK (runs_as IN ('definer', 'invoker', 'qualified'));
+    END IF;
+END $shape$;
+
 -- 1. The list: who may do what. One row per function (its role and how it
 -- runs) and per table, view or sequence and role (what that role gets).
 -- 'owner' means nobody but the owner.
 DELETE FROM eventscope.privileges;
 INSERT INTO eventscope.privileges (kind, name, role, grants, runs_as, why) VALUES
 -- the write path
-('function', 'append',          'writer', 'EXECUTE', 'definer', 'the one way to append to a stream'),
+('function', 'append',          'writer', 'EXECUTE', 'qualified', 'the one way to append to a stream; its fast path, every name qualified'),
+('function', 'append_general',  'owner',  'EXECUTE', 'definer', 'the append''s general path, called only by append (migration 020)'),
 ('function', 'append_multi',    'writer', 'EXECUTE', 'definer', 'atomic appends to several streams'),
 ('function', 'append_batch',    'writer', 'EXECUTE', 'definer', 'group commit: many appends, one round trip'),
 ('function', 'close',           'writer', 'EXECUTE', 'definer', 'closes (tombstones) a stream'),
@@ -173,7 +195,9 @@ BEGIN
                        CASE o.kind WHEN 'sequence' THEN 'SEQUENCE' ELSE 'TABLE' END, o.name, 'eventscope_' || o.role);
     END LOOP;
 
-    FOR f IN SELECT pr.oid::regprocedure AS sig, pr.prosecdef, pr.proconfig, l.role, l.runs_as, l.config
+    FOR f IN SELECT pr.oid::regprocedure AS sig, pr.prosecdef, pr.proconfig, l.role,
+                    CASE WHEN l.runs_as = 'qualified' AND to_regprocedure('eventscope.append_general(text, bigint, jsonb)') IS NULL
+                         THEN 'definer' ELSE l.runs_as END AS runs_as, l.config
                FROM pg_catalog.pg_proc pr
                JOIN eventscope.privileges l ON l.kind = 'function' AND l.name = pr.proname
               WHERE pr.pronamespace = 'eventscope'::regnamespace LOOP
@@ -186,6 +210,9 @@ BEGIN
             FOREACH kv IN ARRAY f.config LOOP
                 EXECUTE format('ALTER FUNCTION %s SET %I = %L', f.sig, split_part(kv, '=', 1), substr(kv, strpos(kv, '=') + 1));
             END LOOP;
+        ELSIF f.runs_as = 'qualified' AND (NOT f.prosecdef OR f.proconfig IS NOT NULL) THEN
+            EXECUTE format('ALTER FUNCTION %s SECURITY DEFINER', f.sig);
+            EXECUTE format('ALTER FUNCTION %s RESET ALL', f.sig);
         ELSIF f.runs_as = 'invoker' AND (f.prosecdef OR f.proconfig IS NOT NULL) THEN
             -- (a SET clause would keep the planner from inlining it too)
             EXECUTE format('ALTER FUNCTION %s SECURITY INVOKER', f.sig);
