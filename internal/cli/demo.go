@@ -185,7 +185,18 @@ func (g *globals) stopEmbeddedIfIdle(ctx context.Context) {
 	if err != nil || !s.Running {
 		return
 	}
-	others, _ := pgserver.OtherSessions(ctx, pgserver.WithDatabase(s.URL, "postgres"))
+	// The demo's own connections were closed just now, but a server process
+	// leaves pg_stat_activity only when it has exited, which on a busy
+	// machine takes a moment: count again for up to 3 s before taking a
+	// session for someone else's.
+	var others int
+	for deadline := time.Now().Add(3 * time.Second); ; {
+		others, _ = pgserver.OtherSessions(ctx, pgserver.WithDatabase(s.URL, "postgres"))
+		if others == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if others > 0 {
 		g.progressf("left the embedded PostgreSQL running: %d other session(s) use it (stop it with eventscope db stop)", others)
 		return
