@@ -1,0 +1,1 @@
+SELECT abl.nostreams(:prefix || 'c' || :client_id || '-1', NULL, :events);
