@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -181,3 +182,111 @@ func deref(s *string) string {
 }
 
 func itoa(v int64) string { b, _ := json.Marshal(v); return string(b) }
+
+// TestAppendBatchCommonCase: the common group commit: every stream exists,
+// none is held, every expected version holds (any, exact, exists), and the
+// call takes the set path (no eventscope.append per item). Each append
+// gets its version, multi-event appends keep their order, metadata null
+// becomes {}, the call's events sit together in the global log in input
+// order, and a session with wake-ups on notifies each category once. Then
+// the same streams with one stale expectation: that append alone gets
+// ES409, the others commit.
+func TestAppendBatchCommonCase(t *testing.T) {
+	t.Parallel()
+	st, ctx := setup(t)
+	for _, s := range []string{"cc-a", "cc-b", "cc-c", "other-d"} {
+		mustAppend(t, st, s, store.NoStream, ev("Opened", `{}`))
+	}
+	before := len(visible(t, st, 4))
+
+	listener, err := pgx.Connect(ctx, st.Pool().Config().ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Close(ctx)
+	if _, err := listener.Exec(ctx, `LISTEN eventscope`); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, st.Pool().Config().ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `SET eventscope.notify = 'on'; SET track_functions = 'all'`); err != nil {
+		t.Fatal(err)
+	}
+	batch := func(appends string) []batchRow {
+		t.Helper()
+		rows, err := conn.Query(ctx, `SELECT version, error_code, error_message, error_detail FROM eventscope.append_batch($1)`, appends)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (batchRow, error) {
+			var b batchRow
+			err := r.Scan(&b.Version, &b.Code, &b.Message, &b.DetailStr)
+			return b, err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	rows := batch(`[
+		{"stream_id":"cc-a","expected_version":null,"events":[{"type":"A1","data":{"i":1}}]},
+		{"stream_id":"cc-b","expected_version":0,"events":[{"type":"B1","data":{},"metadata":null},{"type":"B2","data":{},"metadata":{"m":2}}]},
+		{"stream_id":"cc-c","expected_version":-2,"events":[{"type":"C1","data":{},"metadata":{"m":3}}]},
+		{"stream_id":"other-d","events":[{"type":"D1","data":{}}]}]`)
+	want := []int64{1, 2, 1, 1}
+	if len(rows) != len(want) {
+		t.Fatalf("%d rows, want %d", len(rows), len(want))
+	}
+	for i, r := range rows {
+		if r.Version == nil || *r.Version != want[i] || r.Code != nil {
+			t.Fatalf("row %d: %+v, want version %d", i, r, want[i])
+		}
+	}
+	var calls int64
+	if err := conn.QueryRow(ctx, `SELECT coalesce(pg_stat_get_xact_function_calls('eventscope.append(text,bigint,jsonb)'::regprocedure), 0)`).Scan(&calls); err != nil || calls != 0 {
+		t.Fatalf("the common batch called eventscope.append %d times (%v)", calls, err)
+	}
+	all := visible(t, st, before+5)
+	got := all[before:]
+	order := []string{"cc-a/A1/1", "cc-b/B1/1", "cc-b/B2/2", "cc-c/C1/1", "other-d/D1/1"}
+	for i, e := range got {
+		if s := e.StreamID + "/" + e.Type + "/" + itoa(e.Version); s != order[i] {
+			t.Fatalf("global log[%d] = %s, want %s", i, s, order[i])
+		}
+		if e.Position != got[0].Position+int64(i) || e.Checkpoint.Tx != got[0].Checkpoint.Tx {
+			t.Fatalf("the call's events are not together in the log: %+v", got)
+		}
+	}
+	if string(got[1].Metadata) != `{}` || (string(got[3].Metadata) != `{"m": 3}` && string(got[3].Metadata) != `{"m":3}`) {
+		t.Fatalf("metadata %s / %s", got[1].Metadata, got[3].Metadata)
+	}
+	cats := map[string]int{}
+	for len(cats) < 2 {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		n, err := listener.WaitForNotification(wctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("wake-ups: %v (got %v)", err, cats)
+		}
+		cats[n.Payload]++
+	}
+	if cats["cc"] != 1 || cats["other"] != 1 {
+		t.Fatalf("wake-ups %v, want cc and other once", cats)
+	}
+
+	// One stale expectation: that append alone fails, as append would.
+	rows = batch(`[
+		{"stream_id":"cc-a","expected_version":1,"events":[{"type":"A2","data":{}}]},
+		{"stream_id":"cc-b","expected_version":0,"events":[{"type":"B3","data":{}}]},
+		{"stream_id":"cc-c","events":[{"type":"C2","data":{}}]}]`)
+	if len(rows) != 3 || rows[0].Version == nil || *rows[0].Version != 2 || rows[2].Version == nil || *rows[2].Version != 2 ||
+		rows[1].Code == nil || *rows[1].Code != "ES409" || *rows[1].Message != "append to cc-b: expected version 0, stream is at 2" {
+		t.Fatalf("rows %+v", rows)
+	}
+	if v, err := st.StreamVersion(ctx, "cc-b"); err != nil || v != 2 {
+		t.Fatalf("cc-b at %d (%v), want 2", v, err)
+	}
+}
