@@ -32,7 +32,23 @@ func appendBatchCounting(t *testing.T, st *store.Store, appends string) ([]batch
 	if _, err := tx.Exec(ctx, `SET LOCAL track_functions = 'all'`); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := tx.Query(ctx, `SELECT version, error_code, error_message, error_detail FROM eventscope.append_batch($1)`, appends)
+	out := queryBatch(t, tx, appends)
+	var calls int64
+	if err := tx.QueryRow(ctx, `SELECT coalesce(pg_stat_get_xact_function_calls('eventscope.append(text,bigint,jsonb)'::regprocedure), 0)`).Scan(&calls); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return out, calls
+}
+
+// queryBatch calls append_batch on q and returns its rows.
+func queryBatch(t *testing.T, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, appends string) []batchRow {
+	t.Helper()
+	rows, err := q.Query(context.Background(), `SELECT version, error_code, error_message, error_detail FROM eventscope.append_batch($1)`, appends)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,14 +60,7 @@ func appendBatchCounting(t *testing.T, st *store.Store, appends string) ([]batch
 	if err != nil {
 		t.Fatal(err)
 	}
-	var calls int64
-	if err := tx.QueryRow(ctx, `SELECT coalesce(pg_stat_get_xact_function_calls('eventscope.append(text,bigint,jsonb)'::regprocedure), 0)`).Scan(&calls); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return out, calls
+	return out
 }
 
 // TestAppendBatchSetBased: a plain batch (migration 013) is stored without
@@ -215,22 +224,7 @@ func TestAppendBatchCommonCase(t *testing.T) {
 	if _, err := conn.Exec(ctx, `SET eventscope.notify = 'on'; SET track_functions = 'all'`); err != nil {
 		t.Fatal(err)
 	}
-	batch := func(appends string) []batchRow {
-		t.Helper()
-		rows, err := conn.Query(ctx, `SELECT version, error_code, error_message, error_detail FROM eventscope.append_batch($1)`, appends)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (batchRow, error) {
-			var b batchRow
-			err := r.Scan(&b.Version, &b.Code, &b.Message, &b.DetailStr)
-			return b, err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
+	batch := func(appends string) []batchRow { t.Helper(); return queryBatch(t, conn, appends) }
 	rows := batch(`[
 		{"stream_id":"cc-a","expected_version":null,"events":[{"type":"A1","data":{"i":1}}]},
 		{"stream_id":"cc-b","expected_version":0,"events":[{"type":"B1","data":{},"metadata":null},{"type":"B2","data":{},"metadata":{"m":2}}]},
