@@ -1,5 +1,5 @@
--- eventscope schema, version 21: an append commits durably, whatever the
--- writer's session says (found in review, issue 9).
+-- eventscope schema, version 21: an append commits durably even in a
+-- session whose synchronous_commit is off (found in review, issue 9).
 --
 -- A session may SET synchronous_commit = off. Its commits then return, and
 -- become visible to every reader, before their WAL reaches the disk; if the
@@ -17,7 +17,14 @@
 -- setting read, folded into the statement that already returns the
 -- wake-up setting; the session's own setting is back after the
 -- transaction. ('local', 'remote_write', 'remote_apply' and 'on' all flush
--- the WAL locally before the commit is visible, and are left alone.)
+-- the WAL locally before the commit is visible, and are left alone; so the
+-- guarantee is against a crash of this server, not a failover to a standby
+-- that 'local' did not wait for.) What this does not stop: the same
+-- transaction turning the setting off again after the append (SET LOCAL,
+-- set_config, a function with its own SET clause for it restoring the
+-- session's off at its exit). Only code that runs after all of the
+-- caller's could, which SQL cannot put at commit (a deferred trigger of
+-- the caller's can run after ours); see the README's guarantees.
 
 CREATE OR REPLACE FUNCTION eventscope.append(stream_id text, expected_version bigint, events jsonb)
 RETURNS bigint
