@@ -534,3 +534,101 @@ func FuzzGoAndSQLAgree(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFastAndGeneralPathsAgree: eventscope.append's fast path (one plain
+// event on an existing stream, migration 020's qualified screen) and its
+// general path (the same event on a new stream) accept and refuse the same
+// events text: the same SQLSTATE and, for ES400, the same field; and what
+// both store reads back the same (type, data, metadata). Each pair runs in
+// transactions that are rolled back, so one call never changes the other's
+// ground (a duplicate id, a version).
+func FuzzFastAndGeneralPathsAgree(f *testing.F) {
+	f.Add(`[{"type":"A","data":{"x":1}}]`, false, "", "", "", "", uint8(0))
+	f.Add(`[{"type":"A","data":{},"metadata":null}]`, false, "", "", "", "", uint8(0))
+	f.Add(`[{"type":"A","data":{},"metadata":{"correlationId":"c"}}]`, false, "", "", "", "", uint8(0))
+	f.Add(`[{"type":"A","data":{},"metadata":[]}]`, false, "", "", "", "", uint8(0))
+	f.Add(`[{"type":"A","data":{},"x":1}]`, false, "", "", "", "", uint8(0))
+	f.Add(`[{"type":"","data":{}}]`, false, "", "", "", "", uint8(0))
+	f.Add(`[{"type":"A\u202e","data":{}}]`, false, "", "", "", "", uint8(0))
+	f.Add(`[{"type":"A","data":{"a":`+strings.Repeat("[", 99)+strings.Repeat("]", 99)+`}}]`, false, "", "", "", "", uint8(0))
+	f.Add(`[{"type":"A","data":{"a":`+strings.Repeat("[", 100)+strings.Repeat("]", 100)+`}}]`, false, "", "", "", "", uint8(0))
+	f.Add(`[{"type":"A","data":{"n":1e999}}]`, false, "", "", "", "", uint8(0))
+	f.Add(`[{"type":"A","data":{},"metadata":{"$personal":{}}}]`, false, "", "", "", "", uint8(0))
+	f.Add(`[{"id":"3f0f8f64-6c9e-4f4b-9a57-1df1f6a2b7c1","type":"A","data":{}}]`, false, "", "", "", "", uint8(0))
+	f.Add(`[{"type":"A","data":{}},{"type":"B","data":{}}]`, false, "", "", "", "", uint8(0))
+	f.Add(`[]`, false, "", "", "", "", uint8(0))
+	f.Add(`{"type":"A","data":{}}`, false, "", "", "", "", uint8(0))
+	f.Add("", true, "OrderPlaced", `1`, `{"correlationId":"c"}`, "", uint8(3))
+	f.Add("", true, "T", `[]`, `null`, "", uint8(98))
+	f.Add("", true, "T", `[]`, ``, "", uint8(99))
+	f.Add("", true, "T", `{"b":"\u0000"}`, ``, "", uint8(0))
+	f.Add("", true, "T\u200b", `1`, ``, "", uint8(0))
+	f.Add("", true, "T", `1`, `{"$personal":1}`, "", uint8(0))
+	f.Add("", true, "T", `1`, ``, "id", uint8(0))
+	f.Add("", true, "T", `1e1000`, `3`, "", uint8(0))
+	st, err := store.Open(context.Background(), testdb.URL(f), store.Options{NoNotify: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(st.Close)
+	if _, err := st.Append(context.Background(), "fast-1", store.NoStream, store.NewEvent{Type: "Opened", Data: []byte(`{}`)}); err != nil {
+		f.Fatal(err)
+	}
+	type outcome struct {
+		code, field              string
+		typ, data, metadata, err string
+	}
+	try := func(t *testing.T, stream, events string) outcome {
+		ctx := context.Background()
+		tx, err := st.Pool().Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx) //nolint:errcheck // always rolled back
+		var o outcome
+		if _, err := sqlAppend(ctx, tx, stream, nil, events); err != nil {
+			var pg *pgconn.PgError
+			if !errors.As(err, &pg) {
+				t.Fatalf("not a server error: %v", err)
+			}
+			o.code, o.err = pg.Code, pg.Message
+			if pg.Code == "ES400" {
+				o.field, _, _ = es400(t, err)
+			}
+			return o
+		}
+		if err := tx.QueryRow(ctx, `SELECT type, data::text, metadata::text FROM eventscope.events
+			WHERE stream_id = $1 ORDER BY version DESC LIMIT 1`, stream).Scan(&o.typ, &o.data, &o.metadata); err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	// The fuzzer sees only Go's coverage, not the SQL's, so besides raw
+	// text (mode 0) it builds one event from parts (mode 1): a type, data
+	// nested nest levels deep around a fragment, metadata, and an extra key,
+	// so that most inputs are jsonb and reach the screens.
+	f.Fuzz(func(t *testing.T, events string, mode bool, typ, frag, meta, extra string, nest uint8) {
+		if mode {
+			tj, _ := json.Marshal(typ)
+			data := frag
+			for i := 0; i < int(nest)%130; i++ {
+				data = `[` + data + `]`
+			}
+			obj := `{"type":` + string(tj) + `,"data":{"a":` + data + `}`
+			if meta != "" {
+				obj += `,"metadata":` + meta
+			}
+			if extra != "" {
+				kj, _ := json.Marshal(extra)
+				obj += `,` + string(kj) + `:1`
+			}
+			events = `[` + obj + `}]`
+		}
+		fast := try(t, "fast-1", events)
+		general := try(t, "general-1", events)
+		if fast.code != general.code || fast.field != general.field ||
+			fast.typ != general.typ || fast.data != general.data || fast.metadata != general.metadata {
+			t.Fatalf("%s:\n fast path    %+v\n general path %+v", events, fast, general)
+		}
+	})
+}
